@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+)
+
+// Apply server-side applies objs in order and returns the live objects.
+//
+// Conflicts are forced: fields that another manager (Helm, ArgoCD, kubectl)
+// set are taken over in place, never by deleting and recreating the object.
+// Fields we do not set keep their owners and values. A kind the cluster does
+// not serve yet is waited for until ctx ends (see kinds.go).
+func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, obj := range objs {
+		live, err := e.apply(ctx, obj, false)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, live)
+	}
+	return out, nil
+}
+
+func (e *Engine) apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
+	ref := RefOf(obj)
+	ri, err := e.resource(ctx, ref, true)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", ref, err)
+	}
+	force := true
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	// Only the object's name reaches the log: bodies may hold secret values.
+	tflog.Debug(ctx, "server-side apply", map[string]any{"object": ref.String(), "dry_run": dryRun})
+	live, err := ri.Patch(ctx, ref.Name, types.ApplyPatchType, body, opts)
+	if err != nil {
+		return nil, fmt.Errorf("applying %s: %w", ref, apiError(err))
+	}
+	return live, nil
+}
+
+// Get returns the live object, or nil when it (or its kind) does not exist.
+func (e *Engine) Get(ctx context.Context, ref Ref) (*unstructured.Unstructured, error) {
+	ri, err := e.resource(ctx, ref, false)
+	if err != nil {
+		if isMissingKind(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", ref, apiError(err))
+	}
+	return live, nil
+}
+
+// List returns the objects of a kind in namespace matching labelSelector
+// (empty selects all). A kind the cluster does not serve has no objects.
+func (e *Engine) List(ctx context.Context, apiVersion, kind, namespace, labelSelector string) ([]unstructured.Unstructured, error) {
+	ref := Ref{APIVersion: apiVersion, Kind: kind, Namespace: namespace}
+	ri, err := e.resource(ctx, ref, false)
+	if err != nil {
+		if isMissingKind(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	list, err := ri.List(ctx, metav1.ListOptions{LabelSelector: labelSelector})
+	if err != nil {
+		return nil, fmt.Errorf("listing %s in namespace %q: %w", kind, namespace, apiError(err))
+	}
+	return list.Items, nil
+}
+
+// resource resolves ref to a dynamic client. With wait, a kind the cluster
+// does not serve yet is waited for until ctx ends; without, it is looked up
+// once after at most one discovery refresh.
+func (e *Engine) resource(ctx context.Context, ref Ref, wait bool) (dynamic.ResourceInterface, error) {
+	kc, err := e.kubeClients()
+	if err != nil {
+		return nil, err
+	}
+	var m *meta.RESTMapping
+	if wait {
+		m, err = kc.kinds.mapping(ctx, ref.GVK())
+	} else {
+		m, err = kc.kinds.mappingNow(ref.GVK())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if ref.Namespace == "" {
+			return nil, fmt.Errorf("%s is namespaced but has no namespace", ref)
+		}
+		return kc.dynamic.Resource(m.Resource).Namespace(ref.Namespace), nil
+	}
+	return kc.dynamic.Resource(m.Resource), nil
+}
+
+// apiError keeps the API server's own message, which names the field it
+// rejected, and drops client-go's wrapping.
+func apiError(err error) error {
+	if status, ok := err.(apierrors.APIStatus); ok && status.Status().Message != "" {
+		return fmt.Errorf("%s", status.Status().Message)
+	}
+	return err
+}

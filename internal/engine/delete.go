@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Delete deletes refs with foreground propagation and waits until every one
+// is gone, so dependents (Pods of a Deployment) are gone too when it returns.
+// Objects (or kinds) that do not exist are already deleted.
+func (e *Engine) Delete(ctx context.Context, refs ...Ref) error {
+	policy := metav1.DeletePropagationForeground
+	for _, ref := range refs {
+		ri, err := e.resource(ctx, ref, false)
+		if isMissingKind(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = ri.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s: %w", ref, apiError(err))
+		}
+	}
+	for _, ref := range refs {
+		if err := e.waitGone(ctx, ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) waitGone(ctx context.Context, ref Ref) error {
+	var last *unstructured.Unstructured
+	err := poll(ctx, func() (bool, error) {
+		live, err := e.Get(ctx, ref)
+		last = live
+		return live == nil, err
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("timed out waiting for %s to be deleted%s", ref, blockedBy(last))
+	}
+	return err
+}
+
+// blockedBy explains why an object is still there: its finalizers and, for
+// namespaces, the conditions that list what is left inside.
+func blockedBy(obj *unstructured.Unstructured) string {
+	if obj == nil {
+		return ""
+	}
+	var why []string
+	if f := obj.GetFinalizers(); len(f) > 0 {
+		why = append(why, "finalizers "+strings.Join(f, ", "))
+	}
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		cm, _ := c.(map[string]any)
+		if cm["status"] == "True" && cm["message"] != nil {
+			why = append(why, fmt.Sprint(cm["message"]))
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(why, "; ") + ")"
+}
+
+// poll calls check with a short, growing interval until it reports done,
+// fails, or ctx ends.
+func poll(ctx context.Context, check func() (bool, error)) error {
+	interval := 200 * time.Millisecond
+	for {
+		done, err := check()
+		if err != nil || done {
+			return err
+		}
+		if !sleep(ctx, interval) {
+			return ctx.Err()
+		}
+		interval = min(interval*2, 2*time.Second)
+	}
+}

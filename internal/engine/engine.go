@@ -1,0 +1,151 @@
+// Package engine is the one path from resources to Kubernetes and Vault.
+//
+// Resources render the objects they want (package render) and hand them to
+// the engine, which owns server-side apply, drift detection, deletion,
+// waiting, and Vault KV access. Resources never call client-go or the Vault
+// API themselves, so every fix to how we talk to a cluster lands once.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// FieldManager is the server-side apply field manager for every object we write.
+const FieldManager = "terraform-provider-idp"
+
+// Client QPS/burst: tofu runs 10 resources in parallel and each touches about
+// ten objects; client-go's defaults (5/10) would throttle that into minutes.
+const (
+	clientQPS   = 100
+	clientBurst = 200
+)
+
+// Options tells the engine how to reach its backends. Both functions are
+// called at most once, at first use: provider configuration may be unknown
+// until apply, so nothing is contacted before a resource needs it.
+type Options struct {
+	Kubernetes func() (*rest.Config, error)
+	Vault      func() (*VaultConfig, error)
+}
+
+// Engine is safe for concurrent use by all resources of one provider process.
+type Engine struct {
+	kube  lazy[*kubeClients]
+	vault lazy[*KV]
+}
+
+type kubeClients struct {
+	dynamic dynamic.Interface
+	kinds   *kindResolver
+}
+
+// New returns an engine that connects lazily.
+func New(opts Options) *Engine {
+	e := &Engine{}
+	e.kube.init = func() (*kubeClients, error) {
+		if opts.Kubernetes == nil {
+			return nil, fmt.Errorf("kubernetes is not configured")
+		}
+		cfg, err := opts.Kubernetes()
+		if err != nil {
+			return nil, err
+		}
+		return newKubeClients(cfg)
+	}
+	e.vault.init = func() (*KV, error) {
+		if opts.Vault == nil {
+			return nil, fmt.Errorf("vault is not configured")
+		}
+		cfg, err := opts.Vault()
+		if err != nil {
+			return nil, err
+		}
+		return newKV(cfg)
+	}
+	return e
+}
+
+func newKubeClients(cfg *rest.Config) (*kubeClients, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	cfg.UserAgent = FieldManager
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building Kubernetes client: %w", err)
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building Kubernetes discovery client: %w", err)
+	}
+	// One in-memory discovery cache per provider process: resources share it,
+	// and it is only refreshed when a kind is missing (see kinds.go).
+	cached := memory.NewMemCacheClient(disco)
+	return &kubeClients{
+		dynamic: dyn,
+		kinds:   newKindResolver(restmapper.NewDeferredDiscoveryRESTMapper(cached), time.Second),
+	}, nil
+}
+
+func (e *Engine) kubeClients() (*kubeClients, error) { return e.kube.get() }
+
+// KV returns the Vault KV v2 client, connecting on first use.
+func (e *Engine) KV() (*KV, error) { return e.vault.get() }
+
+// lazy builds a value once, on first use, and remembers the outcome.
+type lazy[T any] struct {
+	once sync.Once
+	init func() (T, error)
+	val  T
+	err  error
+}
+
+func (l *lazy[T]) get() (T, error) {
+	l.once.Do(func() { l.val, l.err = l.init() })
+	return l.val, l.err
+}
+
+// VaultConfig is what the engine needs to reach Vault KV v2.
+type VaultConfig struct {
+	Address   string
+	Token     string
+	Namespace string
+	Mount     string
+}
+
+func newKV(cfg *VaultConfig) (*KV, error) {
+	vc := vaultapi.DefaultConfig()
+	vc.Address = cfg.Address
+	// Retries live in our callers' timeouts, not hidden inside the client.
+	vc.MaxRetries = 2
+	client, err := vaultapi.NewClient(vc)
+	if err != nil {
+		return nil, fmt.Errorf("building Vault client for %s: %w", cfg.Address, err)
+	}
+	client.SetToken(cfg.Token)
+	if cfg.Namespace != "" {
+		client.SetNamespace(cfg.Namespace)
+	}
+	return &KV{client: client, mount: cfg.Mount}, nil
+}
+
+// sleep waits for d or until ctx ends, reporting whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/restmapper"
+)
+
+// kindResolver maps kinds to REST resources from one shared discovery cache.
+//
+// A missing kind is usually a CRD that an app-of-apps installs later in the
+// same apply, so the resolver refreshes discovery and retries, but at most
+// once per refreshEvery across all callers: ten resources waiting for the same
+// CRD must not each hammer discovery.
+type kindResolver struct {
+	mapper       *restmapper.DeferredDiscoveryRESTMapper
+	refreshEvery time.Duration
+
+	mu          sync.Mutex
+	lastRefresh time.Time
+}
+
+func newKindResolver(m *restmapper.DeferredDiscoveryRESTMapper, refreshEvery time.Duration) *kindResolver {
+	return &kindResolver{mapper: m, refreshEvery: refreshEvery, lastRefresh: time.Now()}
+}
+
+// MissingKindError says which kind never appeared.
+type MissingKindError struct {
+	GVK    schema.GroupVersionKind
+	Waited time.Duration
+}
+
+func (e *MissingKindError) Error() string {
+	msg := fmt.Sprintf("API kind %s (%s) is not served by the cluster", e.GVK.Kind, e.GVK.GroupVersion())
+	if e.Waited > 0 {
+		msg += fmt.Sprintf(" after waiting %s; its CustomResourceDefinition is not installed yet "+
+			"(install it, or raise the resource's create timeout if an app-of-apps installs it in the same apply)",
+			e.Waited.Round(time.Second))
+	}
+	return msg
+}
+
+// mapping returns the REST mapping for gvk, waiting with backoff until ctx
+// ends if the cluster does not serve the kind yet.
+func (r *kindResolver) mapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	start := time.Now()
+	backoff := 500 * time.Millisecond
+	for {
+		m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err == nil {
+			return m, nil
+		}
+		if !meta.IsNoMatchError(err) {
+			return nil, fmt.Errorf("resolving API kind %s: %w", gvk, err)
+		}
+		r.refresh()
+		if !sleep(ctx, backoff) {
+			return nil, &MissingKindError{GVK: gvk, Waited: time.Since(start)}
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (r *kindResolver) refresh() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.lastRefresh) < r.refreshEvery {
+		return
+	}
+	r.lastRefresh = time.Now()
+	r.mapper.Reset()
+}
+
+// mappingNow looks gvk up without waiting: at most one (rate-limited)
+// discovery refresh. Reads use it so refresh never blocks on a missing CRD.
+func (r *kindResolver) mappingNow(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		r.refresh()
+		m, err = r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if meta.IsNoMatchError(err) {
+		return nil, &MissingKindError{GVK: gvk}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolving API kind %s: %w", gvk, err)
+	}
+	return m, nil
+}
+
+func isMissingKind(err error) bool {
+	var mk *MissingKindError
+	return errors.As(err, &mk)
+}

@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	vaultapi "github.com/hashicorp/vault/api"
+)
+
+// KV reads and writes secrets in one Vault KV v2 mount.
+type KV struct {
+	client *vaultapi.Client
+	mount  string
+}
+
+// Values are secret key/values. They print as a redaction so that a stray
+// %v in a log or error cannot leak them.
+type Values map[string]string
+
+func (v Values) String() string   { return fmt.Sprintf("<%d redacted values>", len(v)) }
+func (v Values) GoString() string { return v.String() }
+
+// Secret is one version of a KV v2 secret.
+type Secret struct {
+	Values  Values
+	Version int
+}
+
+// ErrVersionConflict means a check-and-set write lost to another writer.
+var ErrVersionConflict = errors.New("the secret changed in Vault while we wrote it (check-and-set failed)")
+
+// Mount is the KV v2 mount path, without slashes.
+func (k *KV) Mount() string { return k.mount }
+
+// Read returns the latest version of path, or nil if there is none (never
+// written, or its latest version deleted).
+func (k *KV) Read(ctx context.Context, path string) (*Secret, error) {
+	s, err := k.client.KVv2(k.mount).Get(ctx, path)
+	if errors.Is(err, vaultapi.ErrSecretNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Vault secret %s/%s: %w", k.mount, path, err)
+	}
+	if s.Data == nil || s.VersionMetadata == nil {
+		return nil, nil
+	}
+	values := make(Values, len(s.Data))
+	for key, v := range s.Data {
+		str, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("Vault secret %s/%s: key %q is not a string", k.mount, path, key)
+		}
+		values[key] = str
+	}
+	return &Secret{Values: values, Version: s.VersionMetadata.Version}, nil
+}
+
+// Write stores values at path only if its current version is cas (0: only
+// if the secret does not exist yet), so a concurrent writer is never
+// overwritten. It returns the new version.
+func (k *KV) Write(ctx context.Context, path string, values Values, cas int) (int, error) {
+	data := make(map[string]any, len(values))
+	for key, v := range values {
+		data[key] = v
+	}
+	s, err := k.client.KVv2(k.mount).Put(ctx, path, data, vaultapi.WithCheckAndSet(cas))
+	if err != nil {
+		if strings.Contains(err.Error(), "check-and-set") {
+			return 0, fmt.Errorf("writing Vault secret %s/%s: %w", k.mount, path, ErrVersionConflict)
+		}
+		return 0, fmt.Errorf("writing Vault secret %s/%s: %w", k.mount, path, err)
+	}
+	return s.VersionMetadata.Version, nil
+}
+
+// Destroy removes path with all its versions and metadata.
+func (k *KV) Destroy(ctx context.Context, path string) error {
+	if err := k.client.KVv2(k.mount).DeleteMetadata(ctx, path); err != nil {
+		return fmt.Errorf("deleting Vault secret %s/%s: %w", k.mount, path, err)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+package provider
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/go-github/v60/github"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
+)
+
+// ProviderData is what resources get from Configure. Nothing in it has
+// contacted a server: clients connect at first use, so Configure succeeds
+// with settings that are unknown until apply.
+type ProviderData struct {
+	Engine *engine.Engine
+	cfg    config
+	github lazyGitHub
+}
+
+// Registry returns the registry host and project, which image names need.
+func (d *ProviderData) Registry() (host, project string, err error) {
+	if host, err = d.cfg.require("registry.host"); err != nil {
+		return "", "", err
+	}
+	project, err = d.cfg.require("registry.project")
+	return host, project, err
+}
+
+// WebhookBaseURL returns the public URL GitHub posts webhooks to.
+func (d *ProviderData) WebhookBaseURL() (string, error) {
+	u, err := d.cfg.require("webhook_base_url")
+	return strings.TrimSuffix(u, "/"), err
+}
+
+// GitHub returns a GitHub client, or nil when no token is configured
+// (GitHub checks and first builds are then skipped).
+func (d *ProviderData) GitHub() (*github.Client, error) { return d.github.get(d.cfg) }
+
+func newProviderData(cfg config) *ProviderData {
+	return &ProviderData{
+		cfg: cfg,
+		Engine: engine.New(engine.Options{
+			Kubernetes: func() (*rest.Config, error) { return kubeRESTConfig(cfg) },
+			Vault:      func() (*engine.VaultConfig, error) { return vaultConfig(cfg) },
+		}),
+	}
+}
+
+// kubeRESTConfig follows the kubernetes provider's rules: a kubeconfig when
+// a path is given, explicit host/credentials on top, else in-cluster.
+func kubeRESTConfig(cfg config) (*rest.Config, error) {
+	get := func(key string) (string, error) { return cfg.get("kubernetes." + key) }
+	var vals = map[string]string{}
+	for _, k := range []string{"config_path", "config_context", "host", "token", "cluster_ca_certificate", "client_certificate", "client_key", "insecure"} {
+		v, err := get(k)
+		if err != nil {
+			return nil, err
+		}
+		vals[k] = v
+	}
+	insecure := false
+	if vals["insecure"] != "" {
+		b, err := strconv.ParseBool(vals["insecure"])
+		if err != nil {
+			return nil, fmt.Errorf("provider setting kubernetes.insecure: %q is not a boolean", vals["insecure"])
+		}
+		insecure = b
+	}
+	if vals["config_path"] == "" && vals["host"] == "" {
+		c, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no Kubernetes connection configured and not running in a cluster: set kubernetes { config_path = ... } "+
+				"(KUBE_CONFIG_PATH or KUBECONFIG) or kubernetes { host = ... } (KUBE_HOST) in the provider \"idp\" configuration (%v)", err)
+		}
+		return c, nil
+	}
+	rules := &clientcmd.ClientConfigLoadingRules{}
+	if p := vals["config_path"]; p != "" {
+		rules.Precedence = filepath.SplitList(p)
+	}
+	overrides := &clientcmd.ConfigOverrides{
+		CurrentContext: vals["config_context"],
+		ClusterInfo: clientcmdapi.Cluster{
+			Server:                   vals["host"],
+			CertificateAuthorityData: []byte(vals["cluster_ca_certificate"]),
+			InsecureSkipTLSVerify:    insecure,
+		},
+		AuthInfo: clientcmdapi.AuthInfo{
+			Token:                 vals["token"],
+			ClientCertificateData: []byte(vals["client_certificate"]),
+			ClientKeyData:         []byte(vals["client_key"]),
+		},
+	}
+	c, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading Kubernetes configuration (kubernetes.config_path %q): %w", vals["config_path"], err)
+	}
+	return c, nil
+}
+
+func vaultConfig(cfg config) (*engine.VaultConfig, error) {
+	var vc engine.VaultConfig
+	var err error
+	for _, s := range []struct {
+		key string
+		dst *string
+	}{{"vault.address", &vc.Address}, {"vault.token", &vc.Token}, {"vault.kv_mount", &vc.Mount}} {
+		if *s.dst, err = cfg.require(s.key); err != nil {
+			return nil, err
+		}
+	}
+	if vc.Namespace, err = cfg.get("vault.namespace"); err != nil {
+		return nil, err
+	}
+	vc.Mount = strings.Trim(vc.Mount, "/")
+	return &vc, nil
+}
+
+type lazyGitHub struct {
+	once   sync.Once
+	client *github.Client
+	err    error
+}
+
+func (l *lazyGitHub) get(cfg config) (*github.Client, error) {
+	l.once.Do(func() {
+		token, err := cfg.get("github.token")
+		if err != nil || token == "" {
+			l.err = err
+			return
+		}
+		base, err := cfg.get("github.base_url")
+		if err != nil {
+			l.err = err
+			return
+		}
+		c := github.NewClient(&http.Client{}).WithAuthToken(token)
+		if base != "" {
+			c, l.err = c.WithEnterpriseURLs(base, base)
+		}
+		l.client = c
+	})
+	return l.client, l.err
+}

@@ -1,0 +1,206 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// setting is one provider attribute. The schema, its documentation, the
+// environment fallback and the "not set" errors are all built from this one
+// list, so they cannot disagree.
+type setting struct {
+	Block       string // "" for a top-level attribute
+	Name        string
+	Env         []string // first set wins
+	Description string
+	Sensitive   bool
+	Bool        bool
+}
+
+func (s setting) key() string {
+	if s.Block == "" {
+		return s.Name
+	}
+	return s.Block + "." + s.Name
+}
+
+func (s setting) path() path.Path {
+	if s.Block == "" {
+		return path.Root(s.Name)
+	}
+	return path.Root(s.Block).AtName(s.Name)
+}
+
+var settings = []setting{
+	{Block: "kubernetes", Name: "config_path", Env: []string{"KUBE_CONFIG_PATH", "KUBECONFIG"},
+		Description: "Path to a kubeconfig file. KUBECONFIG may list several files separated by `:`."},
+	{Block: "kubernetes", Name: "config_context", Env: []string{"KUBE_CTX"},
+		Description: "Context of the kubeconfig to use instead of its current context."},
+	{Block: "kubernetes", Name: "host", Env: []string{"KUBE_HOST"},
+		Description: "Kubernetes API server URL, e.g. `https://10.0.0.1:6443`. Overrides the kubeconfig's server."},
+	{Block: "kubernetes", Name: "token", Env: []string{"KUBE_TOKEN"}, Sensitive: true,
+		Description: "Bearer token for the API server."},
+	{Block: "kubernetes", Name: "cluster_ca_certificate", Env: []string{"KUBE_CLUSTER_CA_CERT_DATA"},
+		Description: "PEM-encoded CA certificate of the API server."},
+	{Block: "kubernetes", Name: "client_certificate", Env: []string{"KUBE_CLIENT_CERT_DATA"},
+		Description: "PEM-encoded client certificate for TLS authentication."},
+	{Block: "kubernetes", Name: "client_key", Env: []string{"KUBE_CLIENT_KEY_DATA"}, Sensitive: true,
+		Description: "PEM-encoded client key for TLS authentication."},
+	{Block: "kubernetes", Name: "insecure", Env: []string{"KUBE_INSECURE"}, Bool: true,
+		Description: "Skip verification of the API server's certificate. Only for throwaway clusters."},
+
+	{Block: "vault", Name: "address", Env: []string{"VAULT_ADDR"},
+		Description: "Vault server URL, e.g. `https://vault.example.com:8200`."},
+	{Block: "vault", Name: "token", Env: []string{"VAULT_TOKEN"}, Sensitive: true,
+		Description: "Vault token with read/write access to the KV v2 mount."},
+	{Block: "vault", Name: "kv_mount", Env: []string{"IDP_VAULT_KV_MOUNT"},
+		Description: "Path of the KV v2 secrets engine holding project secrets (the contract's `M`), e.g. `injunweb`."},
+	{Block: "vault", Name: "namespace", Env: []string{"VAULT_NAMESPACE"},
+		Description: "Vault Enterprise namespace."},
+
+	{Block: "github", Name: "token", Env: []string{"GITHUB_TOKEN"}, Sensitive: true,
+		Description: "GitHub token used to check repositories and branches and to start first builds."},
+	{Block: "github", Name: "base_url", Env: []string{"GITHUB_BASE_URL"},
+		Description: "GitHub Enterprise URL, e.g. `https://github.example.com/`. Defaults to api.github.com."},
+
+	{Block: "registry", Name: "host", Env: []string{"IDP_REGISTRY_HOST"},
+		Description: "Container registry host that CI pushes images to (the contract's `R`), e.g. `harbor.example.com`."},
+	{Block: "registry", Name: "project", Env: []string{"IDP_REGISTRY_PROJECT"},
+		Description: "Registry project or path under the host (the contract's `RP`), e.g. `injunweb`."},
+
+	{Name: "webhook_base_url", Env: []string{"IDP_WEBHOOK_BASE_URL"},
+		Description: "Public base URL that GitHub posts push webhooks to, e.g. `https://webhook.example.com`."},
+}
+
+var blockDescriptions = map[string]string{
+	"kubernetes": "How to reach the Kubernetes API. Without any setting the provider uses its in-cluster service account.",
+	"vault":      "How to reach HashiCorp Vault, where project, application and database secrets live (KV v2).",
+	"github":     "GitHub API access (optional).",
+	"registry":   "Container registry that CI builds push to and clusters pull from.",
+}
+
+// providerSchema builds the schema from settings.
+func providerSchema() schema.Schema {
+	s := schema.Schema{
+		MarkdownDescription: "Plans and applies whole projects (namespace, CI, applications, databases, secrets) " +
+			"directly against Kubernetes and Vault. Every setting may be unknown at plan time and falls back " +
+			"to the environment variable named in its description.",
+		Attributes: map[string]schema.Attribute{},
+		Blocks:     map[string]schema.Block{},
+	}
+	for _, st := range settings {
+		attrs := s.Attributes
+		if st.Block != "" {
+			b, ok := s.Blocks[st.Block].(schema.SingleNestedBlock)
+			if !ok {
+				b = schema.SingleNestedBlock{MarkdownDescription: blockDescriptions[st.Block], Attributes: map[string]schema.Attribute{}}
+			}
+			attrs = b.Attributes
+			s.Blocks[st.Block] = b
+		}
+		desc := st.Description + " Environment: " + envList(st.Env) + "."
+		if st.Bool {
+			attrs[st.Name] = schema.BoolAttribute{Optional: true, MarkdownDescription: desc}
+		} else {
+			attrs[st.Name] = schema.StringAttribute{Optional: true, Sensitive: st.Sensitive, MarkdownDescription: desc}
+		}
+	}
+	return s
+}
+
+func envList(env []string) string {
+	q := make([]string, len(env))
+	for i, e := range env {
+		q[i] = "`" + e + "`"
+	}
+	return strings.Join(q, " or ")
+}
+
+// value is a resolved setting: from configuration, else from the
+// environment. unknown means configuration will only know it during apply.
+type value struct {
+	val     string
+	unknown bool
+}
+
+// config holds every resolved setting by key ("vault.address").
+type config map[string]value
+
+// readConfig resolves every setting without contacting anything.
+func readConfig(ctx context.Context, cfg tfsdk.Config) (config, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	out := config{}
+	for _, st := range settings {
+		v := value{}
+		if st.Bool {
+			var b types.Bool
+			diags.Append(cfg.GetAttribute(ctx, st.path(), &b)...)
+			v.unknown = b.IsUnknown()
+			if !b.IsNull() && !b.IsUnknown() {
+				v.val = strconv.FormatBool(b.ValueBool())
+			}
+		} else {
+			var s types.String
+			diags.Append(cfg.GetAttribute(ctx, st.path(), &s)...)
+			v.unknown = s.IsUnknown()
+			v.val = s.ValueString()
+		}
+		if v.val == "" && !v.unknown {
+			for _, e := range st.Env {
+				if ev := os.Getenv(e); ev != "" {
+					v.val = ev
+					break
+				}
+			}
+		}
+		out[st.key()] = v
+	}
+	return out, diags
+}
+
+// get returns a setting's value ("" when unset). It fails only when the
+// value is unknown, which happens when a resource needs it during plan.
+func (c config) get(key string) (string, error) {
+	v := c[key]
+	if v.unknown {
+		return "", fmt.Errorf("provider setting %s is not known until apply (it depends on another resource), "+
+			"but it is needed now; apply the resources it depends on first (for example with -target)", key)
+	}
+	return v.val, nil
+}
+
+// require is get for settings that must be set.
+func (c config) require(key string) (string, error) {
+	v, err := c.get(key)
+	if err != nil || v != "" {
+		return v, err
+	}
+	st := settingByKey(key)
+	return "", fmt.Errorf("provider setting %s is not set: set %s in the provider \"idp\" configuration or the %s environment variable",
+		key, attrSyntax(st), envList(st.Env))
+}
+
+func attrSyntax(st setting) string {
+	if st.Block == "" {
+		return st.Name
+	}
+	return fmt.Sprintf("%s { %s = ... }", st.Block, st.Name)
+}
+
+func settingByKey(key string) setting {
+	for _, st := range settings {
+		if st.key() == key {
+			return st
+		}
+	}
+	panic("unknown provider setting " + key)
+}
