@@ -1,7 +1,7 @@
 # Shared settings and helpers for scripts/stack-up.sh and scripts/stack-down.sh.
 # shellcheck shell=bash
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 STATE=$ROOT/.stack
 PKI=$STATE/pki
 LOGS=$STATE/logs

@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Start a local Kubernetes (etcd + kube-apiserver + kube-controller-manager +
+# kube-scheduler + kwok fake nodes) and Vault dev server on loopback, install
+# the CRDs from ${IDP_CRDS_DIR:-<repo>/../shared/crds}, and write .stack/env:
+#
+#   source .stack/env   # KUBECONFIG, VAULT_ADDR, VAULT_TOKEN, IDP_VAULT_KV_MOUNT, TF_ACC_TERRAFORM_PATH
+#
+# Idempotent: exits at once if the stack is already up and healthy. Tools are
+# built (once) by scripts/tools.sh. Stop with scripts/stack-down.sh.
+set -euo pipefail
+# shellcheck source=stack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stack/lib.sh"
+
+t0=$(now_ms)
+say() { echo "stack-up: $*"; }
+elapsed() { local ms=$(($(now_ms) - t0)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
+
+KCURL=(curl -sS --max-time 30 --cacert "$PKI/ca.crt")
+kcurl() { "${KCURL[@]}" -H "Authorization: Bearer $ADMIN_TOKEN" "$@"; }
+vcurl() { curl -sS --max-time 10 -H "X-Vault-Token: $VAULT_ROOT_TOKEN" "$@"; }
+
+# ---------------------------------------------------------------- already up?
+healthy() {
+	[[ -f $STATE/env && -f $STATE/admin-token ]] || return 1
+	local c
+	for c in "${COMPONENTS[@]}"; do [[ -n $(pid_of "$c") ]] || return 1; done
+	ADMIN_TOKEN=$(<"$STATE/admin-token")
+	[[ $(kcurl --max-time 3 "$APISERVER_URL/readyz" 2>/dev/null) == ok ]] || return 1
+	vcurl --max-time 3 -fo /dev/null "$VAULT_URL/v1/$VAULT_KV_MOUNT/config" 2>/dev/null || return 1
+}
+if healthy; then
+	say "already up and healthy ($(elapsed)); source $STATE/env"
+	exit 0
+fi
+if [[ -d $PIDS ]] || [[ -n $(stray_pids) ]]; then
+	say "found a partial/unhealthy stack; stopping it first"
+	"$ROOT/scripts/stack-down.sh"
+fi
+
+# ---------------------------------------------------------------- tools
+"$TOOLS_SH" kubernetes etcd kwok vault tofu
+KUBE_BIN=$("$TOOLS_SH" --path kubernetes)
+ETCD_BIN=$("$TOOLS_SH" --path etcd)/etcd
+KWOK_BIN=$("$TOOLS_SH" --path kwok)/kwok
+VAULT_BIN=$("$TOOLS_SH" --path vault)/vault
+TOFU_BIN=$("$TOOLS_SH" --path tofu)/tofu
+[[ -d $CRDS_DIR ]] || { echo "stack-up: CRD dir $CRDS_DIR not found (set IDP_CRDS_DIR)" >&2; exit 1; }
+CRDS_DIR=$(cd "$CRDS_DIR" && pwd)
+
+for p in $ETCD_PORT $ETCD_PEER_PORT $APISERVER_PORT $KCM_PORT $SCHEDULER_PORT $VAULT_PORT $((VAULT_PORT + 1)); do
+	if port_open "$p"; then
+		echo "stack-up: 127.0.0.1:$p is already in use by something else" >&2
+		exit 1
+	fi
+done
+
+# ---------------------------------------------------------------- failure handling
+STARTED=0
+fail() { # fail <component> <message>
+	local log=$LOGS/$1.log
+	echo "stack-up: FAILED: $2" >&2
+	if [[ -f $log ]]; then
+		echo "---- last 40 lines of $log" >&2
+		tail -n 40 "$log" >&2
+		echo "----" >&2
+	fi
+	if ((STARTED)); then
+		echo "stack-up: stopping what was started (logs kept in $LOGS)" >&2
+		"$ROOT/scripts/stack-down.sh" >&2 || true
+	fi
+	exit 1
+}
+trap 'rc=$?; ((rc == 0)) || [[ -n ${FAILING:-} ]] || { FAILING=1; fail stack-up "unexpected error (rc=$rc) at line $LINENO"; }' EXIT
+
+# wait_for <component> <timeout-seconds> <description> <command...>
+wait_for() {
+	local comp=$1 timeout=$2 desc=$3 deadline pid
+	shift 3
+	deadline=$(($(now_ms) + timeout * 1000))
+	until "$@" >/dev/null 2>&1; do
+		if [[ $comp != - ]]; then
+			pid=$(pid_of "$comp")
+			[[ -n $pid ]] || { FAILING=1; fail "$comp" "$comp exited while waiting for $desc"; }
+		fi
+		if (($(now_ms) > deadline)); then
+			FAILING=1
+			fail "${comp/#-/stack-up}" "timed out after ${timeout}s waiting for $desc"
+		fi
+		sleep 0.2
+	done
+}
+
+# start <component> <binary> <args...>: run detached, cwd $STATE, log + pid file.
+start() {
+	local comp=$1 bin=$2 pid
+	shift 2
+	: >"$LOGS/$comp.log"
+	(cd "$STATE" && exec setsid "$bin" "$@" </dev/null >>"$LOGS/$comp.log" 2>&1) &
+	pid=$!
+	echo "$pid" >"$PIDS/$comp.pid"
+	STARTED=1
+}
+
+# ---------------------------------------------------------------- state + pki
+mkdir -p "$STATE" "$PKI" "$LOGS" "$PIDS" "$STATE/home" "$STATE/crds"
+rm -rf "$STATE/etcd" "$STATE/crds"/* "$STATE/env"
+(
+	cd "$PKI"
+	ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+	openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.crt -days 3650 -subj /CN=idp-stack-ca \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature
+	openssl req -new "${ec[@]}" -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver
+	printf '%s\n' \
+		"basicConstraints=CA:FALSE" \
+		"keyUsage=critical,digitalSignature,keyEncipherment" \
+		"extendedKeyUsage=serverAuth" \
+		"subjectAltName=IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
+		>apiserver.ext
+	openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -set_serial "0x$(openssl rand -hex 16)" \
+		-days 3650 -extfile apiserver.ext -out apiserver.crt
+	openssl genrsa -out sa.key 2048
+	openssl rsa -in sa.key -pubout -out sa.pub
+	chmod 600 ./*.key
+) >"$LOGS/pki.log" 2>&1 || fail pki "generating certificates with openssl"
+
+ADMIN_TOKEN=$(openssl rand -hex 32)
+echo "$ADMIN_TOKEN" >"$STATE/admin-token"
+echo "$ADMIN_TOKEN,admin,admin,system:masters" >"$PKI/tokens.csv"
+chmod 600 "$STATE/admin-token" "$PKI/tokens.csv"
+
+KUBECONFIG_FILE=$STATE/kubeconfig
+cat >"$KUBECONFIG_FILE" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: idp-stack
+  cluster:
+    server: $APISERVER_URL
+    certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
+users:
+- name: admin
+  user:
+    token: $ADMIN_TOKEN
+contexts:
+- name: idp-stack
+  context:
+    cluster: idp-stack
+    user: admin
+    namespace: default
+current-context: idp-stack
+EOF
+chmod 600 "$KUBECONFIG_FILE"
+
+# ---------------------------------------------------------------- processes
+start etcd "$ETCD_BIN" \
+	--name=idp --data-dir="$STATE/etcd" \
+	--listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+	--listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+	--initial-cluster="idp=http://127.0.0.1:$ETCD_PEER_PORT" \
+	--unsafe-no-fsync=true --max-request-bytes=8388608 --log-level=warn
+
+# Dev server: in memory, unsealed, fixed root token; -dev-no-kv skips the
+# default secret/ mount so only the KV v2 mount created below exists.
+start vault /usr/bin/env -u VAULT_ADDR -u VAULT_TOKEN -u VAULT_CACERT -u VAULT_NAMESPACE HOME="$STATE/home" \
+	"$VAULT_BIN" server -dev -dev-listen-address="127.0.0.1:$VAULT_PORT" \
+	-dev-root-token-id="$VAULT_ROOT_TOKEN" -dev-no-store-token -dev-no-kv -log-level=warn
+
+start kube-apiserver "$KUBE_BIN/kube-apiserver" \
+	--etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+	--tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+	--client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
+	--authorization-mode=RBAC \
+	--service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+	--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+	--service-cluster-ip-range="$SERVICE_CIDR" --endpoint-reconciler-type=none \
+	--allow-privileged=true --cert-dir="$PKI/apiserver" --profiling=false
+
+wait_for etcd 30 "etcd health" bash -c "curl -sf --max-time 2 http://127.0.0.1:$ETCD_PORT/health | grep -q '\"health\":\"true\"'"
+wait_for kube-apiserver 90 "kube-apiserver /readyz" \
+	bash -c "[[ \$(curl -s --max-time 2 --cacert '$PKI/ca.crt' -H 'Authorization: Bearer $ADMIN_TOKEN' $APISERVER_URL/readyz) == ok ]]"
+say "kube-apiserver ready ($(elapsed))"
+
+start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
+	--kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
+	--bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$PKI/kcm" \
+	--controllers='*,-nodeipam' --leader-elect=false \
+	--service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+	--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+	--service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
+
+start kube-scheduler "$KUBE_BIN/kube-scheduler" \
+	--kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
+	--bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --cert-dir="$PKI/scheduler" \
+	--leader-elect=false --profiling=false
+
+# kwok's built-in stages (node-initialize, node-heartbeat, pod-ready,
+# pod-complete, pod-delete from its kustomize/stage/*/fast) drive nodes that
+# carry the kwok.x-k8s.io/node=fake annotation. HOME is isolated so a
+# ~/.kwok/kwok.yaml cannot change its behaviour.
+start kwok /usr/bin/env HOME="$STATE/home" "$KWOK_BIN" \
+	--kubeconfig="$KUBECONFIG_FILE" \
+	--manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+	--cidr="$POD_CIDR" --node-ip=127.0.0.1
+
+# ---------------------------------------------------------------- nodes
+for i in $(seq 0 $((NODE_COUNT - 1))); do
+	n=kwok-node-$i
+	zones=(a b c)
+	zone=zone-${zones[i % 3]}
+	res='{"cpu":"64","memory":"256Gi","pods":"250","ephemeral-storage":"1Ti"}'
+	body=$(
+		cat <<EOF
+{"apiVersion":"v1","kind":"Node","metadata":{"name":"$n",
+ "annotations":{"kwok.x-k8s.io/node":"fake","node.alpha.kubernetes.io/ttl":"0"},
+ "labels":{"kubernetes.io/hostname":"$n","kubernetes.io/os":"linux","kubernetes.io/arch":"amd64",
+  "beta.kubernetes.io/os":"linux","beta.kubernetes.io/arch":"amd64","kubernetes.io/role":"agent",
+  "node-role.kubernetes.io/agent":"","type":"kwok","topology.kubernetes.io/region":"local",
+  "topology.kubernetes.io/zone":"$zone"}},
+ "spec":{},
+ "status":{"allocatable":$res,"capacity":$res,"phase":"Running",
+  "nodeInfo":{"architecture":"amd64","operatingSystem":"linux","kubeletVersion":"fake","kubeProxyVersion":"fake",
+   "containerRuntimeVersion":"","kernelVersion":"","osImage":"","machineID":"","systemUUID":"","bootID":""}}}
+EOF
+	)
+	code=$(kcurl -o "$LOGS/node-$n.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		--data-binary "$body" "$APISERVER_URL/api/v1/nodes") || true
+	[[ $code == 201 || $code == 409 ]] || { FAILING=1; fail stack-up "creating node $n: HTTP $code $(cat "$LOGS/node-$n.json")"; }
+	rm -f "$LOGS/node-$n.json"
+done
+
+# ---------------------------------------------------------------- CRDs
+# Split every *.yaml/*.yml (recursively) into documents; server-side apply each
+# CustomResourceDefinition (some are too big for client-side apply).
+crd_list=$STATE/crds/list
+find "$CRDS_DIR" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | sort -z |
+	xargs -0 -r awk -v out="$STATE/crds" '
+		function flush() {
+			if (body != "" && kind == "CustomResourceDefinition" && name != "") {
+				f = sprintf("%s/%03d-%s.yaml", out, ++n, name)
+				printf "%s", body > f
+				close(f)
+				print f, name
+			}
+			body = ""; kind = ""; name = ""; inmeta = 0
+		}
+		function val(s) { sub(/^[^:]*:[ \t]*/, "", s); sub(/[ \t]+#.*$/, "", s); gsub(/["\047]/, "", s); return s }
+		FNR == 1 { flush() }
+		/^---/ { flush(); next }
+		{ body = body $0 "\n" }
+		/^kind:/ { kind = val($0) }
+		/^metadata:/ { inmeta = 1; next }
+		inmeta && /^[^ \t#]/ { inmeta = 0 }
+		inmeta && /^  name:/ && name == "" { name = val($0) }
+		END { flush() }
+	' >"$crd_list"
+crd_count=$(wc -l <"$crd_list")
+((crd_count > 0)) || { FAILING=1; fail stack-up "no CustomResourceDefinitions found under $CRDS_DIR"; }
+
+apply_crd() { # apply_crd <file> <name>
+	local out=$1.out code
+	code=$(kcurl --max-time 120 -o "$out" -w '%{http_code}' -X PATCH \
+		-H 'Content-Type: application/apply-patch+yaml' --data-binary "@$1" \
+		"$APISERVER_URL/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$2?fieldManager=stack-up&force=true") || true
+	[[ $code == 200 || $code == 201 ]] || { echo "applying CRD $2 ($1): HTTP $code: $(head -c 2000 "$out")"; return 1; }
+}
+crd_pids=()
+while read -r f name; do
+	apply_crd "$f" "$name" >"$f.err" 2>&1 &
+	crd_pids+=($!)
+done <"$crd_list"
+crd_failed=0
+for p in "${crd_pids[@]}"; do wait "$p" || crd_failed=1; done
+if ((crd_failed)); then
+	cat "$STATE"/crds/*.err >"$LOGS/crds.log"
+	FAILING=1
+	fail crds "applying CRDs"
+fi
+
+# ---------------------------------------------------------------- vault
+wait_for vault 60 "vault /v1/sys/health" curl -sf --max-time 2 "$VAULT_URL/v1/sys/health"
+code=$(vcurl -o "$LOGS/vault-mount.json" -w '%{http_code}' -X POST \
+	--data '{"type":"kv","options":{"version":"2"},"description":"terraform-provider-idp acceptance tests"}' \
+	"$VAULT_URL/v1/sys/mounts/$VAULT_KV_MOUNT") || true
+[[ $code == 204 || $code == 200 ]] || { FAILING=1; fail vault "mounting kv-v2 at $VAULT_KV_MOUNT: HTTP $code $(cat "$LOGS/vault-mount.json")"; }
+rm -f "$LOGS/vault-mount.json"
+# A fresh kv-v2 mount is briefly not writable while it initialises.
+wait_for vault 30 "kv-v2 mount $VAULT_KV_MOUNT" vcurl -f "$VAULT_URL/v1/$VAULT_KV_MOUNT/config"
+say "vault ready ($(elapsed))"
+
+# ---------------------------------------------------------------- readiness
+crd_established() {
+	local name
+	while read -r _ name; do
+		kcurl --max-time 5 "$APISERVER_URL/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" |
+			grep -q '"type":"Established","status":"True"' || return 1
+	done <"$crd_list"
+}
+nodes_ready() {
+	local js
+	js=$(kcurl --max-time 5 "$APISERVER_URL/api/v1/nodes") || return 1
+	[[ $(grep -o '"type":"Ready","status":"True"' <<<"$js" | wc -l) -ge $NODE_COUNT ]] || return 1
+	! grep -qE 'node\.kubernetes\.io/(not-ready|unreachable)|node\.cloudprovider\.kubernetes\.io/uninitialized' <<<"$js"
+}
+wait_for - 60 "$crd_count CRDs to be Established" crd_established
+wait_for kube-controller-manager 60 "default ServiceAccount in namespace default" \
+	kcurl -f --max-time 5 "$APISERVER_URL/api/v1/namespaces/default/serviceaccounts/default"
+wait_for kwok 60 "$NODE_COUNT kwok nodes Ready without not-ready taint" nodes_ready
+for c in "${COMPONENTS[@]}"; do
+	[[ -n $(pid_of "$c") ]] || { FAILING=1; fail "$c" "$c is not running"; }
+done
+
+cat >"$STATE/env.tmp" <<EOF
+# Written by scripts/stack-up.sh; source it: . .stack/env
+export KUBECONFIG='$KUBECONFIG_FILE'
+export VAULT_ADDR='$VAULT_URL'
+export VAULT_TOKEN='$VAULT_ROOT_TOKEN'
+export IDP_VAULT_KV_MOUNT='$VAULT_KV_MOUNT'
+export TF_ACC_TERRAFORM_PATH='$TOFU_BIN'
+EOF
+mv "$STATE/env.tmp" "$STATE/env"
+trap - EXIT
+say "up in $(elapsed): apiserver $APISERVER_URL, vault $VAULT_URL, $NODE_COUNT nodes, $crd_count CRDs; source $STATE/env"
