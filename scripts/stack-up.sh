@@ -3,7 +3,8 @@
 # kube-scheduler + kwok fake nodes) and Vault dev server on loopback, install
 # the CRDs from ${IDP_CRDS_DIR:-<repo>/../shared/crds}, and write .stack/env:
 #
-#   source .stack/env   # KUBECONFIG, VAULT_ADDR, VAULT_TOKEN, IDP_VAULT_KV_MOUNT, TF_ACC_TERRAFORM_PATH
+#   source .stack/env   # KUBECONFIG, VAULT_ADDR, VAULT_TOKEN, IDP_VAULT_KV_MOUNT,
+#                       # TF_ACC_TERRAFORM_PATH (+ TF_ACC_PROVIDER_HOST/NAMESPACE for tofu)
 #
 # Idempotent: exits at once if the stack is already up and healthy. Tools are
 # built (once) by scripts/tools.sh. Stop with scripts/stack-down.sh.
@@ -236,24 +237,20 @@ crd_list=$STATE/crds/list
 find "$CRDS_DIR" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | sort -z |
 	xargs -0 -r awk -v out="$STATE/crds" '
 		function flush() {
-			if (body != "" && kind == "CustomResourceDefinition" && name != "") {
-				f = sprintf("%s/%03d-%s.yaml", out, ++n, name)
-				printf "%s", body > f
-				close(f)
-				print f, name
-			}
-			body = ""; kind = ""; name = ""; inmeta = 0
+			if (f != "") { close(f); print f, kind, name }
+			f = ""; kind = ""; name = ""; inmeta = 0
 		}
 		function val(s) { sub(/^[^:]*:[ \t]*/, "", s); sub(/[ \t]+#.*$/, "", s); gsub(/["\047]/, "", s); return s }
 		FNR == 1 { flush() }
 		/^---/ { flush(); next }
-		{ body = body $0 "\n" }
+		f == "" { f = sprintf("%s/%03d.yaml", out, ++n) }
+		{ print > f }
 		/^kind:/ { kind = val($0) }
 		/^metadata:/ { inmeta = 1; next }
 		inmeta && /^[^ \t#]/ { inmeta = 0 }
 		inmeta && /^  name:/ && name == "" { name = val($0) }
 		END { flush() }
-	' >"$crd_list"
+	' | awk '$2 == "CustomResourceDefinition" && $3 != "" { print $1, $3 }' >"$crd_list"
 crd_count=$(wc -l <"$crd_list")
 ((crd_count > 0)) || { FAILING=1; fail stack-up "no CustomResourceDefinitions found under $CRDS_DIR"; }
 
@@ -317,6 +314,10 @@ export VAULT_ADDR='$VAULT_URL'
 export VAULT_TOKEN='$VAULT_ROOT_TOKEN'
 export IDP_VAULT_KV_MOUNT='$VAULT_KV_MOUNT'
 export TF_ACC_TERRAFORM_PATH='$TOFU_BIN'
+# terraform-plugin-testing + OpenTofu: address the provider under test in
+# OpenTofu's registry namespace (see OpenTofu "How to Develop Providers").
+export TF_ACC_PROVIDER_HOST=registry.opentofu.org
+export TF_ACC_PROVIDER_NAMESPACE=hashicorp
 EOF
 mv "$STATE/env.tmp" "$STATE/env"
 trap - EXIT

@@ -1,0 +1,127 @@
+// Package render turns resource models into the Kubernetes objects they
+// stand for. Everything here is a pure function: no clients, no I/O, so the
+// exact objects are golden-file tested and plans can be computed offline.
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Labels and annotations the provider puts on objects.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "terraform-provider-idp"
+
+	// AnnotationVaultPath and AnnotationVaultVersion record which Vault
+	// secret version a Kubernetes Secret was synced from, so a rotation in
+	// Vault is visible without comparing (or storing) values.
+	AnnotationVaultPath    = "idpkit.io/vault-path"
+	AnnotationVaultVersion = "idpkit.io/vault-version"
+)
+
+// VaultSecret is a secret read from Vault KV v2. Values is nil when only
+// the shape of the objects is wanted (plans), never the data.
+type VaultSecret struct {
+	Mount   string
+	Path    string
+	Version int
+	Values  map[string]string
+}
+
+// FullPath is the secret's path including the mount, as users write it.
+func (v VaultSecret) FullPath() string { return v.Mount + "/" + v.Path }
+
+// object builds an unstructured object from a typed or map body.
+func object(apiVersion, kind, namespace, name string, labels map[string]string, body map[string]any) *unstructured.Unstructured {
+	obj := &unstructured.Unstructured{Object: map[string]any{}}
+	for k, v := range body {
+		obj.Object[k] = v
+	}
+	obj.SetAPIVersion(apiVersion)
+	obj.SetKind(kind)
+	obj.SetNamespace(namespace)
+	obj.SetName(name)
+	l := map[string]string{LabelManagedBy: ManagedBy}
+	for k, v := range labels {
+		l[k] = v
+	}
+	obj.SetLabels(l)
+	return obj
+}
+
+// fromTyped converts a typed API value (a PodSpec, a Role, ...) into the
+// map form of object bodies, keeping only the named top-level fields when
+// given: typed objects carry an empty metadata we must not apply.
+func fromTyped(v any, fields ...string) map[string]any {
+	ptr := reflect.New(reflect.TypeOf(v)) // the converter wants a pointer
+	ptr.Elem().Set(reflect.ValueOf(v))
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ptr.Interface())
+	if err != nil {
+		panic(fmt.Sprintf("render: converting %T: %v", v, err)) // programming error
+	}
+	if len(fields) == 0 {
+		return m
+	}
+	picked := make(map[string]any, len(fields))
+	for _, f := range fields {
+		picked[f] = m[f]
+	}
+	return picked
+}
+
+// secret renders an Opaque-or-typed Secret synced from Vault. With no
+// values, data is left out: only the shape is known at plan time.
+func secret(namespace, name, secretType string, src VaultSecret, data map[string]string) *unstructured.Unstructured {
+	obj := object("v1", "Secret", namespace, name, nil, map[string]any{"type": secretType})
+	ann := map[string]string{AnnotationVaultPath: src.FullPath()}
+	if data != nil {
+		ann[AnnotationVaultVersion] = strconv.Itoa(src.Version)
+		enc := make(map[string]any, len(data))
+		for k, v := range data {
+			enc[k] = base64.StdEncoding.EncodeToString([]byte(v))
+		}
+		obj.Object["data"] = enc
+	}
+	obj.SetAnnotations(ann)
+	return obj
+}
+
+// Fingerprint identifies what applying obj would write, without its secret
+// data or the Vault version it was synced from: it is computed at plan time
+// when neither is known, and it must never encode a secret.
+func Fingerprint(obj *unstructured.Unstructured) string {
+	c := obj.DeepCopy()
+	if c.GetKind() == "Secret" {
+		delete(c.Object, "data")
+		delete(c.Object, "stringData")
+		ann := c.GetAnnotations()
+		delete(ann, AnnotationVaultVersion)
+		c.SetAnnotations(ann)
+	}
+	b, err := json.Marshal(c.Object) // encoding/json sorts map keys
+	if err != nil {
+		panic(fmt.Sprintf("render: fingerprint of %s/%s: %v", obj.GetKind(), obj.GetName(), err))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6])
+}
+
+// sortedKeys returns m's keys in order, for deterministic output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

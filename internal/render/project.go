@@ -1,0 +1,152 @@
+package render
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Project is everything an idp_project renders from.
+type Project struct {
+	Name             string
+	EventBusReplicas int64
+	Labels           map[string]string // on the Namespace
+	Annotations      map[string]string // on the Namespace
+
+	// Isolation adds a NetworkPolicy that admits traffic to the project's
+	// pods only from the project itself and from AllowedNamespaces.
+	Isolation         bool
+	AllowedNamespaces []string
+
+	GitHubAccess VaultSecret // keys username, token
+	Registry     VaultSecret // key .dockerconfigjson, or username + password
+	RegistryHost string      // to build .dockerconfigjson from username + password
+}
+
+// ProjectObjects renders a project in apply order (the Namespace first). It
+// fails only when Vault values are given but lack a required key.
+func ProjectObjects(p Project) ([]*unstructured.Unstructured, error) {
+	ns := Namespace(p.Name)
+	namespace := object("v1", "Namespace", "", ns, p.Labels, nil)
+	if len(p.Annotations) > 0 {
+		namespace.SetAnnotations(p.Annotations)
+	}
+
+	objs := []*unstructured.Unstructured{
+		namespace,
+		object("v1", "ServiceAccount", ns, WorkflowServiceAccount(p.Name), nil, nil),
+		object("rbac.authorization.k8s.io/v1", "Role", ns, WorkflowRole(p.Name), nil,
+			fromTyped(rbacv1.Role{Rules: workflowRules}, "rules")),
+		object("rbac.authorization.k8s.io/v1", "RoleBinding", ns, WorkflowRole(p.Name), nil, fromTyped(rbacv1.RoleBinding{
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: WorkflowRole(p.Name)},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: WorkflowServiceAccount(p.Name), Namespace: ns}},
+		}, "roleRef", "subjects")),
+		object("argoproj.io/v1alpha1", "EventBus", ns, EventBus(p.Name), nil, map[string]any{
+			"spec": map[string]any{"nats": map[string]any{"native": map[string]any{
+				"replicas": p.EventBusReplicas, "auth": "none", "antiAffinity": false,
+			}}},
+		}),
+	}
+
+	gh, err := githubAccessData(p.GitHubAccess)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, secret(ns, GitHubAccessSecret(p.Name), string(corev1.SecretTypeOpaque), p.GitHubAccess, gh))
+
+	reg, err := registryData(p.Registry, p.RegistryHost)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, secret(ns, RegistrySecret, string(corev1.SecretTypeDockerConfigJson), p.Registry, reg))
+
+	if p.Isolation {
+		objs = append(objs, isolationPolicy(p))
+	}
+	return objs, nil
+}
+
+// workflowRules is all the project's service account may do, and only in
+// its own namespace: Sensors create Workflows, the Argo executor reports
+// step results, and the deploy step rolls out the project's applications.
+// No Secrets: pods get theirs mounted by the kubelet.
+var workflowRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create", "get", "list", "watch"}},
+	{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}},
+	{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "create", "patch"}},
+	{APIGroups: []string{"traefik.io"}, Resources: []string{"ingressroutes"}, Verbs: []string{"get", "create", "patch"}},
+}
+
+func isolationPolicy(p Project) *unstructured.Unstructured {
+	from := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}
+	if len(p.AllowedNamespaces) > 0 {
+		from = append(from, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpIn, Values: p.AllowedNamespaces,
+			}},
+		}})
+	}
+	spec := networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{},
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+		Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: from}},
+	}
+	return object("networking.k8s.io/v1", "NetworkPolicy", Namespace(p.Name), IsolationPolicy(p.Name), nil,
+		map[string]any{"spec": fromTyped(spec)})
+}
+
+func githubAccessData(src VaultSecret) (map[string]string, error) {
+	if src.Values == nil {
+		return nil, nil
+	}
+	if err := requireKeys(src, "username", "token"); err != nil {
+		return nil, err
+	}
+	return map[string]string{"username": src.Values["username"], "token": src.Values["token"]}, nil
+}
+
+// registryData accepts a ready .dockerconfigjson or builds one from
+// username + password for the registry host.
+func registryData(src VaultSecret, host string) (map[string]string, error) {
+	if src.Values == nil {
+		return nil, nil
+	}
+	if cfg, ok := src.Values[corev1.DockerConfigJsonKey]; ok {
+		return map[string]string{corev1.DockerConfigJsonKey: cfg}, nil
+	}
+	if err := requireKeys(src, "username", "password"); err != nil {
+		return nil, fmt.Errorf("%w (or a ready %s)", err, corev1.DockerConfigJsonKey)
+	}
+	if host == "" {
+		return nil, fmt.Errorf("the registry host is needed to build %s from Vault secret %s: set registry { host = ... } in the provider configuration",
+			corev1.DockerConfigJsonKey, src.FullPath())
+	}
+	user, pass := src.Values["username"], src.Values["password"]
+	cfg, err := json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{
+		"username": user, "password": pass,
+		"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)),
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{corev1.DockerConfigJsonKey: string(cfg)}, nil
+}
+
+func requireKeys(src VaultSecret, keys ...string) error {
+	var missing []string
+	for _, k := range keys {
+		if src.Values[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("Vault secret %s (version %d) lacks key(s) %q", src.FullPath(), src.Version, missing)
+	}
+	return nil
+}

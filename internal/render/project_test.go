@@ -1,0 +1,87 @@
+package render
+
+import (
+	"strings"
+	"testing"
+)
+
+func testProject() Project {
+	return Project{
+		Name:              "shop",
+		EventBusReplicas:  3,
+		Labels:            map[string]string{"team": "web"},
+		Annotations:       map[string]string{"owner": "web@example.com"},
+		Isolation:         true,
+		AllowedNamespaces: []string{"argo-events", "traefik"},
+		GitHubAccess:      VaultSecret{Mount: "idp", Path: GitHubAccessVaultPath("shop")},
+		Registry:          VaultSecret{Mount: "idp", Path: RegistryVaultPath("shop")},
+		RegistryHost:      "harbor.example.com",
+	}
+}
+
+func TestProjectObjects_plan(t *testing.T) {
+	objs, err := ProjectObjects(testProject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "project_plan", objs)
+}
+
+func TestProjectObjects_withVaultValues(t *testing.T) {
+	p := testProject()
+	p.Isolation = false
+	p.GitHubAccess.Version, p.GitHubAccess.Values = 2, map[string]string{"username": "bot", "token": "ghp_test"}
+	p.Registry.Version, p.Registry.Values = 1, map[string]string{"username": "robot$shop", "password": "pw"}
+	objs, err := ProjectObjects(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "project_apply", objs)
+
+	// Fingerprints must not depend on secret values or Vault versions:
+	// plans compute them without either.
+	planned, _ := ProjectObjects(testProject())
+	for i, o := range objs {
+		if o.GetKind() != "Secret" {
+			continue
+		}
+		if got, want := Fingerprint(o), Fingerprint(planned[i]); got != want {
+			t.Errorf("%s: fingerprint with values %s != without %s", o.GetName(), got, want)
+		}
+	}
+}
+
+func TestProjectObjects_missingVaultKey(t *testing.T) {
+	p := testProject()
+	p.GitHubAccess.Version, p.GitHubAccess.Values = 1, map[string]string{"username": "bot"}
+	_, err := ProjectObjects(p)
+	if err == nil || !strings.Contains(err.Error(), `idp/shop-github-access`) || !strings.Contains(err.Error(), `token`) {
+		t.Fatalf("want an error naming the Vault path and the missing key, got %v", err)
+	}
+}
+
+func TestProjectObjects_readyDockerConfig(t *testing.T) {
+	p := testProject()
+	p.GitHubAccess.Values = map[string]string{"username": "bot", "token": "t"}
+	p.Registry.Values = map[string]string{".dockerconfigjson": `{"auths":{}}`}
+	objs, err := ProjectObjects(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetName() == RegistrySecret {
+			if got := o.Object["data"].(map[string]any)[".dockerconfigjson"]; got != "eyJhdXRocyI6e319" {
+				t.Fatalf("dockerconfigjson passed through as %v", got)
+			}
+			return
+		}
+	}
+	t.Fatal("no registry secret rendered")
+}
+
+func TestMaxProjectName(t *testing.T) {
+	p := strings.Repeat("p", MaxProjectName)
+	if n := len("eventbus-" + EventBus(p) + "-stan-svc"); n != 63 {
+		t.Fatalf("longest derived Service name is %d characters, want exactly 63", n)
+	}
+}
