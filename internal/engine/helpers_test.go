@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
@@ -22,6 +23,12 @@ import (
 // Helpers shared by the acceptance tests of this package. Every test gets its
 // own namespace (random suffix), removed in t.Cleanup, and asserts on live
 // objects read with acctest.Kube, never only on what the engine returns.
+
+var depGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+
+type kubeClient = *kubernetes.Clientset
+
+var cmGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Unit tests that need no stack.
+
+func TestDiffPaths(t *testing.T) {
+	obj := func() map[string]any {
+		return map[string]any{
+			"data": map[string]any{"a": "1", "b": "2"},
+			"spec": map[string]any{
+				"replicas":   int64(1),
+				"containers": []any{map[string]any{"name": "app", "image": "x:1"}, map[string]any{"name": "side"}},
+				"args":       []any{"--a", "--b"},
+			},
+		}
+	}
+	for _, c := range []struct {
+		name string
+		edit func(m map[string]any)
+		want []string
+	}{
+		{"equal", func(map[string]any) {}, nil},
+		{"leaf changed", func(m map[string]any) { m["data"].(map[string]any)["a"] = "x" }, []string{"data.a"}},
+		{"key added", func(m map[string]any) { m["data"].(map[string]any)["c"] = "3" }, []string{"data.c"}},
+		{"key removed", func(m map[string]any) { delete(m["data"].(map[string]any), "b") }, []string{"data.b"}},
+		{"list element field", func(m map[string]any) {
+			m["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["image"] = "x:2"
+		}, []string{"spec.containers[0].image"}},
+		{"list length", func(m map[string]any) {
+			m["spec"].(map[string]any)["args"] = []any{"--a"}
+		}, []string{"spec.args"}},
+		{"type changed", func(m map[string]any) { m["data"] = "oops" }, []string{"data"}},
+		{"several, sorted", func(m map[string]any) {
+			m["spec"].(map[string]any)["replicas"] = int64(2)
+			m["data"].(map[string]any)["b"] = "x"
+			m["data"].(map[string]any)["a"] = "x"
+		}, []string{"data.a", "data.b", "spec.replicas"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := obj()
+			c.edit(b)
+			if got := diffPaths("", obj(), b); !slices.Equal(got, c.want) {
+				t.Errorf("diffPaths = %q, want %q", got, c.want)
+			}
+			if got := diffPaths("", b, obj()); !slices.Equal(got, c.want) {
+				t.Errorf("diffPaths (swapped) = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestComparableIgnoresVolatileFieldsWithoutMutating(t *testing.T) {
+	live := map[string]any{
+		"status": map[string]any{"replicas": int64(1)},
+		"metadata": map[string]any{
+			"name": "x", "resourceVersion": "1", "generation": int64(1),
+			"managedFields": []any{"m"}, "labels": map[string]any{"a": "b"},
+		},
+		"spec": map[string]any{"replicas": int64(1)},
+	}
+	other := map[string]any{
+		"status": map[string]any{"replicas": int64(3)},
+		"metadata": map[string]any{
+			"name": "x", "resourceVersion": "7", "generation": int64(2),
+			"managedFields": []any{"n"}, "labels": map[string]any{"a": "b"},
+		},
+		"spec": map[string]any{"replicas": int64(1)},
+	}
+	if got := diffPaths("", comparable(live), comparable(other)); got != nil {
+		t.Errorf("volatile fields count as drift: %q", got)
+	}
+	other["metadata"].(map[string]any)["labels"] = map[string]any{"a": "c"}
+	if got := diffPaths("", comparable(live), comparable(other)); !slices.Equal(got, []string{"metadata.labels.a"}) {
+		t.Errorf("label change = %q, want metadata.labels.a", got)
+	}
+	if _, ok := live["status"]; !ok {
+		t.Error("comparable removed status from its argument")
+	}
+	if _, ok := live["metadata"].(map[string]any)["managedFields"]; !ok {
+		t.Error("comparable removed managedFields from its argument")
+	}
+}
+
+func TestStatusString(t *testing.T) {
+	for _, c := range []struct {
+		st   Status
+		want string
+	}{
+		{Status{State: InSync}, "in sync"},
+		{Status{State: Missing}, "missing"},
+		{Status{State: Drifted, Fields: []string{"data.key", "spec.replicas"}}, "drifted: data.key, spec.replicas"},
+	} {
+		if got := c.st.String(); got != c.want {
+			t.Errorf("%v.String() = %q, want %q", c.st.State, got, c.want)
+		}
+	}
+}
+
+func TestValuesRedact(t *testing.T) {
+	v := Values{"password": "hunter2"}
+	s := &Secret{Values: v, Version: 3}
+	out := fmt.Sprintf("%v %+v %#v %s %q %x %v %+v %#v", v, v, v, v, v, v, s, s, *s)
+	if strings.Contains(out, "hunter2") || strings.Contains(out, fmt.Sprintf("%x", "hunter2")) {
+		t.Errorf("formatted Values leak the secret: %s", out)
+	}
+	if !strings.Contains(out, "<1 redacted values>") {
+		t.Errorf("formatted Values = %s, want the redaction", out)
+	}
+}
+
+func TestMissingKindErrorMessage(t *testing.T) {
+	gvk := schema.GroupVersionKind{Group: "test.idpkit.io", Version: "v1", Kind: "Widget"}
+	now := (&MissingKindError{GVK: gvk}).Error()
+	if !strings.Contains(now, "Widget (test.idpkit.io/v1)") || strings.Contains(now, "waiting") {
+		t.Errorf("unwaited message = %q", now)
+	}
+	waited := (&MissingKindError{GVK: gvk, Waited: 3200 * time.Millisecond}).Error()
+	if !strings.Contains(waited, "Widget") || !strings.Contains(waited, "after waiting 3s") || !strings.Contains(waited, "CustomResourceDefinition") {
+		t.Errorf("waited message = %q", waited)
+	}
+}
+
+func TestRefString(t *testing.T) {
+	if got := (Ref{Kind: "ConfigMap", Namespace: "ns", Name: "a"}).String(); got != "ConfigMap/ns/a" {
+		t.Errorf("namespaced Ref = %q", got)
+	}
+	if got := (Ref{Kind: "Namespace", Name: "a"}).String(); got != "Namespace/a" {
+		t.Errorf("cluster Ref = %q", got)
+	}
+}

@@ -1,0 +1,85 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+// Default timeouts. Create is the longest: it may wait for CRDs that an
+// app-of-apps installs during the same apply.
+const (
+	defaultCreateTimeout = 10 * time.Minute
+	defaultUpdateTimeout = 10 * time.Minute
+	defaultDeleteTimeout = 10 * time.Minute
+	defaultReadTimeout   = 2 * time.Minute
+)
+
+// providerData turns Configure's provider data into *ProviderData. It is
+// nil (and no error) while the provider itself is not configured yet.
+func providerData(data any, diags *diag.Diagnostics) *ProviderData {
+	if data == nil {
+		return nil
+	}
+	pd, ok := data.(*ProviderData)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("expected *ProviderData, got %T; please report this issue", data))
+	}
+	return pd
+}
+
+// readVaultSecret reads the latest version of a secret the user keeps in
+// Vault, with an error at attr when it is missing.
+func (d *ProviderData) readVaultSecret(ctx context.Context, vaultPath string, attr path.Path, keys string, diags *diag.Diagnostics) render.VaultSecret {
+	kv, err := d.Engine.KV()
+	if err != nil {
+		diags.AddError("Vault is not configured", err.Error())
+		return render.VaultSecret{}
+	}
+	src := render.VaultSecret{Mount: kv.Mount(), Path: vaultPath}
+	s, err := kv.Read(ctx, vaultPath)
+	switch {
+	case err != nil:
+		diags.AddAttributeError(attr, "Reading Vault failed", err.Error())
+	case s == nil:
+		diags.AddAttributeError(attr, "Vault secret not found",
+			fmt.Sprintf("Vault has no secret at %s. Write it first, with keys %s, for example: vault kv put -mount=%s %s ...",
+				src.FullPath(), keys, kv.Mount(), vaultPath))
+	default:
+		src.Version, src.Values = s.Version, s.Values
+	}
+	return src
+}
+
+// importedVaultPath recovers the Vault path a live Secret was synced from;
+// null (the default path) when it is the default or unrecorded.
+func (d *ProviderData) importedVaultPath(secret *unstructured.Unstructured, def string) types.String {
+	if secret == nil {
+		return types.StringNull()
+	}
+	full := secret.GetAnnotations()[render.AnnotationVaultPath]
+	mount, _ := d.cfg.get("vault.kv_mount")
+	p, ok := strings.CutPrefix(full, strings.Trim(mount, "/")+"/")
+	if !ok || p == def {
+		return types.StringNull()
+	}
+	return types.StringValue(p)
+}
+
+// nullTimeouts is the value of an absent timeouts block.
+func nullTimeouts() timeouts.Value {
+	return timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{
+		"create": types.StringType, "read": types.StringType, "update": types.StringType, "delete": types.StringType,
+	})}
+}

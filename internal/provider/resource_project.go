@@ -1,0 +1,428 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+var (
+	_ resource.Resource                = &projectResource{}
+	_ resource.ResourceWithConfigure   = &projectResource{}
+	_ resource.ResourceWithModifyPlan  = &projectResource{}
+	_ resource.ResourceWithImportState = &projectResource{}
+)
+
+// NewProjectResource is the idp_project resource.
+func NewProjectResource() resource.Resource { return &projectResource{} }
+
+type projectResource struct {
+	data *ProviderData
+}
+
+type projectModel struct {
+	ID                    types.String   `tfsdk:"id"`
+	Name                  types.String   `tfsdk:"name"`
+	EventBusReplicas      types.Int64    `tfsdk:"eventbus_replicas"`
+	Labels                types.Map      `tfsdk:"labels"`
+	Annotations           types.Map      `tfsdk:"annotations"`
+	Isolation             types.Bool     `tfsdk:"isolation"`
+	AllowedNamespaces     types.Set      `tfsdk:"allowed_namespaces"`
+	GitHubAccessVaultPath types.String   `tfsdk:"github_access_vault_path"`
+	RegistryVaultPath     types.String   `tfsdk:"registry_vault_path"`
+	DeleteData            types.Bool     `tfsdk:"delete_data"`
+	Objects               types.Map      `tfsdk:"objects"`
+	Timeouts              timeouts.Value `tfsdk:"timeouts"`
+}
+
+// Default namespaces allowed through project isolation: the ingress
+// controller (which also carries GitHub's webhooks to the EventSources) and
+// Argo Events' controllers.
+var defaultAllowedNamespaces = []string{"argo-events", "traefik"}
+
+func (r *projectResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_project"
+}
+
+func (r *projectResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A project: its namespace, CI plumbing (Argo Events EventBus, workflow service account " +
+			"with least-privilege RBAC), GitHub and registry credentials synced from Vault, and network isolation. " +
+			"Applications and databases are created in it with `idp_application` and `idp_database`.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "The project name.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: fmt.Sprintf("Project name, also its namespace. A DNS-1123 label of at most %d characters "+
+					"so that every derived name stays valid. Changing it replaces the project.", render.MaxProjectName),
+				Validators:    nameValidators(render.MaxProjectName),
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"eventbus_replicas": schema.Int64Attribute{
+				Optional: true, Computed: true, Default: int64default.StaticInt64(3),
+				MarkdownDescription: "NATS replicas of the project's EventBus. Argo Events runs at least 3.",
+				Validators:          []validator.Int64{int64validator.Between(3, 9)},
+			},
+			"labels": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Labels for the project's namespace, in addition to `app.kubernetes.io/managed-by`.",
+				Validators:          []validator.Map{labelsValidator{}},
+			},
+			"annotations": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Annotations for the project's namespace.",
+				Validators:          []validator.Map{labelsValidator{annotations: true}},
+			},
+			"isolation": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				MarkdownDescription: "Admit traffic to the project's pods only from the project itself and from " +
+					"`allowed_namespaces` (a NetworkPolicy). Default `true`.",
+			},
+			"allowed_namespaces": schema.SetAttribute{
+				Optional: true, Computed: true, ElementType: types.StringType,
+				Default: setdefault.StaticValue(setValue(defaultAllowedNamespaces)),
+				MarkdownDescription: "Namespaces whose pods may reach the project's pods when `isolation` is on: the " +
+					"ingress controller (which also carries GitHub webhooks) and Argo Events. Default `[\"argo-events\", \"traefik\"]`.",
+				Validators: []validator.Set{setvalidator.ValueStringsAre(nameValidators(63)...)},
+			},
+			"github_access_vault_path": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Vault KV v2 path (under the provider's `vault.kv_mount`) holding `username` and " +
+					"`token` for GitHub. Defaults to `<name>-github-access`.",
+				Validators: []validator.String{vaultPathValidator{}},
+			},
+			"registry_vault_path": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Vault KV v2 path holding the registry credentials: either `.dockerconfigjson`, or " +
+					"`username` and `password` for the provider's `registry.host`. Defaults to `<name>-registry`.",
+				Validators: []validator.String{vaultPathValidator{}},
+			},
+			"delete_data": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Allow destroy to delete the namespace while it holds PersistentVolumeClaims " +
+					"(their volumes are deleted with it). Set it and apply before destroying. Default `false`.",
+			},
+			"objects": objectsAttribute(),
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *projectResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerData(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan shows, offline, which child objects the apply will write.
+func (r *projectResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan projectModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec, known := plan.spec(ctx, &resp.Diagnostics)
+	mount, err := r.data.cfg.get("vault.kv_mount")
+	spec.GitHubAccess.Mount, spec.Registry.Mount = mount, mount
+	if !known || err != nil {
+		plan.Objects = types.MapUnknown(types.StringType)
+	} else {
+		objs, err := render.ProjectObjects(spec)
+		if err != nil {
+			resp.Diagnostics.AddError("Rendering project", err.Error())
+			return
+		}
+		plan.Objects = plannedObjects(objs)
+	}
+	plan.ID = plan.Name
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *projectResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan projectModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	r.apply(ctx, &plan, nil, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state projectModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Read(ctx, defaultReadTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	eng := r.data.Engine
+	ns, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: render.Namespace(state.Name.ValueString())})
+	if err != nil {
+		resp.Diagnostics.AddError("Reading project", err.Error())
+		return
+	}
+	if ns == nil || ns.GetDeletionTimestamp() != nil {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	desired := r.desired(ctx, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Objects, err = observedObjects(ctx, eng, desired)
+	if err != nil {
+		resp.Diagnostics.AddError("Reading project objects", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *projectResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, prior projectModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	r.apply(ctx, &plan, &prior, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *projectResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state projectModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	eng := r.data.Engine
+	ns := render.Namespace(state.Name.ValueString())
+	if !state.DeleteData.ValueBool() {
+		pvcs, err := eng.List(ctx, "v1", "PersistentVolumeClaim", ns, "")
+		if err != nil {
+			resp.Diagnostics.AddError("Checking for data before delete", err.Error())
+			return
+		}
+		if len(pvcs) > 0 {
+			names := make([]string, len(pvcs))
+			for i, p := range pvcs {
+				names[i] = p.GetName()
+			}
+			sort.Strings(names)
+			resp.Diagnostics.AddAttributeError(path.Root("delete_data"), "Project holds data",
+				fmt.Sprintf("Namespace %s holds %d PersistentVolumeClaim(s) (%s); deleting the project deletes their volumes. "+
+					"Nothing was deleted. To delete the data too, set delete_data = true, apply, then destroy.",
+					ns, len(names), strings.Join(names, ", ")))
+			return
+		}
+	}
+	// The namespace takes everything in it along; secrets in Vault stay.
+	if err := eng.Delete(ctx, engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: ns}); err != nil {
+		resp.Diagnostics.AddError("Deleting project", err.Error())
+	}
+}
+
+// ImportState adopts an existing project in place: the model is rebuilt
+// from the live objects, then the next apply takes their fields over.
+func (r *projectResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name := req.ID
+	eng := r.data.Engine
+	get := func(kind, apiVersion, objName string) *unstructured.Unstructured {
+		obj, err := eng.Get(ctx, engine.Ref{APIVersion: apiVersion, Kind: kind, Namespace: render.Namespace(name), Name: objName})
+		if err != nil {
+			resp.Diagnostics.AddError("Importing project "+name, err.Error())
+		}
+		return obj
+	}
+	if !dnsLabel.MatchString(name) {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not a project name (a DNS-1123 label)", name))
+		return
+	}
+	ns := get("Namespace", "v1", name)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if ns == nil {
+		resp.Diagnostics.AddError("Project not found", fmt.Sprintf("Namespace %s does not exist.", name))
+		return
+	}
+	bus := get("EventBus", "argoproj.io/v1alpha1", render.EventBus(name))
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if bus == nil {
+		resp.Diagnostics.AddError("Not an idp project",
+			fmt.Sprintf("Namespace %s exists but has no EventBus %s, so it is not a project made by this provider or the idp chart.",
+				name, render.EventBus(name)))
+		return
+	}
+	m := projectModel{
+		ID: types.StringValue(name), Name: types.StringValue(name),
+		EventBusReplicas: types.Int64Value(3),
+		Labels:           types.MapNull(types.StringType),
+		Annotations:      mapValue(engine.OwnedEntries(ns, "metadata", "annotations")),
+		DeleteData:       types.BoolValue(false),
+		Objects:          types.MapNull(types.StringType),
+		Timeouts:         nullTimeouts(),
+	}
+	if labels := engine.OwnedEntries(ns, "metadata", "labels"); labels != nil {
+		delete(labels, render.LabelManagedBy)
+		m.Labels = mapValue(labels)
+	}
+	if n, ok, _ := unstructured.NestedInt64(bus.Object, "spec", "nats", "native", "replicas"); ok {
+		m.EventBusReplicas = types.Int64Value(n)
+	}
+	m.GitHubAccessVaultPath = r.data.importedVaultPath(get("Secret", "v1", render.GitHubAccessSecret(name)), render.GitHubAccessVaultPath(name))
+	m.RegistryVaultPath = r.data.importedVaultPath(get("Secret", "v1", render.RegistrySecret), render.RegistryVaultPath(name))
+	m.Isolation, m.AllowedNamespaces = types.BoolValue(false), setValue(defaultAllowedNamespaces)
+	if np := get("NetworkPolicy", "networking.k8s.io/v1", render.IsolationPolicy(name)); np != nil {
+		m.Isolation = types.BoolValue(true)
+		m.AllowedNamespaces = setValue(allowedNamespacesOf(np))
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// apply writes the project: Vault first (so a missing secret stops us
+// before anything reaches the cluster), then every object, then prunes
+// objects the prior state had and this one does not.
+func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, diags *diag.Diagnostics) {
+	desired := r.desired(ctx, plan, diags)
+	if diags.HasError() {
+		return
+	}
+	eng := r.data.Engine
+	if _, err := eng.Apply(ctx, desired...); err != nil {
+		diags.AddError("Applying project", err.Error())
+		return
+	}
+	if prior != nil {
+		spec, _ := prior.spec(ctx, diags)
+		before, err := render.ProjectObjects(spec)
+		if err == nil {
+			err = eng.Delete(ctx, stale(before, desired)...)
+		}
+		if err != nil {
+			diags.AddError("Removing objects the project no longer needs", err.Error())
+			return
+		}
+	}
+	plan.ID = plan.Name
+	plan.Objects = plannedObjects(desired)
+}
+
+// desired renders the project with current Vault values.
+func (r *projectResource) desired(ctx context.Context, m *projectModel, diags *diag.Diagnostics) []*unstructured.Unstructured {
+	spec, _ := m.spec(ctx, diags)
+	spec.GitHubAccess = r.data.readVaultSecret(ctx, spec.GitHubAccess.Path, path.Root("github_access_vault_path"), "username and token", diags)
+	spec.Registry = r.data.readVaultSecret(ctx, spec.Registry.Path, path.Root("registry_vault_path"), ".dockerconfigjson (or username and password)", diags)
+	host, err := r.data.cfg.get("registry.host")
+	if err != nil {
+		diags.AddError("Registry host unknown", err.Error())
+	}
+	spec.RegistryHost = host
+	if diags.HasError() {
+		return nil
+	}
+	objs, err := render.ProjectObjects(spec)
+	if err != nil {
+		diags.AddError("Rendering project", err.Error())
+	}
+	return objs
+}
+
+// spec converts the model to render's input, reporting whether every
+// value is known (plans of new projects may hold unknowns).
+func (m *projectModel) spec(ctx context.Context, diags *diag.Diagnostics) (render.Project, bool) {
+	known := !m.Name.IsUnknown() && !m.EventBusReplicas.IsUnknown() && !m.Labels.IsUnknown() &&
+		!m.Annotations.IsUnknown() && !m.Isolation.IsUnknown() && !m.AllowedNamespaces.IsUnknown() &&
+		!m.GitHubAccessVaultPath.IsUnknown() && !m.RegistryVaultPath.IsUnknown()
+	name := m.Name.ValueString()
+	p := render.Project{
+		Name:              name,
+		EventBusReplicas:  m.EventBusReplicas.ValueInt64(),
+		Labels:            stringMap(ctx, m.Labels, diags),
+		Annotations:       stringMap(ctx, m.Annotations, diags),
+		Isolation:         m.Isolation.ValueBool(),
+		AllowedNamespaces: stringSet(ctx, m.AllowedNamespaces, diags),
+		GitHubAccess:      render.VaultSecret{Path: orDefault(m.GitHubAccessVaultPath, render.GitHubAccessVaultPath(name))},
+		Registry:          render.VaultSecret{Path: orDefault(m.RegistryVaultPath, render.RegistryVaultPath(name))},
+	}
+	return p, known
+}
+
+func orDefault(v types.String, def string) string {
+	if v.IsNull() || v.IsUnknown() || v.ValueString() == "" {
+		return def
+	}
+	return v.ValueString()
+}
+
+func allowedNamespacesOf(np *unstructured.Unstructured) []string {
+	var out []string
+	rules, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")
+	for _, rule := range rules {
+		from, _, _ := unstructured.NestedSlice(rule.(map[string]any), "from")
+		for _, peer := range from {
+			exprs, _, _ := unstructured.NestedSlice(peer.(map[string]any), "namespaceSelector", "matchExpressions")
+			for _, e := range exprs {
+				vals, _, _ := unstructured.NestedStringSlice(e.(map[string]any), "values")
+				out = append(out, vals...)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
