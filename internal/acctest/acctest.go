@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	sdkacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	vaultapi "github.com/hashicorp/vault/api"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -117,4 +118,21 @@ func Engine(t *testing.T) *engine.Engine {
 			return &engine.VaultConfig{Address: os.Getenv("VAULT_ADDR"), Token: os.Getenv("VAULT_TOKEN"), Mount: os.Getenv("IDP_VAULT_KV_MOUNT")}, nil
 		},
 	})
+}
+
+// Name returns a unique, valid object name with prefix, for tests that
+// share one cluster.
+func Name(prefix string) string {
+	return prefix + "-" + strings.ToLower(sdkacctest.RandString(6))
+}
+
+// PutVault writes a secret to the stack's Vault and returns its version.
+func PutVault(t *testing.T, path string, values map[string]any) int {
+	t.Helper()
+	kv, _ := Vault(t)
+	s, err := kv.Put(t.Context(), path, values)
+	if err != nil {
+		t.Fatalf("writing Vault secret %s: %v", path, err)
+	}
+	return s.VersionMetadata.Version
 }

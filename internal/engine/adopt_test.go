@@ -76,7 +76,21 @@ func TestApplyAdoptsObjectsOfOtherManagers(t *testing.T) {
 		wantStatus(t, diffOne(t, ctx, e, ours), engine.InSync)
 	}
 
-	if live, _ := cs.CoreV1().ConfigMaps(ns).Get(ctx, "from-helm", metav1.GetOptions{}); live.Labels["app.kubernetes.io/managed-by"] != "Helm" {
-		t.Errorf("a label only helm set was removed: %v", live.Labels)
+	// Labels: ours are added next to Helm's, and OwnedEntries tells them apart
+	// on the live object.
+	ours := configMap(ns, "from-helm", map[string]any{"shared": "ours"})
+	ours.SetLabels(map[string]string{"owner": "us"})
+	if _, err := e.Apply(ctx, ours); err != nil {
+		t.Fatalf("Apply with labels: %v", err)
+	}
+	live, err := dyn.Resource(cmGVR).Namespace(ns).Get(ctx, "from-helm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := live.GetLabels(); l["app.kubernetes.io/managed-by"] != "Helm" || l["owner"] != "us" {
+		t.Errorf("live labels = %v, want Helm's and ours", l)
+	}
+	if got := engine.OwnedEntries(live, "metadata", "labels"); len(got) != 1 || got["owner"] != "us" {
+		t.Errorf("OwnedEntries(labels) = %v, want map[owner:us]", got)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -135,5 +137,29 @@ func TestRefString(t *testing.T) {
 	}
 	if got := (Ref{Kind: "Namespace", Name: "a"}).String(); got != "Namespace/a" {
 		t.Errorf("cluster Ref = %q", got)
+	}
+}
+
+func TestOwnedEntries(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{
+			"labels": map[string]any{"ours": "1", "theirs": "2", "gone-from-live": "x"},
+		},
+	}}
+	delete(obj.Object["metadata"].(map[string]any)["labels"].(map[string]any), "gone-from-live")
+	obj.SetManagedFields([]metav1.ManagedFieldsEntry{
+		{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:ours":{},"f:gone-from-live":{}}}}`)}},
+		{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:theirs":{}}}}`)}},
+		{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:theirs":{}}}}`)}},
+	})
+	got := OwnedEntries(obj, "metadata", "labels")
+	if len(got) != 1 || got["ours"] != "1" {
+		t.Errorf("OwnedEntries = %v, want map[ours:1]", got)
+	}
+	if got := OwnedEntries(obj, "metadata", "annotations"); got != nil {
+		t.Errorf("OwnedEntries of a map we do not own = %v, want nil", got)
 	}
 }
