@@ -1,0 +1,90 @@
+package provider_test
+
+import (
+	"context"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/provider"
+)
+
+// The schema is valid and every secret-bearing setting is sensitive.
+func TestProviderSchema(t *testing.T) {
+	srv, err := providerserver.NewProtocol6WithError(provider.New("test")())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range resp.Diagnostics {
+		t.Errorf("schema diagnostic: %s: %s", d.Summary, d.Detail)
+	}
+	sensitive := map[string]bool{}
+	for _, b := range resp.Provider.Block.BlockTypes {
+		for _, a := range b.Block.Attributes {
+			if a.Sensitive {
+				sensitive[b.TypeName+"."+a.Name] = true
+			}
+		}
+	}
+	for _, want := range []string{"kubernetes.token", "kubernetes.client_key", "vault.token", "github.token"} {
+		if !sensitive[want] {
+			t.Errorf("%s is not marked sensitive", want)
+		}
+	}
+	if _, ok := resp.ResourceSchemas["idp_project"]; !ok {
+		t.Error("idp_project is not registered")
+	}
+}
+
+// Provider settings unknown at plan time (a cluster created in the same
+// apply) must not fail the plan, and the plan must not contact anything:
+// the host here does not exist.
+func TestAccProvider_unknownConfigAtPlan(t *testing.T) {
+	acctest.PreCheck(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: acctest.Config(`
+resource "terraform_data" "cluster" {
+  input = "https://192.0.2.1:6443"
+}
+provider "idp" {
+  kubernetes {
+    host  = terraform_data.cluster.output
+    token = terraform_data.cluster.id
+  }
+  vault {
+    address = terraform_data.cluster.output
+  }
+}
+resource "idp_project" "p" {
+  name = "plan-only"
+}
+`),
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+		}},
+	})
+}
+
+// A setting that is missing when it is needed names the attribute and its
+// environment variable, and nothing reaches the cluster.
+func TestAccProvider_missingSetting(t *testing.T) {
+	acctest.PreCheck(t)
+	t.Setenv("VAULT_ADDR", "")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      projectConfig(acctest.Name("acc-noaddr"), ""),
+			ExpectError: regexp.MustCompile(`(?s)vault\.address is not set.*vault \{ address = \.\.\. \}.*VAULT_ADDR`),
+		}},
+	})
+}
