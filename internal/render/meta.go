@@ -69,6 +69,7 @@ func fromTyped(v any, fields ...string) map[string]any {
 	if err != nil {
 		panic(fmt.Sprintf("render: converting %T: %v", v, err)) // programming error
 	}
+	dropTypedArtifacts(m)
 	if len(fields) == 0 {
 		return m
 	}
@@ -77,6 +78,26 @@ func fromTyped(v any, fields ...string) map[string]any {
 		picked[f] = m[f]
 	}
 	return picked
+}
+
+// dropTypedArtifacts removes what typed structs always carry but nobody
+// sets: `creationTimestamp: null` and `resources: {}`. Applied, they would
+// make our field manager co-own fields we do not manage.
+func dropTypedArtifacts(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if sub, ok := val.(map[string]any); ok && len(sub) == 0 && k == "resources" || k == "creationTimestamp" && val == nil {
+				delete(t, k)
+				continue
+			}
+			dropTypedArtifacts(val)
+		}
+	case []any:
+		for _, e := range t {
+			dropTypedArtifacts(e)
+		}
+	}
 }
 
 // secret renders an Opaque-or-typed Secret synced from Vault. With no

@@ -1,0 +1,329 @@
+package render
+
+import (
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+)
+
+// KanikoImage builds application images.
+const KanikoImage = "gcr.io/kaniko-project/executor:v1.23.2"
+
+// EventSourcePort is where the EventSource listens for GitHub webhooks.
+const EventSourcePort = 12000
+
+// GitShaParameter is the Workflow parameter carrying the commit to build,
+// and ShaPlaceholder how templates refer to it.
+const (
+	GitShaParameter = "git_sha"
+	ShaPlaceholder  = "{{workflow.parameters." + GitShaParameter + "}}"
+)
+
+// Application is everything an idp_application renders from.
+type Application struct {
+	Project  string
+	Name     string
+	Owner    string
+	Repo     string
+	Branch   string
+	Hash     string // the deployed (or pinned) commit; "" before the first build
+	Port     int64
+	Replicas int64
+	Domains  []string // sorted
+
+	RegistryHost    string
+	RegistryProject string
+	WebhookBaseURL  string
+
+	AppSecret     VaultSecret // any keys: the application's environment
+	WebhookSecret VaultSecret // key "secret"
+}
+
+// ApplicationObjects renders an application in apply order. The Deployment
+// and IngressRoutes exist only once a commit is known: before that there is
+// no image to run.
+func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
+	ns := Namespace(a.Project)
+	objs := []*unstructured.Unstructured{
+		secret(ns, AppSecret(a.Project, a.Name), string(corev1.SecretTypeOpaque), a.AppSecret, a.AppSecret.Values),
+	}
+	webhook, err := webhookData(a.WebhookSecret)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs,
+		secret(ns, WebhookSecret(a.Project, a.Name), string(corev1.SecretTypeOpaque), a.WebhookSecret, webhook),
+		service(a),
+		eventSource(a),
+		sensor(a),
+	)
+	tmpl, err := workflowTemplate(a)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, tmpl)
+	if a.Hash != "" {
+		objs = append(objs, deployment(a, a.Hash))
+		for _, d := range a.Domains {
+			objs = append(objs, ingressRoute(a, d))
+		}
+	}
+	return objs, nil
+}
+
+func webhookData(src VaultSecret) (map[string]string, error) {
+	if src.Values == nil {
+		return nil, nil
+	}
+	if err := requireKeys(src, "secret"); err != nil {
+		return nil, err
+	}
+	return map[string]string{"secret": src.Values["secret"]}, nil
+}
+
+func service(a Application) *unstructured.Unstructured {
+	spec := corev1.ServiceSpec{
+		Selector: map[string]string{"app": Deployment(a.Name)},
+		Ports: []corev1.ServicePort{{
+			Port: int32(a.Port), TargetPort: intstr.FromInt32(int32(a.Port)), Protocol: corev1.ProtocolTCP,
+		}},
+	}
+	return object("v1", "Service", Namespace(a.Project), Service(a.Name), nil, map[string]any{"spec": fromTyped(spec)})
+}
+
+func eventSource(a Application) *unstructured.Unstructured {
+	p, n := a.Project, a.Name
+	port := strconv.Itoa(EventSourcePort)
+	return object("argoproj.io/v1alpha1", "EventSource", Namespace(p), EventSource(p, n), nil, map[string]any{
+		"spec": map[string]any{
+			"eventBusName": EventBus(p),
+			"template":     map[string]any{"serviceAccountName": WorkflowServiceAccount(p)},
+			"service": map[string]any{"ports": []any{map[string]any{
+				"name": "webhook", "port": int64(EventSourcePort), "targetPort": int64(EventSourcePort),
+			}}},
+			"github": map[string]any{GitHubEvent(p, n): map[string]any{
+				"repositories": []any{map[string]any{"owner": a.Owner, "names": []any{a.Repo}}},
+				"webhook": map[string]any{
+					"endpoint": WebhookEndpoint(p, n), "port": port, "method": "POST", "url": a.WebhookBaseURL,
+				},
+				"events":        []any{"push"},
+				"apiToken":      map[string]any{"name": GitHubAccessSecret(p), "key": "token"},
+				"webhookSecret": map[string]any{"name": WebhookSecret(p, n), "key": "secret"},
+				"insecure":      false,
+				"active":        true,
+				"contentType":   "json",
+			}},
+		},
+	})
+}
+
+func sensor(a Application) *unstructured.Unstructured {
+	p, n := a.Project, a.Name
+	workflow := map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1",
+		"kind":       "Workflow",
+		"metadata":   map[string]any{"generateName": WorkflowGenerateName(p, n)},
+		"spec": map[string]any{
+			"workflowTemplateRef": map[string]any{"name": WorkflowTemplate(p, n)},
+			"arguments":           map[string]any{"parameters": []any{map[string]any{"name": GitShaParameter}}},
+		},
+	}
+	return object("argoproj.io/v1alpha1", "Sensor", Namespace(p), Sensor(p, n), nil, map[string]any{
+		"spec": map[string]any{
+			"eventBusName": EventBus(p),
+			"template":     map[string]any{"serviceAccountName": WorkflowServiceAccount(p)},
+			"dependencies": []any{map[string]any{
+				"name":            "github-dep",
+				"eventSourceName": EventSource(p, n),
+				"eventName":       GitHubEvent(p, n),
+				"filters": map[string]any{"data": []any{map[string]any{
+					"path": "body.ref", "type": "string", "comparator": "=",
+					"value": []any{"refs/heads/" + a.Branch},
+				}}},
+			}},
+			"triggers": []any{map[string]any{
+				"template": map[string]any{
+					"name": "workflow-trigger",
+					"k8s": map[string]any{
+						"operation": "create",
+						"source":    map[string]any{"resource": workflow},
+						"parameters": []any{map[string]any{
+							"src":  map[string]any{"dependencyName": "github-dep", "dataKey": "body.after"},
+							"dest": "spec.arguments.parameters.0.value",
+						}},
+					},
+				},
+				"retryStrategy": map[string]any{"steps": int64(3)},
+			}},
+		},
+	})
+}
+
+// workflowTemplate builds the commit with kaniko, then rolls it out from
+// inside the cluster: the deploy steps apply exactly the Deployment and
+// IngressRoutes this package renders for that commit, with our field
+// manager, so tofu and CI agree on every field and never fight.
+func workflowTemplate(a Application) (*unstructured.Unstructured, error) {
+	p, n := a.Project, a.Name
+	image := func(tag string) string { return Image(a.RegistryHost, a.RegistryProject, p, n, tag) }
+	kaniko := corev1.Container{
+		Name:  "main", // Argo names a container template's container "main"
+		Image: KanikoImage,
+		Args: []string{
+			fmt.Sprintf("--context=git://github.com/%s/%s.git#refs/heads/%s#%s", a.Owner, a.Repo, a.Branch, ShaPlaceholder),
+			"--dockerfile=Dockerfile",
+			"--destination=" + image(ShaPlaceholder),
+			"--destination=" + image("latest"),
+			"--cache=true",
+			"--cache-repo=" + BuildCache(a.RegistryHost, a.RegistryProject),
+		},
+		Env: []corev1.EnvVar{
+			secretEnv("GIT_USERNAME", GitHubAccessSecret(p), "username"),
+			secretEnv("GIT_PASSWORD", GitHubAccessSecret(p), "token"),
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: "docker-config", MountPath: "/kaniko/.docker/"}},
+	}
+	tasks := []any{
+		map[string]any{"name": "build", "template": "kaniko"},
+		map[string]any{"name": "deploy", "template": "deploy", "dependencies": []any{"build"}},
+	}
+	deploy, err := applyStep("deploy", deployment(a, ShaPlaceholder))
+	if err != nil {
+		return nil, err
+	}
+	templates := []any{
+		map[string]any{"name": "build", "dag": map[string]any{"tasks": nil}},
+		map[string]any{"name": "kaniko", "container": fromTyped(kaniko)},
+		deploy,
+	}
+	for i, d := range a.Domains {
+		name := fmt.Sprintf("route-%d", i)
+		step, err := applyStep(name, ingressRoute(a, d))
+		if err != nil {
+			return nil, err
+		}
+		templates = append(templates, step)
+		tasks = append(tasks, map[string]any{"name": name, "template": name, "dependencies": []any{"deploy"}})
+	}
+	templates[0].(map[string]any)["dag"].(map[string]any)["tasks"] = tasks
+	return object("argoproj.io/v1alpha1", "WorkflowTemplate", Namespace(p), WorkflowTemplate(p, n), nil, map[string]any{
+		"spec": map[string]any{
+			"serviceAccountName": WorkflowServiceAccount(p),
+			"entrypoint":         "build",
+			"arguments":          map[string]any{"parameters": []any{map[string]any{"name": GitShaParameter}}},
+			"volumes": []any{fromTyped(corev1.Volume{Name: "docker-config", VolumeSource: corev1.VolumeSource{
+				Secret: &corev1.SecretVolumeSource{
+					SecretName: RegistrySecret,
+					Items:      []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: "config.json"}},
+				},
+			}})},
+			"templates": templates,
+		},
+	}), nil
+}
+
+// DeployFlags make Argo's resource steps server-side apply as the provider
+// does, under the provider's field manager.
+var DeployFlags = []string{"--server-side", "--force-conflicts", "--field-manager=terraform-provider-idp"}
+
+func applyStep(name string, obj *unstructured.Unstructured) (map[string]any, error) {
+	manifest, err := yaml.Marshal(obj.Object)
+	if err != nil {
+		return nil, err
+	}
+	flags := make([]any, len(DeployFlags))
+	for i, f := range DeployFlags {
+		flags[i] = f
+	}
+	return map[string]any{"name": name, "resource": map[string]any{
+		"action": "apply", "flags": flags, "manifest": string(manifest),
+	}}, nil
+}
+
+func secretEnv(name, secret, key string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key,
+	}}}
+}
+
+// deployment renders A's Deployment for tag (a commit, or ShaPlaceholder
+// inside the WorkflowTemplate).
+func deployment(a Application, tag string) *unstructured.Unstructured {
+	app := Deployment(a.Name)
+	labels := map[string]string{"app": app}
+	port := int32(a.Port)
+	spec := appsv1.DeploymentSpec{
+		Replicas: ptr.To(int32(a.Replicas)),
+		Selector: &metav1.LabelSelector{MatchLabels: labels},
+		Strategy: appsv1.DeploymentStrategy{
+			Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+			},
+		},
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{
+				TerminationGracePeriodSeconds: ptr.To(int64(120)),
+				ImagePullSecrets:              []corev1.LocalObjectReference{{Name: RegistrySecret}},
+				Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+					PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+						Weight: 100,
+						PodAffinityTerm: corev1.PodAffinityTerm{
+							LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+								Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{app},
+							}}},
+							TopologyKey: corev1.LabelHostname,
+						},
+					}},
+				}},
+				Containers: []corev1.Container{{
+					Name:  app,
+					Image: Image(a.RegistryHost, a.RegistryProject, a.Project, a.Name, tag),
+					Ports: []corev1.ContainerPort{{ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+					EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
+						LocalObjectReference: corev1.LocalObjectReference{Name: AppSecret(a.Project, a.Name)},
+						Optional:             ptr.To(true),
+					}}},
+					Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+						Exec: &corev1.ExecAction{Command: []string{"sleep", "10"}},
+					}},
+					ReadinessProbe: &corev1.Probe{
+						ProbeHandler:        corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}},
+						InitialDelaySeconds: 20, PeriodSeconds: 10, SuccessThreshold: 3,
+					},
+				}},
+			},
+		},
+	}
+	return object("apps/v1", "Deployment", Namespace(a.Project), app, labels, map[string]any{"spec": fromTyped(spec)})
+}
+
+func ingressRoute(a Application, domain string) *unstructured.Unstructured {
+	return object("traefik.io/v1alpha1", "IngressRoute", Namespace(a.Project), IngressRoute(a.Project, a.Name, domain), nil,
+		map[string]any{"spec": map[string]any{
+			"entryPoints": []any{"web", "websecure"},
+			"routes": []any{map[string]any{
+				"match":    fmt.Sprintf("Host(`%s`)", domain),
+				"kind":     "Rule",
+				"services": []any{map[string]any{"name": Service(a.Name), "port": a.Port}},
+			}},
+		}})
+}
+
+// HashFromImage returns the tag of an image this package rendered for p/a,
+// or "" if image is not one of ours.
+func HashFromImage(registryHost, registryProject, p, a, image string) string {
+	prefix := Image(registryHost, registryProject, p, a, "")
+	if len(image) > len(prefix) && image[:len(prefix)] == prefix {
+		return image[len(prefix):]
+	}
+	return ""
+}

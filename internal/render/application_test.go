@@ -1,0 +1,92 @@
+package render
+
+import (
+	"sigs.k8s.io/yaml"
+	"strings"
+	"testing"
+)
+
+func testApplication() Application {
+	return Application{
+		Project: "shop", Name: "api",
+		Owner: "myorg", Repo: "my-api", Branch: "main",
+		Port: 8080, Replicas: 2, Domains: []string{"api.example.com", "www.example.com"},
+		RegistryHost: "harbor.example.com", RegistryProject: "injunweb",
+		WebhookBaseURL: "https://webhook.example.com",
+		AppSecret:      VaultSecret{Mount: "idp", Path: AppSecretVaultPath("shop", "api")},
+		WebhookSecret:  VaultSecret{Mount: "idp", Path: WebhookSecretVaultPath("shop", "api")},
+	}
+}
+
+func TestApplicationObjects_beforeFirstBuild(t *testing.T) {
+	objs, err := ApplicationObjects(testApplication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if k := o.GetKind(); k == "Deployment" || k == "IngressRoute" {
+			t.Errorf("%s %s rendered without a commit", k, o.GetName())
+		}
+	}
+	golden(t, "application_unbuilt", objs)
+}
+
+func TestApplicationObjects_deployed(t *testing.T) {
+	a := testApplication()
+	a.Hash = "0123456789abcdef0123456789abcdef01234567"
+	a.WebhookSecret.Version, a.WebhookSecret.Values = 1, map[string]string{"secret": "whsec"}
+	a.AppSecret.Version, a.AppSecret.Values = 3, map[string]string{"DATABASE_URL": "mysql://x"}
+	objs, err := ApplicationObjects(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "application_deployed", objs)
+}
+
+// The deploy step in the WorkflowTemplate applies exactly the Deployment
+// tofu renders for the same commit: that is what keeps CI and tofu from
+// fighting over it.
+func TestWorkflowTemplate_deploysWhatTofuRenders(t *testing.T) {
+	a := testApplication()
+	objs, _ := ApplicationObjects(a)
+	var manifest string
+	for _, o := range objs {
+		if o.GetKind() != "WorkflowTemplate" {
+			continue
+		}
+		for _, tmpl := range o.Object["spec"].(map[string]any)["templates"].([]any) {
+			if tm := tmpl.(map[string]any); tm["name"] == "deploy" {
+				manifest = tm["resource"].(map[string]any)["manifest"].(string)
+			}
+		}
+	}
+	sha := "fedcba9876543210fedcba9876543210fedcba98"
+	a.Hash = sha
+	deployed, _ := ApplicationObjects(a)
+	var want string
+	for _, o := range deployed {
+		if o.GetKind() == "Deployment" {
+			b, _ := yaml.Marshal(o.Object)
+			want = string(b)
+		}
+	}
+	if got := strings.ReplaceAll(manifest, ShaPlaceholder, sha); got != want {
+		t.Fatalf("deploy step manifest for %s:\n%s\nwant tofu's Deployment:\n%s", sha, got, want)
+	}
+}
+
+func TestHashFromImage(t *testing.T) {
+	img := Image("r.io", "rp", "shop", "api", "abc123")
+	if got := HashFromImage("r.io", "rp", "shop", "api", img); got != "abc123" {
+		t.Fatalf("got %q", got)
+	}
+	if got := HashFromImage("r.io", "rp", "shop", "web", img); got != "" {
+		t.Fatalf("image of another app gave %q", got)
+	}
+}
+
+func TestIngressRouteName(t *testing.T) {
+	if got := IngressRoute("shop", "api", "api.example.com"); got != "shop-api-api-example-com-route" {
+		t.Fatal(got)
+	}
+}
