@@ -83,3 +83,28 @@ func (k *KV) Destroy(ctx context.Context, path string) error {
 	}
 	return nil
 }
+
+// Ensure returns the secret at path, creating it with generate() if there
+// is none. Creation is check-and-set 0, so when two writers race, both end
+// up with the one value that won: a generated secret is never replaced.
+func (k *KV) Ensure(ctx context.Context, path string, generate func() (Values, error)) (*Secret, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		s, err := k.Read(ctx, path)
+		if err != nil || s != nil {
+			return s, err
+		}
+		values, err := generate()
+		if err != nil {
+			return nil, err
+		}
+		version, err := k.Write(ctx, path, values, 0)
+		if errors.Is(err, ErrVersionConflict) {
+			continue // someone else created it: read theirs
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Secret{Values: values, Version: version}, nil
+	}
+	return nil, fmt.Errorf("Vault secret %s/%s keeps changing while we create it", k.mount, path)
+}

@@ -49,7 +49,7 @@ func (p *idpProvider) Configure(ctx context.Context, req provider.ConfigureReque
 }
 
 func (p *idpProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewProjectResource}
+	return []func() resource.Resource{NewProjectResource, NewApplicationResource}
 }
 
 func (p *idpProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -1,0 +1,714 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+var (
+	_ resource.Resource                     = &applicationResource{}
+	_ resource.ResourceWithConfigure        = &applicationResource{}
+	_ resource.ResourceWithValidateConfig   = &applicationResource{}
+	_ resource.ResourceWithModifyPlan       = &applicationResource{}
+	_ resource.ResourceWithImportState      = &applicationResource{}
+)
+
+// NewApplicationResource is the idp_application resource.
+func NewApplicationResource() resource.Resource { return &applicationResource{} }
+
+type applicationResource struct {
+	data *ProviderData
+}
+
+type applicationModel struct {
+	ID                    types.String   `tfsdk:"id"`
+	Project               types.String   `tfsdk:"project"`
+	Name                  types.String   `tfsdk:"name"`
+	Git                   *gitModel      `tfsdk:"git"`
+	Port                  types.Int64    `tfsdk:"port"`
+	Replicas              types.Int64    `tfsdk:"replicas"`
+	Domains               types.Set      `tfsdk:"domains"`
+	AppSecretVaultPath    types.String   `tfsdk:"app_secret_vault_path"`
+	WebhookSecretRotation types.String   `tfsdk:"webhook_secret_rotation"`
+	Image                 types.String   `tfsdk:"image"`
+	WebhookURL            types.String   `tfsdk:"webhook_url"`
+	Objects               types.Map      `tfsdk:"objects"`
+	Timeouts              timeouts.Value `tfsdk:"timeouts"`
+}
+
+type gitModel struct {
+	Type   types.String `tfsdk:"type"`
+	Owner  types.String `tfsdk:"owner"`
+	Repo   types.String `tfsdk:"repo"`
+	Branch types.String `tfsdk:"branch"`
+	Hash   types.String `tfsdk:"hash"`
+}
+
+var (
+	githubOwner = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+	githubRepo  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	commitHash  = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+	// A domain as Traefik's Host() matcher takes it: RFC 1123 labels, with
+	// an optional leading "*." wildcard label.
+	domainName = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+)
+
+func (r *applicationResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_application"
+}
+
+func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An application of a project: push-to-deploy CI (Argo Events EventSource and Sensor, an Argo " +
+			"Workflows template that builds with kaniko and rolls the image out in the cluster), a Service, a " +
+			"Deployment and one Traefik IngressRoute per domain once a commit is built, and its secrets from Vault.\n\n" +
+			"Without `git.hash`, CI owns the deployed commit: after it deploys commit X, the plan is empty and " +
+			"`git.hash` reads X. With `git.hash`, tofu pins that commit (rollback or freeze).",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "`<project>/<name>`.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"project": schema.StringAttribute{
+				Required: true, MarkdownDescription: "The project (`idp_project.name`). Changing it replaces the application.",
+				Validators:    nameValidators(render.MaxProjectName),
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"name": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: fmt.Sprintf("Application name: a DNS-1035 label (it names the Service). Project and "+
+					"application names together may have at most %d characters, so every derived name stays valid. "+
+					"Changing it replaces the application.", render.MaxProjectAndApplication),
+				Validators: append(nameValidators(render.MaxProjectAndApplication-1),
+					stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z]`), "must start with a letter (it names a Service)")),
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"git": schema.SingleNestedAttribute{
+				Required: true, MarkdownDescription: "The repository CI builds.",
+				Attributes: map[string]schema.Attribute{
+					"type": schema.StringAttribute{
+						Optional: true, Computed: true, Default: stringdefault.StaticString("github"),
+						MarkdownDescription: "Git host. Only `github` is supported.",
+						Validators:          []validator.String{stringvalidator.OneOf("github")},
+					},
+					"owner": schema.StringAttribute{
+						Required: true, MarkdownDescription: "GitHub user or organisation.",
+						Validators: []validator.String{stringvalidator.RegexMatches(githubOwner, "must be a GitHub user or organisation name")},
+					},
+					"repo": schema.StringAttribute{
+						Required: true, MarkdownDescription: "Repository name.",
+						Validators: []validator.String{stringvalidator.RegexMatches(githubRepo, "must be a GitHub repository name")},
+					},
+					"branch": schema.StringAttribute{
+						Required: true, MarkdownDescription: "Branch whose pushes are built and deployed.",
+						Validators: []validator.String{branchValidator{}},
+					},
+					"hash": schema.StringAttribute{
+						Optional: true, Computed: true,
+						MarkdownDescription: "Commit to deploy. Unset: CI decides and this reads the deployed commit. " +
+							"Set: tofu deploys it and waits for the rollout.",
+						Validators: []validator.String{stringvalidator.RegexMatches(commitHash, "must be a lowercase hex commit hash (7 to 40 characters)")},
+					},
+				},
+			},
+			"port": schema.Int64Attribute{
+				Required: true, MarkdownDescription: "Port the application listens on.",
+				Validators: []validator.Int64{int64validator.Between(1, 65535)},
+			},
+			"replicas": schema.Int64Attribute{
+				Optional: true, Computed: true, Default: int64default.StaticInt64(1),
+				MarkdownDescription: "Pods to run. Default 1.",
+				Validators:          []validator.Int64{int64validator.Between(0, 100)},
+			},
+			"domains": schema.SetAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Domains routed to the application (a Traefik IngressRoute each, entry points `web` and `websecure`).",
+				Validators: []validator.Set{setvalidator.ValueStringsAre(
+					stringvalidator.LengthAtMost(253),
+					stringvalidator.RegexMatches(domainName, "must be a lowercase DNS name (RFC 1123), optionally starting with \"*.\""),
+				)},
+			},
+			"app_secret_vault_path": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Vault KV v2 path of the application's environment (every key becomes an environment " +
+					"variable). Defaults to `<project>-<name>-secret`. May be absent in Vault; it is synced once written.",
+				Validators: []validator.String{vaultPathValidator{}},
+			},
+			"webhook_secret_rotation": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Any value; changing it generates a new GitHub webhook secret. The secret itself is " +
+					"generated on create, kept in Vault and never in state.",
+			},
+			"image": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "The image the Deployment runs, once a commit is deployed.",
+			},
+			"webhook_url": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "The URL GitHub posts pushes to.",
+			},
+			"objects": objectsAttribute(),
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *applicationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerData(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig checks what single-attribute validators cannot: the
+// combined length of names derived from project and application.
+func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m applicationModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || m.Project.IsUnknown() || m.Name.IsUnknown() {
+		return
+	}
+	if n := len(m.Project.ValueString()) + len(m.Name.ValueString()); n > render.MaxProjectAndApplication {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Name too long",
+			fmt.Sprintf("project and name together have %d characters; at most %d keep the EventSource's Service name %q within 63 characters.",
+				n, render.MaxProjectAndApplication, render.EventSource(m.Project.ValueString(), m.Name.ValueString())+"-eventsource-svc"))
+	}
+	for _, d := range stringSet(ctx, m.Domains, &resp.Diagnostics) {
+		if name := render.IngressRoute(m.Project.ValueString(), m.Name.ValueString(), d); len(name) > 253 {
+			resp.Diagnostics.AddAttributeError(path.Root("domains"), "Domain too long",
+				fmt.Sprintf("the IngressRoute name for %q would have %d characters (at most 253)", d, len(name)))
+		}
+	}
+}
+
+// ModifyPlan keeps CI's commit when none is pinned and shows, offline,
+// which child objects the apply writes.
+func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan, config applicationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var state *applicationModel
+	if !req.State.Raw.IsNull() {
+		state = &applicationModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	if config.Git != nil && config.Git.Hash.IsNull() {
+		// Unpinned: whatever CI deployed stays (null before the first build).
+		plan.Git.Hash = types.StringNull()
+		if state != nil && state.Git != nil {
+			plan.Git.Hash = state.Git.Hash
+		}
+	}
+	plan.ID = types.StringUnknown()
+	if !plan.Project.IsUnknown() && !plan.Name.IsUnknown() {
+		plan.ID = types.StringValue(plan.Project.ValueString() + "/" + plan.Name.ValueString())
+	}
+
+	spec, known := plan.spec(ctx, &resp.Diagnostics)
+	known = r.fillProviderSettings(&spec, nil) == nil && known
+	if !known {
+		plan.Objects, plan.Image, plan.WebhookURL = types.MapUnknown(types.StringType), types.StringUnknown(), types.StringUnknown()
+	} else {
+		objs, err := render.ApplicationObjects(spec)
+		if err != nil {
+			resp.Diagnostics.AddError("Rendering application", err.Error())
+			return
+		}
+		plan.Objects = plannedObjects(objs)
+		plan.Image, plan.WebhookURL = imageOf(spec), types.StringValue(spec.WebhookBaseURL+render.WebhookEndpoint(spec.Project, spec.Name))
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *applicationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan applicationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	r.apply(ctx, &plan, nil, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state applicationModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Read(ctx, defaultReadTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	eng := r.data.Engine
+	p, a := state.Project.ValueString(), state.Name.ValueString()
+	es, err := eng.Get(ctx, engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "EventSource", Namespace: render.Namespace(p), Name: render.EventSource(p, a)})
+	if err != nil {
+		resp.Diagnostics.AddError("Reading application", err.Error())
+		return
+	}
+	if es == nil {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	// The deployed commit is whatever the Deployment runs now: CI may have
+	// rolled out a new one since the last apply.
+	state.Git.Hash = types.StringNull()
+	dep, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: render.Namespace(p), Name: render.Deployment(a)})
+	if err != nil {
+		resp.Diagnostics.AddError("Reading application", err.Error())
+		return
+	}
+	if dep != nil {
+		if tag := imageTag(containerImage(dep, render.Deployment(a))); tag != "" {
+			state.Git.Hash = types.StringValue(tag)
+		}
+	}
+	desired, spec := r.desired(ctx, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Image = imageOf(spec)
+	state.Objects, err = observedObjects(ctx, eng, desired)
+	if err != nil {
+		resp.Diagnostics.AddError("Reading application objects", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *applicationResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, prior applicationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	r.apply(ctx, &plan, &prior, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state applicationModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	// Delete every object the application could have, including the
+	// Deployment and routes CI created since the last apply.
+	spec, _ := state.spec(ctx, &resp.Diagnostics)
+	_ = r.fillProviderSettings(&spec, nil)
+	if spec.Hash == "" {
+		spec.Hash = "-"
+	}
+	objs, err := render.ApplicationObjects(spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Rendering application", err.Error())
+		return
+	}
+	eng := r.data.Engine
+	if err := eng.Delete(ctx, refs(objs)...); err != nil {
+		resp.Diagnostics.AddError("Deleting application", err.Error())
+		return
+	}
+	// The webhook secret was generated for this application alone.
+	if kv, err := eng.KV(); err == nil {
+		err = kv.Destroy(ctx, render.WebhookSecretVaultPath(spec.Project, spec.Name))
+		if err != nil {
+			resp.Diagnostics.AddWarning("Webhook secret left in Vault", err.Error())
+		}
+	}
+}
+
+// ImportState adopts an existing application in place, rebuilding the
+// model from the live EventSource, Sensor, Service, Deployment and routes.
+func (r *applicationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	p, a, ok := strings.Cut(req.ID, "/")
+	if !ok || !dnsLabel.MatchString(p) || !dnsLabel.MatchString(a) {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not <project>/<application>", req.ID))
+		return
+	}
+	m, err := r.importModel(ctx, p, a)
+	if err != nil {
+		resp.Diagnostics.AddError("Importing application "+req.ID, err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}
+
+// apply syncs Vault (webhook secret), applies every object, prunes what
+// the prior state had and this one does not, and waits for a Deployment
+// that tofu changed to roll out.
+func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, diags *diag.Diagnostics) {
+	desired, spec := r.desired(ctx, plan, diags)
+	if diags.HasError() {
+		return
+	}
+	if prior != nil && prior.WebhookSecretRotation.ValueString() != plan.WebhookSecretRotation.ValueString() {
+		r.rotateWebhookSecret(ctx, &spec, diags)
+		if diags.HasError() {
+			return
+		}
+		var err error
+		if desired, err = render.ApplicationObjects(spec); err != nil {
+			diags.AddError("Rendering application", err.Error())
+			return
+		}
+	}
+	eng := r.data.Engine
+	var before []*unstructured.Unstructured
+	if prior != nil {
+		priorSpec, _ := prior.spec(ctx, diags)
+		_ = r.fillProviderSettings(&priorSpec, nil)
+		before, _ = render.ApplicationObjects(priorSpec)
+	}
+	if _, err := eng.Apply(ctx, desired...); err != nil {
+		diags.AddError("Applying application", err.Error())
+		return
+	}
+	if err := eng.Delete(ctx, stale(before, desired)...); err != nil {
+		diags.AddError("Removing objects the application no longer needs", err.Error())
+		return
+	}
+	if spec.Hash != "" {
+		ref := engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: render.Namespace(spec.Project), Name: render.Deployment(spec.Name)}
+		if err := eng.Wait(ctx, ref, engine.RolloutComplete); err != nil {
+			diags.AddError("Rollout did not complete", err.Error())
+			return
+		}
+	}
+	plan.ID = types.StringValue(spec.Project + "/" + spec.Name)
+	plan.Objects = plannedObjects(desired)
+	plan.Image = imageOf(spec)
+	plan.WebhookURL = types.StringValue(spec.WebhookBaseURL + render.WebhookEndpoint(spec.Project, spec.Name))
+	if spec.Hash == "" {
+		plan.Git.Hash = types.StringNull()
+	}
+}
+
+// desired renders the application with its current secrets, creating the
+// webhook secret in Vault the first time.
+func (r *applicationResource) desired(ctx context.Context, m *applicationModel, diags *diag.Diagnostics) ([]*unstructured.Unstructured, render.Application) {
+	spec, _ := m.spec(ctx, diags)
+	if err := r.fillProviderSettings(&spec, diags); err != nil {
+		return nil, spec
+	}
+	kv, err := r.data.Engine.KV()
+	if err != nil {
+		diags.AddError("Vault is not configured", err.Error())
+		return nil, spec
+	}
+	app, err := kv.Read(ctx, spec.AppSecret.Path)
+	if err != nil {
+		diags.AddAttributeError(path.Root("app_secret_vault_path"), "Reading Vault failed", err.Error())
+		return nil, spec
+	}
+	spec.AppSecret.Values = map[string]string{} // absent in Vault: an empty Secret until it is written
+	if app != nil {
+		spec.AppSecret.Version, spec.AppSecret.Values = app.Version, app.Values
+	}
+	hook, err := kv.Ensure(ctx, spec.WebhookSecret.Path, newWebhookSecret)
+	if err != nil {
+		diags.AddError("Webhook secret", err.Error())
+		return nil, spec
+	}
+	spec.WebhookSecret.Version, spec.WebhookSecret.Values = hook.Version, hook.Values
+	objs, err := render.ApplicationObjects(spec)
+	if err != nil {
+		diags.AddError("Rendering application", err.Error())
+	}
+	return objs, spec
+}
+
+func (r *applicationResource) rotateWebhookSecret(ctx context.Context, spec *render.Application, diags *diag.Diagnostics) {
+	kv, err := r.data.Engine.KV()
+	if err == nil {
+		var values engine.Values
+		if values, err = newWebhookSecret(); err == nil {
+			var version int
+			version, err = kv.Write(ctx, spec.WebhookSecret.Path, values, spec.WebhookSecret.Version)
+			spec.WebhookSecret.Version, spec.WebhookSecret.Values = version, values
+		}
+	}
+	if err != nil {
+		diags.AddAttributeError(path.Root("webhook_secret_rotation"), "Rotating the webhook secret failed", err.Error())
+	}
+}
+
+func newWebhookSecret() (engine.Values, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return engine.Values{"secret": hex.EncodeToString(b)}, nil
+}
+
+// fillProviderSettings adds what the provider configuration decides:
+// registry, webhook URL and the Vault mount. With diags nil it only
+// reports whether they are known.
+func (r *applicationResource) fillProviderSettings(spec *render.Application, diags *diag.Diagnostics) error {
+	var err error
+	report := func(e error) {
+		if e != nil && err == nil {
+			err = e
+			if diags != nil {
+				diags.AddError("Provider configuration", e.Error())
+			}
+		}
+	}
+	host, project, e := r.data.Registry()
+	report(e)
+	base, e := r.data.WebhookBaseURL()
+	report(e)
+	mount, e := r.data.cfg.require("vault.kv_mount")
+	report(e)
+	spec.RegistryHost, spec.RegistryProject, spec.WebhookBaseURL = host, project, base
+	spec.AppSecret.Mount, spec.WebhookSecret.Mount = mount, mount
+	return err
+}
+
+// spec converts the model to render's input, reporting whether every
+// value is known.
+func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (render.Application, bool) {
+	g := m.Git
+	if g == nil {
+		g = &gitModel{}
+	}
+	known := !m.Project.IsUnknown() && !m.Name.IsUnknown() && !g.Owner.IsUnknown() && !g.Repo.IsUnknown() &&
+		!g.Branch.IsUnknown() && !g.Hash.IsUnknown() && !m.Port.IsUnknown() && !m.Replicas.IsUnknown() &&
+		!m.Domains.IsUnknown() && !m.AppSecretVaultPath.IsUnknown()
+	p, a := m.Project.ValueString(), m.Name.ValueString()
+	return render.Application{
+		Project: p, Name: a,
+		Owner: g.Owner.ValueString(), Repo: g.Repo.ValueString(), Branch: g.Branch.ValueString(), Hash: g.Hash.ValueString(),
+		Port: m.Port.ValueInt64(), Replicas: m.Replicas.ValueInt64(),
+		Domains:       stringSet(ctx, m.Domains, diags),
+		AppSecret:     render.VaultSecret{Path: orDefault(m.AppSecretVaultPath, render.AppSecretVaultPath(p, a))},
+		WebhookSecret: render.VaultSecret{Path: render.WebhookSecretVaultPath(p, a)},
+	}, known
+}
+
+func imageOf(spec render.Application) types.String {
+	if spec.Hash == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(render.Image(spec.RegistryHost, spec.RegistryProject, spec.Project, spec.Name, spec.Hash))
+}
+
+// containerImage returns the image of the named container of a Deployment.
+func containerImage(dep *unstructured.Unstructured, container string) string {
+	cs, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	for _, c := range cs {
+		cm, _ := c.(map[string]any)
+		if cm["name"] == container {
+			img, _ := cm["image"].(string)
+			return img
+		}
+	}
+	return ""
+}
+
+// imageTag is the tag of an image reference ("" without one).
+func imageTag(image string) string {
+	i := strings.LastIndex(image, ":")
+	if i < 0 || strings.Contains(image[i:], "/") {
+		return ""
+	}
+	return image[i+1:]
+}
+
+// branchValidator applies git's ref-name rules to a branch name.
+type branchValidator struct{}
+
+func (branchValidator) Description(context.Context) string {
+	return "a git branch name (no spaces, `..`, `~^:?*[\\`, leading `-` or `/`, trailing `/` or `.lock`)"
+}
+
+func (v branchValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+var badRef = regexp.MustCompile(`[\x00-\x20~^:?*\[\\\x7f]|\.\.|@\{|//|/\.|^[-/.]|[/.]$|\.lock$|\.lock/`)
+
+func (v branchValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	b := req.ConfigValue.ValueString()
+	if b == "" || b == "@" || badRef.MatchString(b) || strings.HasPrefix(b, "refs/") {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid branch",
+			fmt.Sprintf("%q must be %s, without a refs/heads/ prefix.", b, v.Description(ctx)))
+	}
+}
+
+// importModel rebuilds an application's configuration from the live
+// objects (as the old chart or this provider made them).
+func (r *applicationResource) importModel(ctx context.Context, p, a string) (*applicationModel, error) {
+	eng := r.data.Engine
+	ns := render.Namespace(p)
+	get := func(apiVersion, kind, name string) (*unstructured.Unstructured, error) {
+		return eng.Get(ctx, engine.Ref{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name})
+	}
+	es, err := get("argoproj.io/v1alpha1", "EventSource", render.EventSource(p, a))
+	if err != nil {
+		return nil, err
+	}
+	if es == nil {
+		return nil, fmt.Errorf("EventSource %s/%s does not exist: no application %s in project %s", ns, render.EventSource(p, a), a, p)
+	}
+	repos, _, _ := unstructured.NestedSlice(es.Object, "spec", "github", render.GitHubEvent(p, a), "repositories")
+	var owner, repo string
+	if len(repos) == 1 {
+		rm, _ := repos[0].(map[string]any)
+		owner, _ = rm["owner"].(string)
+		names, _, _ := unstructured.NestedStringSlice(rm, "names")
+		if len(names) == 1 {
+			repo = names[0]
+		}
+	}
+	if owner == "" || repo == "" {
+		return nil, fmt.Errorf("EventSource %s/%s has no single GitHub repository under github.%s", ns, es.GetName(), render.GitHubEvent(p, a))
+	}
+
+	sensor, err := get("argoproj.io/v1alpha1", "Sensor", render.Sensor(p, a))
+	if err != nil {
+		return nil, err
+	}
+	branch := ""
+	if sensor != nil {
+		deps, _, _ := unstructured.NestedSlice(sensor.Object, "spec", "dependencies")
+		for _, d := range deps {
+			filters, _, _ := unstructured.NestedSlice(d.(map[string]any), "filters", "data")
+			for _, f := range filters {
+				fm := f.(map[string]any)
+				vals, _, _ := unstructured.NestedStringSlice(fm, "value")
+				if fm["path"] == "body.ref" && len(vals) == 1 {
+					branch = strings.TrimPrefix(vals[0], "refs/heads/")
+				}
+			}
+		}
+	}
+	if branch == "" {
+		return nil, fmt.Errorf("Sensor %s/%s is missing or has no body.ref filter, so the branch is unknown", ns, render.Sensor(p, a))
+	}
+
+	svc, err := get("v1", "Service", render.Service(a))
+	if err != nil {
+		return nil, err
+	}
+	if svc == nil {
+		return nil, fmt.Errorf("Service %s/%s does not exist, so the port is unknown", ns, render.Service(a))
+	}
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(ports) == 0 {
+		return nil, fmt.Errorf("Service %s/%s has no port", ns, render.Service(a))
+	}
+	port, _, _ := unstructured.NestedInt64(ports[0].(map[string]any), "port")
+
+	m := &applicationModel{
+		ID: types.StringValue(p + "/" + a), Project: types.StringValue(p), Name: types.StringValue(a),
+		Git: &gitModel{Type: types.StringValue("github"), Owner: types.StringValue(owner), Repo: types.StringValue(repo),
+			Branch: types.StringValue(branch), Hash: types.StringNull()},
+		Port: types.Int64Value(port), Replicas: types.Int64Value(1),
+		Domains:               types.SetNull(types.StringType),
+		AppSecretVaultPath:    types.StringNull(),
+		WebhookSecretRotation: types.StringNull(),
+		Image:                 types.StringNull(),
+		WebhookURL:            types.StringNull(),
+		Objects:               types.MapNull(types.StringType),
+		Timeouts:              nullTimeouts(),
+	}
+	if s, err := get("v1", "Secret", render.AppSecret(p, a)); err == nil && s != nil {
+		m.AppSecretVaultPath = r.data.importedVaultPath(s, render.AppSecretVaultPath(p, a))
+	}
+	dep, err := get("apps/v1", "Deployment", render.Deployment(a))
+	if err != nil {
+		return nil, err
+	}
+	if dep != nil {
+		if tag := imageTag(containerImage(dep, render.Deployment(a))); tag != "" {
+			m.Git.Hash = types.StringValue(tag)
+		}
+		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
+			m.Replicas = types.Int64Value(n)
+		}
+	}
+	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
+	if err != nil {
+		return nil, err
+	}
+	var domains []string
+	for _, rt := range routes {
+		if d := routeDomain(&rt, a); d != "" && rt.GetName() == render.IngressRoute(p, a, d) {
+			domains = append(domains, d)
+		}
+	}
+	if len(domains) > 0 {
+		m.Domains = setValue(domains)
+	}
+	return m, nil
+}
+
+var hostMatch = regexp.MustCompile("^Host\\(`([^`]+)`\\)$")
+
+// routeDomain returns the domain an IngressRoute sends to service a.
+func routeDomain(rt *unstructured.Unstructured, a string) string {
+	routes, _, _ := unstructured.NestedSlice(rt.Object, "spec", "routes")
+	if len(routes) != 1 {
+		return ""
+	}
+	r := routes[0].(map[string]any)
+	svcs, _, _ := unstructured.NestedSlice(r, "services")
+	match, _ := r["match"].(string)
+	m := hostMatch.FindStringSubmatch(match)
+	if len(svcs) != 1 || m == nil || svcs[0].(map[string]any)["name"] != render.Service(a) {
+		return ""
+	}
+	return m[1]
+}
