@@ -127,3 +127,20 @@ func apiError(err error) error {
 	}
 	return err
 }
+
+// Create submits a new object, typically one with metadata.generateName
+// (a Workflow run), which server-side apply cannot name. It returns the
+// created object with its generated name.
+func (e *Engine) Create(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	ref := RefOf(obj)
+	ri, err := e.resource(ctx, ref, true)
+	if err != nil {
+		return nil, err
+	}
+	tflog.Debug(ctx, "create", map[string]any{"kind": ref.Kind, "namespace": ref.Namespace, "generate_name": obj.GetGenerateName()})
+	created, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
+	if err != nil {
+		return nil, fmt.Errorf("creating %s %s in %s: %w", ref.Kind, obj.GetGenerateName()+obj.GetName(), ref.Namespace, apiError(err))
+	}
+	return created, nil
+}

@@ -53,7 +53,7 @@ func (p *idpProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *idpProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{}
+	return []func() datasource.DataSource{NewApplicationDataSource}
 }
 
 func (p *idpProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -53,6 +54,7 @@ type applicationModel struct {
 	Domains               types.Set      `tfsdk:"domains"`
 	AppSecretVaultPath    types.String   `tfsdk:"app_secret_vault_path"`
 	WebhookSecretRotation types.String   `tfsdk:"webhook_secret_rotation"`
+	BuildOnCreate         types.Bool     `tfsdk:"build_on_create"`
 	Image                 types.String   `tfsdk:"image"`
 	WebhookURL            types.String   `tfsdk:"webhook_url"`
 	Objects               types.Map      `tfsdk:"objects"`
@@ -162,6 +164,12 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 				MarkdownDescription: "Any value; changing it generates a new GitHub webhook secret. The secret itself is " +
 					"generated on create, kept in Vault and never in state.",
 			},
+			"build_on_create": schema.BoolAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "On create, build and deploy the branch head right away instead of waiting for a push. " +
+					"Needs a GitHub token to resolve the head; defaults to `true` when one is configured.",
+				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
+			},
 			"image": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "The image the Deployment runs, once a commit is deployed.",
 			},
@@ -225,6 +233,17 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 			plan.Git.Hash = state.Git.Hash
 		}
 	}
+	if plan.BuildOnCreate.IsUnknown() {
+		gh, err := r.data.GitHub()
+		plan.BuildOnCreate = types.BoolValue(err == nil && gh != nil)
+	}
+	if g := plan.Git; g != nil && !g.Owner.IsUnknown() && !g.Repo.IsUnknown() && !g.Branch.IsUnknown() &&
+		(state == nil || state.Git == nil || *state.Git != *g) {
+		if _, err := r.data.checkRepository(ctx, g.Owner.ValueString(), g.Repo.ValueString(), g.Branch.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("git"), "GitHub repository check failed", err.Error())
+			return
+		}
+	}
 	plan.ID = types.StringUnknown()
 	if !plan.Project.IsUnknown() && !plan.Name.IsUnknown() {
 		plan.ID = types.StringValue(plan.Project.ValueString() + "/" + plan.Name.ValueString())
@@ -261,7 +280,28 @@ func (r *applicationResource) Create(ctx context.Context, req resource.CreateReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if plan.BuildOnCreate.ValueBool() && plan.Git.Hash.IsNull() {
+		r.firstBuild(ctx, &plan, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// firstBuild submits a Workflow for the branch head, as the Sensor would
+// for a push, so a new application goes live without waiting for one.
+// A failure is a warning: the application exists and the next push builds.
+func (r *applicationResource) firstBuild(ctx context.Context, m *applicationModel, diags *diag.Diagnostics) {
+	g := m.Git
+	head, err := r.data.branchHead(ctx, g.Owner.ValueString(), g.Repo.ValueString(), g.Branch.ValueString())
+	if err == nil && head == "" {
+		err = fmt.Errorf("no GitHub token is configured to resolve the head of %s", g.Branch.ValueString())
+	}
+	if err == nil {
+		_, err = r.data.Engine.Create(ctx, render.BuildWorkflow(m.Project.ValueString(), m.Name.ValueString(), head))
+	}
+	if err != nil {
+		diags.AddAttributeWarning(path.Root("build_on_create"), "First build not started",
+			err.Error()+". The application is created; the next push to the branch builds it.")
+	}
 }
 
 func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -602,38 +642,15 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	if es == nil {
 		return nil, fmt.Errorf("EventSource %s/%s does not exist: no application %s in project %s", ns, render.EventSource(p, a), a, p)
 	}
-	repos, _, _ := unstructured.NestedSlice(es.Object, "spec", "github", render.GitHubEvent(p, a), "repositories")
-	var owner, repo string
-	if len(repos) == 1 {
-		rm, _ := repos[0].(map[string]any)
-		owner, _ = rm["owner"].(string)
-		names, _, _ := unstructured.NestedStringSlice(rm, "names")
-		if len(names) == 1 {
-			repo = names[0]
-		}
-	}
+	owner, repo := eventSourceRepo(es, p, a)
 	if owner == "" || repo == "" {
 		return nil, fmt.Errorf("EventSource %s/%s has no single GitHub repository under github.%s", ns, es.GetName(), render.GitHubEvent(p, a))
 	}
-
 	sensor, err := get("argoproj.io/v1alpha1", "Sensor", render.Sensor(p, a))
 	if err != nil {
 		return nil, err
 	}
-	branch := ""
-	if sensor != nil {
-		deps, _, _ := unstructured.NestedSlice(sensor.Object, "spec", "dependencies")
-		for _, d := range deps {
-			filters, _, _ := unstructured.NestedSlice(d.(map[string]any), "filters", "data")
-			for _, f := range filters {
-				fm := f.(map[string]any)
-				vals, _, _ := unstructured.NestedStringSlice(fm, "value")
-				if fm["path"] == "body.ref" && len(vals) == 1 {
-					branch = strings.TrimPrefix(vals[0], "refs/heads/")
-				}
-			}
-		}
-	}
+	branch := sensorBranch(sensor)
 	if branch == "" {
 		return nil, fmt.Errorf("Sensor %s/%s is missing or has no body.ref filter, so the branch is unknown", ns, render.Sensor(p, a))
 	}
@@ -659,6 +676,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		Domains:               types.SetNull(types.StringType),
 		AppSecretVaultPath:    types.StringNull(),
 		WebhookSecretRotation: types.StringNull(),
+		BuildOnCreate:         types.BoolValue(false),
 		Image:                 types.StringNull(),
 		WebhookURL:            types.StringNull(),
 		Objects:               types.MapNull(types.StringType),
@@ -711,4 +729,41 @@ func routeDomain(rt *unstructured.Unstructured, a string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// eventSourceRepo returns the one repository an application's EventSource
+// listens to.
+func eventSourceRepo(es *unstructured.Unstructured, p, a string) (owner, repo string) {
+	if es == nil {
+		return "", ""
+	}
+	repos, _, _ := unstructured.NestedSlice(es.Object, "spec", "github", render.GitHubEvent(p, a), "repositories")
+	if len(repos) != 1 {
+		return "", ""
+	}
+	rm, _ := repos[0].(map[string]any)
+	owner, _ = rm["owner"].(string)
+	if names, _, _ := unstructured.NestedStringSlice(rm, "names"); len(names) == 1 {
+		repo = names[0]
+	}
+	return owner, repo
+}
+
+// sensorBranch returns the branch an application's Sensor filters on.
+func sensorBranch(sensor *unstructured.Unstructured) string {
+	if sensor == nil {
+		return ""
+	}
+	deps, _, _ := unstructured.NestedSlice(sensor.Object, "spec", "dependencies")
+	for _, d := range deps {
+		filters, _, _ := unstructured.NestedSlice(d.(map[string]any), "filters", "data")
+		for _, f := range filters {
+			fm := f.(map[string]any)
+			vals, _, _ := unstructured.NestedStringSlice(fm, "value")
+			if fm["path"] == "body.ref" && len(vals) == 1 {
+				return strings.TrimPrefix(vals[0], "refs/heads/")
+			}
+		}
+	}
+	return ""
 }

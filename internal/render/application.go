@@ -327,3 +327,18 @@ func HashFromImage(registryHost, registryProject, p, a, image string) string {
 	}
 	return ""
 }
+
+// BuildWorkflow is a run of the application's WorkflowTemplate for commit
+// sha, as its Sensor would create it.
+func BuildWorkflow(p, a, sha string) *unstructured.Unstructured {
+	wf := object("argoproj.io/v1alpha1", "Workflow", Namespace(p), "", nil, map[string]any{
+		"spec": map[string]any{
+			"workflowTemplateRef": map[string]any{"name": WorkflowTemplate(p, a)},
+			"arguments": map[string]any{"parameters": []any{map[string]any{
+				"name": GitShaParameter, "value": sha,
+			}}},
+		},
+	})
+	wf.SetGenerateName(WorkflowGenerateName(p, a))
+	return wf
+}

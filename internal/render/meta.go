@@ -119,15 +119,20 @@ func secret(namespace, name, secretType string, src VaultSecret, data map[string
 
 // Fingerprint identifies what applying obj would write, without its secret
 // data or the Vault version it was synced from: it is computed at plan time
-// when neither is known, and it must never encode a secret.
+// when neither is known, and it must never encode a secret. The Vault
+// version is left out wherever it is recorded: on the object and on a pod
+// template (workloads carry it there so that a rotation restarts their pods).
 func Fingerprint(obj *unstructured.Unstructured) string {
 	c := obj.DeepCopy()
 	if c.GetKind() == "Secret" {
 		delete(c.Object, "data")
 		delete(c.Object, "stringData")
-		ann := c.GetAnnotations()
-		delete(ann, AnnotationVaultVersion)
-		c.SetAnnotations(ann)
+	}
+	for _, fields := range [][]string{{"metadata", "annotations"}, {"spec", "template", "metadata", "annotations"}} {
+		unstructured.RemoveNestedField(c.Object, append(fields, AnnotationVaultVersion)...)
+		if m, found, _ := unstructured.NestedMap(c.Object, fields...); found && len(m) == 0 {
+			unstructured.RemoveNestedField(c.Object, fields...)
+		}
 	}
 	b, err := json.Marshal(c.Object) // encoding/json sorts map keys
 	if err != nil {

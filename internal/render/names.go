@@ -1,6 +1,9 @@
 package render
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Every object name the provider derives lives here, as shared/CONTRACT.md
 // spells it: existing installations are imported by these names.
@@ -105,3 +108,63 @@ func BuildCache(registryHost, registryProject string) string {
 // EventSource's Service "P-A-github-eventsource-eventsource-svc", a DNS-1035
 // label of at most 63 characters.
 const MaxProjectAndApplication = dnsLabelMax - len("--github-eventsource-eventsource-svc")
+
+// Per database D of project P (the contract's "Per database").
+
+// DatabaseStatefulSet runs database D; it is also the `app` label of its
+// pods, which its Service selects.
+func DatabaseStatefulSet(p, d string) string { return p + "-" + d + "-db" }
+
+// DatabasePod is replica i of the database's StatefulSet.
+func DatabasePod(p, d string, i int) string { return DatabaseStatefulSet(p, d) + "-" + strconv.Itoa(i) }
+
+// DatabaseService is the database's Service; applications reach it at DatabaseHost.
+func DatabaseService(d string) string { return d }
+
+// DatabaseHost is the in-cluster DNS name of the database's Service.
+func DatabaseHost(p, d string) string {
+	return DatabaseService(d) + "." + Namespace(p) + ".svc.cluster.local"
+}
+
+// DatabaseSecret holds key `password`, synced from DatabaseVaultPath.
+func DatabaseSecret(p, d string) string { return p + "-" + d + "-secret" }
+
+// DatabaseVaultPath is where the database's password lives in Vault.
+func DatabaseVaultPath(p, d string) string { return p + "-" + d + "-secret" }
+
+// DatabaseVolume names the StatefulSet's volumeClaimTemplate (and the volume
+// mounted in the container).
+func DatabaseVolume(p, d string) string { return p + "-" + d + "-data" }
+
+// DatabaseClaim is the PersistentVolumeClaim the StatefulSet controller
+// makes for replica i: "<template>-<pod>".
+func DatabaseClaim(p, d string, i int) string {
+	return DatabaseVolume(p, d) + "-" + DatabasePod(p, d, i)
+}
+
+// IsDatabaseClaim reports whether pvc is a claim of database D's StatefulSet
+// (of any replica), so claims of "shop-db" are not taken for "shop".
+func IsDatabaseClaim(p, d, pvc string) bool {
+	ordinal, ok := strings.CutPrefix(pvc, DatabaseVolume(p, d)+"-"+DatabaseStatefulSet(p, d)+"-")
+	if !ok || ordinal == "" {
+		return false
+	}
+	_, err := strconv.ParseUint(ordinal, 10, 32)
+	return err == nil
+}
+
+// DatabaseDBName and DatabaseUser are the database and user that the
+// mysql and postgres images create at first start.
+func DatabaseDBName(d string) string { return d + "_db" }
+
+// DatabaseUser: see DatabaseDBName.
+func DatabaseUser(d string) string { return d + "_user" }
+
+const (
+	// MaxDatabaseName: MySQL user names ("D_user") have at most 32 characters.
+	MaxDatabaseName = 32 - len("_user")
+	// MaxDatabaseStatefulSet bounds "P-D-db": the StatefulSet controller
+	// labels every pod with controller-revision-hash "<name>-<hash>", a label
+	// value (at most 63 characters) with a hash of up to 10.
+	MaxDatabaseStatefulSet = dnsLabelMax - len("-") - 10
+)
