@@ -31,6 +31,9 @@ const DatabasePasswordKey = "password"
 
 // DatabaseType is what differs between the supported database images.
 type DatabaseType struct {
+	// Image is the official image's name: the type's, except mongodb's
+	// ("mongo"; an image "mongodb" does not exist on Docker Hub).
+	Image     string
 	Port      int64
 	MountPath string
 	// Username and DBName are what applications connect with.
@@ -41,10 +44,10 @@ type DatabaseType struct {
 	args []string
 }
 
-// DatabaseTypes are the supported types; the image is "<type>:<version>".
+// DatabaseTypes are the supported types; the image is "<Image>:<version>".
 var DatabaseTypes = map[string]DatabaseType{
 	"mysql": {
-		Port: 3306, MountPath: "/var/lib/mysql", Username: DatabaseUser, DBName: DatabaseDBName,
+		Image: "mysql", Port: 3306, MountPath: "/var/lib/mysql", Username: DatabaseUser, DBName: DatabaseDBName,
 		env: func(d, secret string) []corev1.EnvVar {
 			return []corev1.EnvVar{
 				{Name: "MYSQL_DATABASE", Value: DatabaseDBName(d)},
@@ -55,7 +58,7 @@ var DatabaseTypes = map[string]DatabaseType{
 		},
 	},
 	"postgres": {
-		Port: 5432, MountPath: "/var/lib/postgresql/data", Username: DatabaseUser, DBName: DatabaseDBName,
+		Image: "postgres", Port: 5432, MountPath: "/var/lib/postgresql/data", Username: DatabaseUser, DBName: DatabaseDBName,
 		env: func(d, secret string) []corev1.EnvVar {
 			return []corev1.EnvVar{
 				{Name: "POSTGRES_DB", Value: DatabaseDBName(d)},
@@ -69,7 +72,7 @@ var DatabaseTypes = map[string]DatabaseType{
 		},
 	},
 	"redis": {
-		Port: 6379, MountPath: "/data",
+		Image: "redis", Port: 6379, MountPath: "/data",
 		Username: func(string) string { return "default" },
 		DBName:   func(string) string { return "0" },
 		env: func(_, secret string) []corev1.EnvVar {
@@ -78,7 +81,7 @@ var DatabaseTypes = map[string]DatabaseType{
 		args: []string{"--requirepass", "$(REDIS_PASSWORD)"},
 	},
 	"mongodb": {
-		Port: 27017, MountPath: "/data/db", Username: DatabaseUser, DBName: DatabaseDBName,
+		Image: "mongo", Port: 27017, MountPath: "/data/db", Username: DatabaseUser, DBName: DatabaseDBName,
 		env: func(d, secret string) []corev1.EnvVar {
 			return []corev1.EnvVar{
 				{Name: "MONGO_INITDB_ROOT_USERNAME", Value: DatabaseUser(d)},
@@ -98,7 +101,7 @@ func passwordEnv(name, secret string) corev1.EnvVar {
 }
 
 // DatabaseImage is the image of a database of type t at version.
-func DatabaseImage(t, version string) string { return t + ":" + version }
+func DatabaseImage(t, version string) string { return DatabaseTypes[t].Image + ":" + version }
 
 // imageTag is the Docker reference grammar for a tag.
 var imageTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
@@ -107,17 +110,22 @@ var imageTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 func ValidDatabaseVersion(version string) bool { return imageTag.MatchString(version) }
 
 // ParseDatabaseImage recovers type and version from an image this provider
-// or the old chart set ("mysql:8.0", also as "docker.io/library/mysql:8.0").
+// or the old chart set: "<type>:<version>" or "<image>:<version>" (so
+// "mongodb:7.0" and "mongo:7.0"), also as "docker.io/library/mysql:8.0".
 func ParseDatabaseImage(image string) (dbType, version string, err error) {
 	ref := image
 	for _, prefix := range []string{"docker.io/library/", "index.docker.io/library/", "library/"} {
 		ref = strings.TrimPrefix(ref, prefix)
 	}
 	name, tag, ok := strings.Cut(ref, ":")
-	if _, known := DatabaseTypes[name]; !ok || !known || !ValidDatabaseVersion(tag) {
-		return "", "", fmt.Errorf("image %q is not <type>:<version> with type one of %s", image, strings.Join(DatabaseTypeNames(), ", "))
+	if ok && ValidDatabaseVersion(tag) {
+		for _, t := range DatabaseTypeNames() {
+			if name == t || name == DatabaseTypes[t].Image {
+				return t, tag, nil
+			}
+		}
 	}
-	return name, tag, nil
+	return "", "", fmt.Errorf("image %q is not <type>:<version> with type one of %s", image, strings.Join(DatabaseTypeNames(), ", "))
 }
 
 // DatabaseObjects renders a database in apply order: the Secret its pods
@@ -170,15 +178,9 @@ func databaseStatefulSet(db Database, t DatabaseType, app string) *unstructured.
 			InitialDelaySeconds: 5, PeriodSeconds: 10,
 		},
 	}}}
-	podSpec := fromTyped(pod)
-	// The converter writes empty resources; they are not ours to set.
-	for _, c := range podSpec["containers"].([]any) {
-		delete(c.(map[string]any), "resources")
-	}
-
 	template := map[string]any{
 		"metadata": map[string]any{"labels": map[string]any{"app": app}},
-		"spec":     podSpec,
+		"spec":     fromTyped(pod),
 	}
 	ann := map[string]string{AnnotationVaultPath: db.Password.FullPath()}
 	if db.Password.Values != nil {

@@ -74,6 +74,7 @@ func TestParseDatabaseImage(t *testing.T) {
 		"postgres:16.2-alpine":           {"postgres", "16.2-alpine"},
 		"docker.io/library/redis:7":      {"redis", "7"},
 		"mongodb:7.0.12":                 {"mongodb", "7.0.12"},
+		"mongo:7.0":                      {"mongodb", "7.0"},
 		"bitnami/mysql:8.0":              {},
 		"mysql":                          {},
 		"mysql@sha256:abcd":              {},

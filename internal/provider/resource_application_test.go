@@ -1,0 +1,384 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+var (
+	workflowTemplateGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "workflowtemplates"}
+	workflowGVR         = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "workflows"}
+	sensorGVR           = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "sensors"}
+	eventSourceGVR      = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "eventsources"}
+	ingressRouteGVR     = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressroutes"}
+)
+
+const (
+	testRegistryHost    = "harbor.example.com"
+	testRegistryProject = "injunweb"
+	testWebhookBase     = "https://webhook.example.com"
+)
+
+// appTestEnv sets what the provider needs beyond the stack: registry and
+// webhook URL.
+func appTestEnv(t *testing.T) {
+	t.Setenv("IDP_REGISTRY_HOST", testRegistryHost)
+	t.Setenv("IDP_REGISTRY_PROJECT", testRegistryProject)
+	t.Setenv("IDP_WEBHOOK_BASE_URL", testWebhookBase)
+}
+
+func appConfig(project, app, git, extra string) string {
+	return acctest.Config(fmt.Sprintf(`
+resource "idp_project" "p" {
+  name = %[1]q
+}
+
+resource "idp_application" "app" {
+  project = idp_project.p.name
+  name    = %[2]q
+  git     = { %[3]s }
+  port    = 8080
+%[4]s
+}
+`, project, app, git, extra))
+}
+
+func sha(c byte) string { return strings.Repeat(string(c), 40) }
+
+// simulateCI does what a push does once the Sensor fired: a Workflow from
+// the template with git_sha (accepted by the real Workflow CRD), then the
+// template's deploy steps exactly as written, applied as Argo's resource
+// step would (server-side, with the step's flags), since no Argo
+// controller runs here.
+func simulateCI(t *testing.T, project, app, commit string) {
+	t.Helper()
+	ctx := context.Background()
+	_, dyn := acctest.Kube(t)
+	ns := render.Namespace(project)
+	wf := render.BuildWorkflow(project, app, commit)
+	if _, err := dyn.Resource(workflowGVR).Namespace(ns).Create(ctx, wf, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("the Workflow CRD rejected a run of the template: %v", err)
+	}
+	tmpl, err := dyn.Resource(workflowTemplateGVR).Namespace(ns).Get(ctx, render.WorkflowTemplate(project, app), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	templates, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	steps := 0
+	for _, tm := range templates {
+		res, ok := tm.(map[string]any)["resource"].(map[string]any)
+		if !ok {
+			continue
+		}
+		if res["action"] != "apply" {
+			t.Fatalf("deploy step action %v, want apply", res["action"])
+		}
+		manager := ""
+		for _, f := range res["flags"].([]any) {
+			if m, ok := strings.CutPrefix(f.(string), "--field-manager="); ok {
+				manager = m
+			}
+		}
+		manifest := strings.ReplaceAll(res["manifest"].(string), render.ShaPlaceholder, commit)
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+		if obj.GetKind() == "IngressRoute" {
+			gvr = ingressRouteGVR
+		}
+		force := true
+		if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, []byte(manifest),
+			metav1.PatchOptions{FieldManager: manager, Force: &force}); err != nil {
+			t.Fatalf("deploy step %v: %v", tm.(map[string]any)["name"], err)
+		}
+		steps++
+	}
+	if steps == 0 {
+		t.Fatal("the WorkflowTemplate has no deploy step")
+	}
+	waitDeploymentImage(t, ns, render.Deployment(app), render.Image(testRegistryHost, testRegistryProject, project, app, commit))
+}
+
+// waitDeploymentImage waits until the Deployment runs image on all ready
+// replicas (kwok makes pods Ready).
+func waitDeploymentImage(t *testing.T, ns, name, image string) {
+	t.Helper()
+	cs, _ := acctest.Kube(t)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err == nil && d.Spec.Template.Spec.Containers[0].Image == image && d.Status.ObservedGeneration >= d.Generation &&
+			d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.ReadyReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Deployment %s/%s did not roll out %s (err=%v)", ns, name, image, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func checkDeployedImage(t *testing.T, ns, app, commit string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		cs, _ := acctest.Kube(t)
+		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), render.Deployment(app), metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		want := render.Image(testRegistryHost, testRegistryProject, ns, app, commit)
+		if got := d.Spec.Template.Spec.Containers[0].Image; got != want || d.Status.ReadyReplicas != *d.Spec.Replicas {
+			return fmt.Errorf("Deployment runs %s with %d/%d ready, want %s fully rolled out", got, d.Status.ReadyReplicas, *d.Spec.Replicas, want)
+		}
+		return nil
+	}
+}
+
+func TestAccApplication_ciAndTofuAgree(t *testing.T) {
+	acctest.PreCheck(t)
+	appTestEnv(t)
+	gh := acctest.NewGitHub(t)
+	gh.AddRepo("myorg", "my-api", true)
+	gh.SetBranch("myorg", "my-api", "main", sha('1'))
+	project, app := acctest.Name("acc-app"), "api"
+	seedProjectVault(t, project)
+	cs, dyn := acctest.Kube(t)
+	ctx := context.Background()
+	git := `owner = "myorg", repo = "my-api", branch = "main"`
+	domains := `  domains = ["api.example.com", "www.example.com"]`
+	dataSource := fmt.Sprintf(`
+data "idp_application" "app" {
+  project    = %q
+  name       = %q
+  depends_on = [idp_application.app]
+}
+`, project, app)
+	var webhookSecret string
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if _, err := cs.CoreV1().Namespaces().Get(ctx, project, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("namespace %s still exists (err=%v)", project, err)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				// Create: CI wiring lands, no Deployment before a build, and
+				// the branch head is submitted as the first build.
+				Config: appConfig(project, app, git, domains),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("id"), knownvalue.StringExact(project+"/"+app)),
+					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("git").AtMapKey("hash"), knownvalue.Null()),
+					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("build_on_create"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("webhook_url"), knownvalue.StringExact(testWebhookBase+"/"+project+"-"+app)),
+				},
+				Check: func(s *terraform.State) error {
+					if _, err := cs.AppsV1().Deployments(project).Get(ctx, render.Deployment(app), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+						return fmt.Errorf("a Deployment exists before any build (err=%v)", err)
+					}
+					if _, err := dyn.Resource(sensorGVR).Namespace(project).Get(ctx, render.Sensor(project, app), metav1.GetOptions{}); err != nil {
+						return err
+					}
+					es, err := dyn.Resource(eventSourceGVR).Namespace(project).Get(ctx, render.EventSource(project, app), metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					secretRef, _, _ := unstructured.NestedString(es.Object, "spec", "github", render.GitHubEvent(project, app), "webhookSecret", "name")
+					if secretRef != render.WebhookSecret(project, app) {
+						return fmt.Errorf("EventSource webhookSecret refers to %q", secretRef)
+					}
+					hook, err := cs.CoreV1().Secrets(project).Get(ctx, render.WebhookSecret(project, app), metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					webhookSecret = string(hook.Data["secret"])
+					if len(webhookSecret) < 32 {
+						return fmt.Errorf("webhook secret is %d characters", len(webhookSecret))
+					}
+					wfs, err := dyn.Resource(workflowGVR).Namespace(project).List(ctx, metav1.ListOptions{})
+					if err != nil {
+						return err
+					}
+					if len(wfs.Items) != 1 {
+						return fmt.Errorf("%d Workflows after create, want the first build", len(wfs.Items))
+					}
+					params, _, _ := unstructured.NestedSlice(wfs.Items[0].Object, "spec", "arguments", "parameters")
+					if v := params[0].(map[string]any)["value"]; v != sha('1') {
+						return fmt.Errorf("first build of %v, want the branch head %s", v, sha('1'))
+					}
+					return checkNoSecretInState(webhookSecret)(s)
+				},
+			},
+			{
+				// CI deploys commit 2: tofu agrees, plan empty, state and the
+				// data source show it; GitHub's head is still commit 1.
+				PreConfig: func() { simulateCI(t, project, app, sha('2')) },
+				Config:    appConfig(project, app, git, domains) + dataSource,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction("idp_project.p", plancheck.ResourceActionNoop),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("git").AtMapKey("hash"), knownvalue.StringExact(sha('2'))),
+					statecheck.ExpectKnownValue("data.idp_application.app", tfjsonpath.New("deployed_hash"), knownvalue.StringExact(sha('2'))),
+					statecheck.ExpectKnownValue("data.idp_application.app", tfjsonpath.New("branch_head"), knownvalue.StringExact(sha('1'))),
+					statecheck.ExpectKnownValue("data.idp_application.app", tfjsonpath.New("up_to_date"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue("data.idp_application.app", tfjsonpath.New("ready_replicas"), knownvalue.Int64Exact(1)),
+				},
+			},
+			{
+				// Pin commit 3: an in-place update that waits for the rollout.
+				Config: appConfig(project, app, git+`, hash = "`+sha('3')+`"`, domains) + dataSource,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionUpdate),
+				}},
+				Check: checkDeployedImage(t, project, app, sha('3')),
+			},
+			{
+				// Unpin: nothing changes until CI deploys again; then tofu
+				// follows CI (commit 4) with an empty plan.
+				Config: appConfig(project, app, git, domains) + dataSource,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionNoop),
+				}},
+			},
+			{
+				PreConfig: func() {
+					simulateCI(t, project, app, sha('4'))
+					gh.SetBranch("myorg", "my-api", "main", sha('4'))
+				},
+				Config: appConfig(project, app, git, domains) + dataSource,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionNoop),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("git").AtMapKey("hash"), knownvalue.StringExact(sha('4'))),
+					statecheck.ExpectKnownValue("data.idp_application.app", tfjsonpath.New("up_to_date"), knownvalue.Bool(true)),
+				},
+			},
+			{
+				// Port, domains and branch change in place; the dropped
+				// domain's route is removed.
+				PreConfig: func() { gh.SetBranch("myorg", "my-api", "release", sha('4')) },
+				Config: strings.Replace(appConfig(project, app, `owner = "myorg", repo = "my-api", branch = "release"`,
+					`  domains = ["api.example.com"]`), "port    = 8080", "port    = 9090", 1) + dataSource,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionUpdate),
+				}},
+				Check: func(*terraform.State) error {
+					if _, err := dyn.Resource(ingressRouteGVR).Namespace(project).Get(ctx, render.IngressRoute(project, app, "www.example.com"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+						return fmt.Errorf("route of a removed domain still exists (err=%v)", err)
+					}
+					rt, err := dyn.Resource(ingressRouteGVR).Namespace(project).Get(ctx, render.IngressRoute(project, app, "api.example.com"), metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					port, _, _ := unstructured.NestedSlice(rt.Object, "spec", "routes")
+					if svc := port[0].(map[string]any)["services"].([]any)[0].(map[string]any); svc["port"] != int64(9090) || svc["name"] != app {
+						return fmt.Errorf("route points to %v", svc)
+					}
+					sensor, err := dyn.Resource(sensorGVR).Namespace(project).Get(ctx, render.Sensor(project, app), metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					if !strings.Contains(fmt.Sprint(sensor.Object["spec"]), "refs/heads/release") {
+						return fmt.Errorf("Sensor does not filter on the new branch")
+					}
+					return checkDeployedImage(t, project, app, sha('4'))(nil)
+				},
+			},
+			{
+				// Hand edits in managed fields are drift, healed by apply.
+				PreConfig: func() {
+					patch := []byte(`{"spec":{"dependencies":[{"name":"github-dep","eventSourceName":"x","eventName":"y"}]}}`)
+					if _, err := dyn.Resource(sensorGVR).Namespace(project).Patch(ctx, render.Sensor(project, app), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: strings.Replace(appConfig(project, app, `owner = "myorg", repo = "my-api", branch = "release"`,
+					`  domains = ["api.example.com"]`), "port    = 8080", "port    = 9090", 1) + dataSource,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionUpdate),
+				}},
+			},
+			{
+				ResourceName:                         "idp_application.app",
+				ImportState:                          true,
+				ImportStateId:                        project + "/" + app,
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "id",
+				ImportStateVerifyIgnore:              []string{"timeouts", "build_on_create"},
+			},
+		},
+	})
+}
+
+func TestAccApplication_githubChecks(t *testing.T) {
+	acctest.PreCheck(t)
+	appTestEnv(t)
+	gh := acctest.NewGitHub(t)
+	gh.AddRepo("myorg", "readonly", false)
+	gh.AddRepo("myorg", "my-api", true)
+	gh.SetBranch("myorg", "my-api", "main", sha('1'))
+	project := acctest.Name("acc-gh")
+	for _, tc := range []struct{ git, err string }{
+		{`owner = "myorg", repo = "nope", branch = "main"`, `(?s)git.*repository myorg/nope not found`},
+		{`owner = "myorg", repo = "my-api", branch = "feature"`, `(?s)git.*branch "feature" not found in myorg/my-api`},
+		{`owner = "myorg", repo = "readonly", branch = "main"`, `(?s)git.*lacks admin access to myorg/readonly`},
+	} {
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: acctest.ProviderFactories,
+			Steps:                    []resource.TestStep{{Config: appConfig(project, "api", tc.git, ""), PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
+		})
+	}
+	t.Setenv("GITHUB_TOKEN", "ghp_wrong")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{{Config: appConfig(project, "api", `owner = "myorg", repo = "my-api", branch = "main"`, ""),
+			PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)token was rejected \(401\)`)}},
+	})
+}
+
+func TestAccApplication_invalidInput(t *testing.T) {
+	acctest.PreCheck(t)
+	appTestEnv(t)
+	t.Setenv("GITHUB_TOKEN", "")
+	git := `owner = "myorg", repo = "my-api", branch = "main"`
+	for _, tc := range []struct{ config, err string }{
+		{appConfig("shop", "1api", git, ""), `(?s)name.*must start with a letter`},
+		{appConfig("shop", strings.Repeat("a", 24), git, ""), `(?s)name.*at most 27 keep`},
+		{strings.Replace(appConfig("shop", "api", git, ""), "8080", "70000", 1), `(?s)port.*between 1 and 65535`},
+		{appConfig("shop", "api", git, `  domains = ["Bad_Domain.com"]`), `(?s)domains.*lowercase DNS name`},
+		{appConfig("shop", "api", `owner = "myorg", repo = "my-api", branch = "feat..x"`, ""), `(?s)git.branch.*Invalid branch`},
+		{appConfig("shop", "api", `owner = "-bad", repo = "my-api", branch = "main"`, ""), `(?s)git.owner.*GitHub user or organisation`},
+		{appConfig("shop", "api", git+`, hash = "XYZ"`, ""), `(?s)git.hash.*commit hash`},
+	} {
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: acctest.ProviderFactories,
+			Steps:                    []resource.TestStep{{Config: tc.config, PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
+		})
+	}
+}
