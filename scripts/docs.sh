@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate docs/ with tfplugindocs from the provider schema (read with
 # tofu through dev_overrides: no registry, no download), examples/ and
-# templates/. With --check, fail instead if docs/ is out of date.
+# templates/. With --check, also fail if that changed docs/ (CI: clean clone).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -19,16 +19,15 @@ terraform {
   }
 }
 TF
-TF_CLI_CONFIG_FILE="$work/tofurc" "$tofu" -chdir="$work/cfg" providers schema -json >"$work/schema.json"
+TF_CLI_CONFIG_FILE="$work/tofurc" "$tofu" -chdir="$work/cfg" providers schema -json |
+	# tfplugindocs looks the provider up by its short name.
+	sed 's|"registry.opentofu.org/idpkit/idp"|"idp"|' >"$work/schema.json"
 
-out=docs
+go tool tfplugindocs generate --provider-name idp --providers-schema "$work/schema.json" >/dev/null
 if [[ ${1:-} == --check ]]; then
-	out="$work/docs"
-fi
-go tool tfplugindocs generate --provider-name idp --providers-schema "$work/schema.json" --rendered-website-dir "$out" >/dev/null
-if [[ ${1:-} == --check ]]; then
-	if ! diff -ru docs "$out"; then
-		echo "docs/ is out of date: run make docs" >&2
+	if [[ -n $(git status --porcelain -- docs) ]]; then
+		git status --short -- docs >&2
+		echo "docs/ is out of date with the schema, examples/ or templates/: run make docs and commit" >&2
 		exit 1
 	fi
 	echo "docs/ is up to date"

@@ -7,7 +7,9 @@
 #                       # TF_ACC_TERRAFORM_PATH (+ TF_ACC_PROVIDER_HOST/NAMESPACE for tofu)
 #
 # Idempotent: exits at once if the stack is already up and healthy. Tools are
-# built (once) by scripts/tools.sh. Stop with scripts/stack-down.sh.
+# built (once) by scripts/tools.sh. Stop with scripts/stack-down.sh. On
+# failure the relevant log tail is printed and everything started is stopped
+# (set IDP_STACK_KEEP_ON_FAILURE=1 to leave it running for debugging).
 set -euo pipefail
 # shellcheck source=stack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/stack/lib.sh"
@@ -16,7 +18,9 @@ t0=$(now_ms)
 say() { echo "stack-up: $*"; }
 elapsed() { local ms=$(($(now_ms) - t0)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
 
-KCURL=(curl -sS --max-time 30 --cacert "$PKI/ca.crt")
+# Non-curl user agent: the apiserver pretty-prints JSON for curl, and the
+# checks below grep compact JSON.
+KCURL=(curl -sS --max-time 30 -A idp-stack-up --cacert "$PKI/ca.crt")
 kcurl() { "${KCURL[@]}" -H "Authorization: Bearer $ADMIN_TOKEN" "$@"; }
 vcurl() { curl -sS --max-time 10 -H "X-Vault-Token: $VAULT_ROOT_TOKEN" "$@"; }
 
@@ -65,7 +69,9 @@ fail() { # fail <component> <message>
 		tail -n 40 "$log" >&2
 		echo "----" >&2
 	fi
-	if ((STARTED)); then
+	if ((STARTED)) && [[ -n ${IDP_STACK_KEEP_ON_FAILURE:-} ]]; then
+		echo "stack-up: IDP_STACK_KEEP_ON_FAILURE set: leaving processes running; stop with scripts/stack-down.sh" >&2
+	elif ((STARTED)); then
 		echo "stack-up: stopping what was started (logs kept in $LOGS)" >&2
 		"$ROOT/scripts/stack-down.sh" >&2 || true
 	fi
@@ -289,8 +295,9 @@ say "vault ready ($(elapsed))"
 crd_established() {
 	local name
 	while read -r _ name; do
+		# status is the last field; skip the (huge) schema before it.
 		kcurl --max-time 5 "$APISERVER_URL/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" |
-			grep -q '"type":"Established","status":"True"' || return 1
+			sed 's/.*"status":{"conditions":\[//' | grep -q '"type":"Established","status":"True"' || return 1
 	done <"$crd_list"
 }
 nodes_ready() {

@@ -123,6 +123,7 @@ build_one() {
 		tail -n 40 "$log" >&2
 		return 1
 	fi
+	chmod 755 "$tmp"
 	mv -T "$tmp" "$dir"
 	echo "$tool $version: $dir (built in $((SECONDS - start))s)"
 }

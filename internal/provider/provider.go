@@ -49,7 +49,7 @@ func (p *idpProvider) Configure(ctx context.Context, req provider.ConfigureReque
 }
 
 func (p *idpProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewProjectResource, NewApplicationResource}
+	return []func() resource.Resource{NewProjectResource, NewApplicationResource, NewDatabaseResource}
 }
 
 func (p *idpProvider) DataSources(context.Context) []func() datasource.DataSource {
@@ -57,5 +57,5 @@ func (p *idpProvider) DataSources(context.Context) []func() datasource.DataSourc
 }
 
 func (p *idpProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
-	return []func() ephemeral.EphemeralResource{}
+	return []func() ephemeral.EphemeralResource{NewDatabaseCredentials}
 }

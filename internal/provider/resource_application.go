@@ -339,7 +339,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 			state.Git.Hash = types.StringValue(tag)
 		}
 	}
-	desired, spec := r.desired(ctx, &state, &resp.Diagnostics)
+	desired, spec := r.desired(ctx, &state, false, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -428,7 +428,7 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 // the prior state had and this one does not, and waits for a Deployment
 // that tofu changed to roll out.
 func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, diags *diag.Diagnostics) {
-	desired, spec := r.desired(ctx, plan, diags)
+	desired, spec := r.desired(ctx, plan, true, diags)
 	if diags.HasError() {
 		return
 	}
@@ -474,9 +474,10 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	}
 }
 
-// desired renders the application with its current secrets, creating the
-// webhook secret in Vault the first time.
-func (r *applicationResource) desired(ctx context.Context, m *applicationModel, diags *diag.Diagnostics) ([]*unstructured.Unstructured, render.Application) {
+// desired renders the application with its current secrets. With write,
+// the webhook secret is generated in Vault if it does not exist yet;
+// refresh never writes.
+func (r *applicationResource) desired(ctx context.Context, m *applicationModel, write bool, diags *diag.Diagnostics) ([]*unstructured.Unstructured, render.Application) {
 	spec, _ := m.spec(ctx, diags)
 	if err := r.fillProviderSettings(&spec, diags); err != nil {
 		return nil, spec
@@ -495,12 +496,19 @@ func (r *applicationResource) desired(ctx context.Context, m *applicationModel, 
 	if app != nil {
 		spec.AppSecret.Version, spec.AppSecret.Values = app.Version, app.Values
 	}
-	hook, err := kv.Ensure(ctx, spec.WebhookSecret.Path, newWebhookSecret)
+	var hook *engine.Secret
+	if write {
+		hook, err = kv.Ensure(ctx, spec.WebhookSecret.Path, newWebhookSecret)
+	} else {
+		hook, err = kv.Read(ctx, spec.WebhookSecret.Path)
+	}
 	if err != nil {
 		diags.AddError("Webhook secret", err.Error())
 		return nil, spec
 	}
-	spec.WebhookSecret.Version, spec.WebhookSecret.Values = hook.Version, hook.Values
+	if hook != nil { // absent only on refresh of an application adopted from the old chart
+		spec.WebhookSecret.Version, spec.WebhookSecret.Values = hook.Version, hook.Values
+	}
 	objs, err := render.ApplicationObjects(spec)
 	if err != nil {
 		diags.AddError("Rendering application", err.Error())

@@ -1,0 +1,154 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+var (
+	_ ephemeral.EphemeralResource              = &databaseCredentials{}
+	_ ephemeral.EphemeralResourceWithConfigure = &databaseCredentials{}
+)
+
+// NewDatabaseCredentials is the idp_database_credentials ephemeral resource.
+func NewDatabaseCredentials() ephemeral.EphemeralResource { return &databaseCredentials{} }
+
+type databaseCredentials struct {
+	data *ProviderData
+}
+
+type databaseCredentialsModel struct {
+	Project   types.String `tfsdk:"project"`
+	Name      types.String `tfsdk:"name"`
+	Version   types.Int64  `tfsdk:"version"`
+	Type      types.String `tfsdk:"type"`
+	Host      types.String `tfsdk:"host"`
+	Port      types.Int64  `tfsdk:"port"`
+	Username  types.String `tfsdk:"username"`
+	Database  types.String `tfsdk:"database"`
+	Password  types.String `tfsdk:"password"`
+	VaultPath types.String `tfsdk:"password_vault_path"`
+}
+
+func (e *databaseCredentials) Metadata(_ context.Context, req ephemeral.MetadataRequest, resp *ephemeral.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_database_credentials"
+}
+
+func (e *databaseCredentials) Schema(_ context.Context, _ ephemeral.SchemaRequest, resp *ephemeral.SchemaResponse) {
+	computed := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Connection details of an `idp_database`, with its password read from Vault at each run and " +
+			"never stored in state or plan: for providers that configure the database itself (users, grants) or write " +
+			"the credentials elsewhere through write-only attributes. Needs Terraform 1.10+ or OpenTofu 1.11+.",
+		Attributes: map[string]schema.Attribute{
+			"project": schema.StringAttribute{
+				Required: true, MarkdownDescription: "The database's project.",
+				Validators: nameValidators(render.MaxProjectName),
+			},
+			"name": schema.StringAttribute{
+				Required: true, MarkdownDescription: "The database's name.",
+				Validators: nameValidators(render.MaxDatabaseName),
+			},
+			"version": schema.Int64Attribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "Vault version of the password to read; the latest when unset. Pass " +
+					"`idp_database.<x>.password_version`: that is the password the database's Secret holds, and the read " +
+					"waits until the database exists (the value is unknown while it is being created).",
+				Validators: []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"type":     computed("The database type, read from its StatefulSet."),
+			"host":     computed("In-cluster host name: `<name>.<project>.svc.cluster.local`."),
+			"port":     schema.Int64Attribute{Computed: true, MarkdownDescription: "The database's port, read from its StatefulSet."},
+			"username": computed("User to connect as (see `idp_database`)."),
+			"database": computed("Database to use (see `idp_database`)."),
+			"password": schema.StringAttribute{
+				Computed: true, Sensitive: true,
+				MarkdownDescription: "The password, from Vault.",
+			},
+			"password_vault_path": computed("Vault KV v2 path of the password, relative to the provider's `vault.kv_mount`."),
+		},
+	}
+}
+
+func (e *databaseCredentials) Configure(_ context.Context, req ephemeral.ConfigureRequest, resp *ephemeral.ConfigureResponse) {
+	e.data = providerData(req.ProviderData, &resp.Diagnostics)
+}
+
+func (e *databaseCredentials) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {
+	var m databaseCredentialsModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if e.data == nil {
+		resp.Diagnostics.AddError("Provider not configured", "the idp provider configuration is not known yet")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultReadTimeout)
+	defer cancel()
+	p, d := m.Project.ValueString(), m.Name.ValueString()
+	eng := e.data.Engine
+	sts, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: render.Namespace(p), Name: render.DatabaseStatefulSet(p, d)})
+	if err != nil {
+		resp.Diagnostics.AddError("Reading database", err.Error())
+		return
+	}
+	if sts == nil {
+		resp.Diagnostics.AddError("Database not found",
+			fmt.Sprintf("there is no database %s/%s (StatefulSet %s). When it is created in the same run, set "+
+				"version = idp_database.<x>.password_version so that this is read after it exists.", p, d, render.DatabaseStatefulSet(p, d)))
+		return
+	}
+	typ, _, err := render.ParseDatabaseImage(containerImage(sts, d))
+	if err != nil {
+		resp.Diagnostics.AddError("Reading database", fmt.Sprintf("StatefulSet %s: %v", render.DatabaseStatefulSet(p, d), err))
+		return
+	}
+	t := render.DatabaseTypes[typ]
+	port := t.Port
+	if n := containerPort(sts, d); n > 0 {
+		port = n
+	}
+
+	kv, err := eng.KV()
+	if err != nil {
+		resp.Diagnostics.AddError("Vault is not configured", err.Error())
+		return
+	}
+	vaultPath := render.DatabaseVaultPath(p, d)
+	s, err := kv.ReadVersion(ctx, vaultPath, int(m.Version.ValueInt64()))
+	switch {
+	case err != nil:
+		resp.Diagnostics.AddError("Reading the password from Vault", err.Error())
+		return
+	case s == nil || s.Values[render.DatabasePasswordKey] == "":
+		what := "the latest version"
+		if !m.Version.IsNull() {
+			what = fmt.Sprintf("version %d", m.Version.ValueInt64())
+		}
+		resp.Diagnostics.AddAttributeError(path.Root("version"), "Password not found",
+			fmt.Sprintf("Vault has no password at %s/%s (%s, key %q).", kv.Mount(), vaultPath, what, render.DatabasePasswordKey))
+		return
+	}
+	m.Type = types.StringValue(typ)
+	m.Host = types.StringValue(render.DatabaseHost(p, d))
+	m.Port = types.Int64Value(port)
+	m.Username = types.StringValue(t.Username(d))
+	m.Database = types.StringValue(t.DBName(d))
+	m.Password = types.StringValue(s.Values[render.DatabasePasswordKey])
+	m.VaultPath = types.StringValue(vaultPath)
+	m.Version = types.Int64Value(int64(s.Version))
+	resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
+}

@@ -1,0 +1,828 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	k8sresource "k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+var (
+	_ resource.Resource                   = &databaseResource{}
+	_ resource.ResourceWithConfigure      = &databaseResource{}
+	_ resource.ResourceWithValidateConfig = &databaseResource{}
+	_ resource.ResourceWithModifyPlan     = &databaseResource{}
+	_ resource.ResourceWithImportState    = &databaseResource{}
+)
+
+// NewDatabaseResource is the idp_database resource.
+func NewDatabaseResource() resource.Resource { return &databaseResource{} }
+
+type databaseResource struct {
+	data *ProviderData
+}
+
+type databaseModel struct {
+	ID                types.String   `tfsdk:"id"`
+	Project           types.String   `tfsdk:"project"`
+	Name              types.String   `tfsdk:"name"`
+	Type              types.String   `tfsdk:"type"`
+	Version           types.String   `tfsdk:"version"`
+	Size              types.String   `tfsdk:"size"`
+	Port              types.Int64    `tfsdk:"port"`
+	DeleteData        types.Bool     `tfsdk:"delete_data"`
+	Host              types.String   `tfsdk:"host"`
+	Username          types.String   `tfsdk:"username"`
+	Database          types.String   `tfsdk:"database"`
+	PasswordVaultPath types.String   `tfsdk:"password_vault_path"`
+	PasswordVersion   types.Int64    `tfsdk:"password_version"`
+	Objects           types.Map      `tfsdk:"objects"`
+	Timeouts          timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *databaseResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_database"
+}
+
+func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	typeList := "`" + strings.Join(render.DatabaseTypeNames(), "`, `") + "`"
+	ports := make([]string, 0, len(render.DatabaseTypes))
+	for _, t := range render.DatabaseTypeNames() {
+		ports = append(ports, fmt.Sprintf("%s %d", t, render.DatabaseTypes[t].Port))
+	}
+	computed := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A database in a project: a StatefulSet `<project>-<name>-db` with one volume per replica, " +
+			"a Service `<name>` and a Secret `<project>-<name>-secret` holding the password from Vault.\n\n" +
+			"**Password.** On create, the provider uses the password at Vault `<kv_mount>/<project>-<name>-secret` " +
+			"(key `password`) or, when there is none, generates one (32 random letters and digits) and writes it there. " +
+			"It never generates another: not on apply, retry or import. The value never enters state or plan; " +
+			"`password_version` records the Vault version the database's Secret holds. A rotation written to Vault shows " +
+			"in the next plan (an `objects` entry reads `Vault ... not synced`); apply re-syncs the Secret and restarts " +
+			"the pods. mysql, postgres and mongodb only read the password when they initialise an empty volume: after a " +
+			"rotation, change it in the database as well (e.g. `ALTER USER`). redis reads it at every start.\n\n" +
+			"**Data.** Destroy deletes the StatefulSet, Service and Secret but keeps the volumes (PersistentVolumeClaims) " +
+			"and the Vault password unless `delete_data` is `true`: a database created again with the same name gets both back. " +
+			"`size` only grows: apply expands the existing claims (the StatefulSet's claim template is immutable and kept).\n\n" +
+			"Use `idp_database_credentials` (an ephemeral resource) to hand the password to other providers without storing it.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "`<project>/<name>`.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"project": schema.StringAttribute{
+				Required: true, MarkdownDescription: "The project (namespace), usually `idp_project.<x>.name`. Changing it replaces the database.",
+				Validators:    nameValidators(render.MaxProjectName),
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"name": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: fmt.Sprintf("Database name: the Service's name, so a DNS-1035 label (starting with a letter) of at most "+
+					"%d characters (MySQL's limit for the user `<name>_user`); `<project>-<name>-db` may have at most %d. "+
+					"Changing it replaces the database.", render.MaxDatabaseName, render.MaxDatabaseStatefulSet),
+				Validators: append(nameValidators(render.MaxDatabaseName),
+					stringvalidator.RegexMatches(startsWithLetter, "must start with a letter (it names the database's Service)")),
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"type": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "One of " + typeList + ". Changing it replaces the database, which needs `delete_data = true` " +
+					"applied first: a new server of another type cannot use the old data.",
+				Validators:    []validator.String{stringvalidator.OneOf(render.DatabaseTypeNames()...)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"version": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Image tag, e.g. `8.0`: the image is `<type>:<version>` (`mongo:<version>` for mongodb). " +
+					"Changing it rolls the StatefulSet in place.",
+				Validators: []validator.String{stringvalidator.RegexMatches(databaseVersion, "must be an image tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'")},
+			},
+			"size": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Volume size, a Kubernetes quantity such as `5Gi`. It can grow (apply expands the existing " +
+					"claims, which needs a StorageClass with `allowVolumeExpansion`) but never shrink.",
+				Validators: []validator.String{quantityValidator{}},
+			},
+			"port": schema.Int64Attribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "Port of the container and the Service. Defaults by type: " + strings.Join(ports, ", ") + ".",
+				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
+			},
+			"delete_data": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Let destroy (and replacement) delete the volumes and the Vault password too. Set it and apply " +
+					"before destroying. Default `false`.",
+			},
+			"host":     computed("In-cluster host name of the database: `<name>.<project>.svc.cluster.local`."),
+			"username": computed("User applications connect as: `<name>_user` (the root user for mongodb, `default` for redis)."),
+			"database": computed("Database applications use: `<name>_db` (mongodb users authenticate against `admin`; `0` for redis)."),
+			"password_vault_path": computed("Vault KV v2 path of the password (key `password`), relative to the provider's " +
+				"`vault.kv_mount`: `<project>-<name>-secret`."),
+			"password_version": schema.Int64Attribute{
+				Computed:            true,
+				MarkdownDescription: "Version of the Vault secret that the database's Secret holds.",
+			},
+			"objects": objectsAttribute(),
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+var (
+	startsWithLetter = regexp.MustCompile(`^[a-z]`)
+	databaseVersion  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+)
+
+func (r *databaseResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerData(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig checks the combined length of project and name.
+func (r *databaseResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var p, d types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("project"), &p)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &d)...)
+	if resp.Diagnostics.HasError() || p.IsUnknown() || p.IsNull() || d.IsUnknown() || d.IsNull() {
+		return
+	}
+	if sts := render.DatabaseStatefulSet(p.ValueString(), d.ValueString()); len(sts) > render.MaxDatabaseStatefulSet {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Name too long",
+			fmt.Sprintf("the StatefulSet name %q has %d characters; project and name together allow at most %d "+
+				"(its pods carry a label \"<name>-<revision hash>\" of at most 63).", sts, len(sts), render.MaxDatabaseStatefulSet))
+	}
+}
+
+// ModifyPlan fills the outputs known from the configuration, rejects what
+// would lose data (shrinking, a type change keeping the old volume) and
+// shows, offline, which child objects the apply writes.
+func (r *databaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var state *databaseModel
+	if !req.State.Raw.IsNull() {
+		state = &databaseModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	if req.Plan.Raw.IsNull() {
+		if state != nil && state.DeleteData.ValueBool() {
+			resp.Diagnostics.AddWarning("Destroy deletes data",
+				fmt.Sprintf("delete_data is true: destroying %s also deletes its volumes and its password in Vault (%s).",
+					state.ID.ValueString(), state.PasswordVaultPath.ValueString()))
+		}
+		return
+	}
+	if r.data == nil {
+		return
+	}
+	var plan, config databaseModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if config.Port.IsNull() {
+		plan.Port = types.Int64Unknown()
+		if t, ok := render.DatabaseTypes[plan.Type.ValueString()]; ok {
+			plan.Port = types.Int64Value(t.Port)
+		}
+	}
+	plan.outputs()
+
+	if state != nil {
+		if !plan.Size.IsUnknown() {
+			old, err1 := k8sresource.ParseQuantity(state.Size.ValueString())
+			want, err2 := k8sresource.ParseQuantity(plan.Size.ValueString())
+			if err1 == nil && err2 == nil && want.Cmp(old) < 0 {
+				resp.Diagnostics.AddAttributeError(path.Root("size"), "Database volumes cannot shrink",
+					fmt.Sprintf("size would go from %s down to %s. Kubernetes volumes only grow, so %s keeps its %s volume: "+
+						"set size back to at least %s, or move the data to a new database.",
+						state.Size.ValueString(), plan.Size.ValueString(), state.ID.ValueString(), state.Size.ValueString(), state.Size.ValueString()))
+			}
+		}
+		if !plan.Type.IsUnknown() && plan.Type.ValueString() != state.Type.ValueString() {
+			if !state.DeleteData.ValueBool() {
+				resp.Diagnostics.AddAttributeError(path.Root("type"), "Changing the type replaces the database",
+					fmt.Sprintf("type %s -> %s replaces %s. Its volume would be reattached to the new %s server, which cannot use %s data. "+
+						"To start over with an empty database, first set delete_data = true and apply (the replacement then deletes "+
+						"the volume and the Vault password); or give the new database another name.",
+						state.Type.ValueString(), plan.Type.ValueString(), state.ID.ValueString(), plan.Type.ValueString(), state.Type.ValueString()))
+			} else {
+				resp.Diagnostics.AddAttributeWarning(path.Root("type"), "Replacing the database deletes its data",
+					fmt.Sprintf("type %s -> %s replaces %s, and delete_data is true: its volumes and its Vault password are deleted.",
+						state.Type.ValueString(), plan.Type.ValueString(), state.ID.ValueString()))
+			}
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	spec, known := plan.spec()
+	mount, err := r.data.cfg.get("vault.kv_mount")
+	spec.Password.Mount = strings.Trim(mount, "/")
+	plan.Objects = types.MapUnknown(types.StringType)
+	if known && err == nil {
+		objs, err := render.DatabaseObjects(spec)
+		if err != nil {
+			resp.Diagnostics.AddError("Rendering database", err.Error())
+			return
+		}
+		plan.Objects = plannedObjects(objs)
+	}
+	// The synced version stays unless the Secret will be written (a new
+	// database, a rotation in Vault, a Secret that drifted or went missing).
+	plan.PasswordVersion = types.Int64Unknown()
+	if state != nil && !plan.Objects.IsUnknown() && !state.Objects.IsNull() && !state.Objects.IsUnknown() {
+		key := engine.Ref{APIVersion: "v1", Kind: "Secret", Namespace: render.Namespace(spec.Project), Name: render.DatabaseSecret(spec.Project, spec.Name)}.String()
+		if before, after := state.Objects.Elements()[key], plan.Objects.Elements()[key]; before != nil && before.Equal(after) {
+			plan.PasswordVersion = state.PasswordVersion
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// outputs sets the attributes derived from the configuration.
+func (m *databaseModel) outputs() {
+	p, d, t := m.Project, m.Name, m.Type
+	m.ID, m.Host, m.PasswordVaultPath = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+	m.Username, m.Database = types.StringUnknown(), types.StringUnknown()
+	if p.IsUnknown() || d.IsUnknown() {
+		return
+	}
+	m.ID = types.StringValue(p.ValueString() + "/" + d.ValueString())
+	m.Host = types.StringValue(render.DatabaseHost(p.ValueString(), d.ValueString()))
+	m.PasswordVaultPath = types.StringValue(render.DatabaseVaultPath(p.ValueString(), d.ValueString()))
+	if dt, ok := render.DatabaseTypes[t.ValueString()]; ok && !t.IsUnknown() {
+		m.Username = types.StringValue(dt.Username(d.ValueString()))
+		m.Database = types.StringValue(dt.DBName(d.ValueString()))
+	}
+}
+
+// spec converts the model to render's input, reporting whether every value
+// is known. The Vault mount is the caller's to fill in.
+func (m *databaseModel) spec() (render.Database, bool) {
+	known := !m.Project.IsUnknown() && !m.Name.IsUnknown() && !m.Type.IsUnknown() && !m.Version.IsUnknown() &&
+		!m.Size.IsUnknown() && !m.Port.IsUnknown()
+	p, d := m.Project.ValueString(), m.Name.ValueString()
+	return render.Database{
+		Project: p, Name: d, Type: m.Type.ValueString(), Version: m.Version.ValueString(),
+		Port: m.Port.ValueInt64(), Size: m.Size.ValueString(),
+		Password: render.VaultSecret{Path: render.DatabaseVaultPath(p, d)},
+	}, known
+}
+
+func (r *databaseResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan databaseModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	// On failure nothing is saved: the next apply creates again, finds the
+	// password this attempt stored in Vault and adopts what it applied.
+	r.apply(ctx, &plan, true, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *databaseResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan databaseModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	r.apply(ctx, &plan, false, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// apply writes the database: the password first (found or, on create,
+// generated in Vault), then larger claims, then the objects, and waits for
+// the StatefulSet to roll out.
+func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creating bool, diags *diag.Diagnostics) {
+	eng := r.data.Engine
+	kv, err := eng.KV()
+	if err != nil {
+		diags.AddError("Vault is not configured", err.Error())
+		return
+	}
+	spec, _ := plan.spec()
+	spec.Password.Mount = kv.Mount()
+	ns := render.Namespace(spec.Project)
+	if obj, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: ns}); err != nil || obj == nil {
+		if err == nil {
+			err = fmt.Errorf("namespace %s does not exist: create the project first (idp_project), and refer to it as project = idp_project.<x>.name", ns)
+		}
+		diags.AddAttributeError(path.Root("project"), "Project not found", err.Error())
+		return
+	}
+	claims, err := r.claims(ctx, spec)
+	if err != nil {
+		diags.AddError("Reading the database's volumes", err.Error())
+		return
+	}
+	if creating {
+		r.checkClaimsFit(spec, claims, diags)
+		if diags.HasError() {
+			return
+		}
+		spec.Password = r.ensurePassword(ctx, kv, spec, claims, diags)
+	} else {
+		spec.Password = r.readPassword(ctx, kv, spec, diags)
+	}
+	if diags.HasError() {
+		return
+	}
+	objs, err := render.DatabaseObjects(spec)
+	if err != nil {
+		diags.AddError("Rendering database", err.Error())
+		return
+	}
+	r.expandClaims(ctx, spec, claims, diags)
+	if diags.HasError() {
+		return
+	}
+	toApply, err := r.withLiveClaimTemplates(ctx, objs)
+	if err != nil {
+		diags.AddError("Reading the database's StatefulSet", err.Error())
+		return
+	}
+	if _, err := eng.Apply(ctx, toApply...); err != nil {
+		diags.AddError("Applying database", err.Error())
+		return
+	}
+	sts := engine.RefOf(objs[len(objs)-1])
+	if err := eng.WaitRollout(ctx, sts); err != nil {
+		diags.AddError("Database did not become ready", err.Error())
+		return
+	}
+	plan.outputs()
+	plan.PasswordVersion = types.Int64Value(int64(spec.Password.Version))
+	plan.Objects = plannedObjects(objs)
+}
+
+// withLiveClaimTemplates keeps the live StatefulSet's claim templates
+// (immutable) in what is applied; the objects map still fingerprints the
+// rendered ones.
+func (r *databaseResource) withLiveClaimTemplates(ctx context.Context, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, len(objs))
+	copy(out, objs)
+	for i, o := range objs {
+		if o.GetKind() != "StatefulSet" {
+			continue
+		}
+		live, err := r.data.Engine.Get(ctx, engine.RefOf(o))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = render.WithLiveClaimTemplates(o, live)
+	}
+	return out, nil
+}
+
+// claims returns the database's existing PersistentVolumeClaims.
+func (r *databaseResource) claims(ctx context.Context, spec render.Database) ([]unstructured.Unstructured, error) {
+	all, err := r.data.Engine.List(ctx, "v1", "PersistentVolumeClaim", render.Namespace(spec.Project), "")
+	if err != nil {
+		return nil, err
+	}
+	var out []unstructured.Unstructured
+	for _, c := range all {
+		if render.IsDatabaseClaim(spec.Project, spec.Name, c.GetName()) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func claimRequest(c *unstructured.Unstructured) (k8sresource.Quantity, bool) {
+	s, _, _ := unstructured.NestedString(c.Object, "spec", "resources", "requests", "storage")
+	q, err := k8sresource.ParseQuantity(s)
+	return q, err == nil
+}
+
+// checkClaimsFit refuses to create a database smaller than the volumes a
+// previous one with the same name left behind.
+func (r *databaseResource) checkClaimsFit(spec render.Database, claims []unstructured.Unstructured, diags *diag.Diagnostics) {
+	size, err := k8sresource.ParseQuantity(spec.Size)
+	if err != nil {
+		diags.AddAttributeError(path.Root("size"), "Invalid size", err.Error())
+		return
+	}
+	for i := range claims {
+		if q, ok := claimRequest(&claims[i]); ok && q.Cmp(size) > 0 {
+			diags.AddAttributeError(path.Root("size"), "Existing volume is larger",
+				fmt.Sprintf("PersistentVolumeClaim %s (kept from an earlier database %s/%s) holds %s, more than size %s; volumes cannot shrink. "+
+					"Set size to at least %s to reattach it.", claims[i].GetName(), spec.Project, spec.Name, q.String(), spec.Size, q.String()))
+		}
+	}
+}
+
+// expandClaims raises the storage request of every existing claim smaller
+// than size. Only the claims change: the StatefulSet keeps its template.
+func (r *databaseResource) expandClaims(ctx context.Context, spec render.Database, claims []unstructured.Unstructured, diags *diag.Diagnostics) {
+	size, err := k8sresource.ParseQuantity(spec.Size)
+	if err != nil {
+		diags.AddAttributeError(path.Root("size"), "Invalid size", err.Error())
+		return
+	}
+	for i := range claims {
+		q, ok := claimRequest(&claims[i])
+		if ok && q.Cmp(size) >= 0 {
+			continue
+		}
+		patch := render.DatabaseClaimSize(claims[i].GetNamespace(), claims[i].GetName(), spec.Size)
+		if _, err := r.data.Engine.Apply(ctx, patch); err != nil {
+			diags.AddAttributeError(path.Root("size"), "Expanding the volume failed",
+				fmt.Sprintf("%s. Nothing else was changed. Expansion needs a StorageClass with allowVolumeExpansion: true.", err))
+			return
+		}
+	}
+}
+
+// ensurePassword returns the password in Vault, generating and storing one
+// (check-and-set) only when there is none and no volume holds data that an
+// earlier password protects.
+func (r *databaseResource) ensurePassword(ctx context.Context, kv *engine.KV, spec render.Database, claims []unstructured.Unstructured, diags *diag.Diagnostics) render.VaultSecret {
+	src := spec.Password
+	s, err := kv.Read(ctx, src.Path)
+	if err == nil && s == nil && len(claims) > 0 {
+		diags.AddError("Password missing for existing data",
+			fmt.Sprintf("PersistentVolumeClaim %s holds the data of an earlier database %s/%s, but Vault has no password at %s. "+
+				"A new password would lock the database out of that data, so none was generated. Restore it "+
+				"(vault kv undelete / vault kv put -mount=%s %s password=...), or delete the claim to start empty.",
+				claims[0].GetName(), spec.Project, spec.Name, src.FullPath(), src.Mount, src.Path))
+		return src
+	}
+	if err == nil && s == nil {
+		s, err = kv.Ensure(ctx, src.Path, newDatabasePassword)
+		if err != nil {
+			err = fmt.Errorf("%w. If the latest version was deleted in Vault, undelete it (vault kv undelete) "+
+				"or remove the secret for good (vault kv metadata delete)", err)
+		}
+	}
+	if err != nil {
+		diags.AddError("Vault password", err.Error())
+		return src
+	}
+	return r.passwordOf(src, s, diags)
+}
+
+// readPassword returns the password of an existing database; it is never
+// generated again.
+func (r *databaseResource) readPassword(ctx context.Context, kv *engine.KV, spec render.Database, diags *diag.Diagnostics) render.VaultSecret {
+	src := spec.Password
+	s, err := kv.Read(ctx, src.Path)
+	switch {
+	case err != nil:
+		diags.AddError("Reading the password from Vault", err.Error())
+		return src
+	case s == nil:
+		diags.AddError("Password missing in Vault",
+			fmt.Sprintf("Vault has no password at %s for the existing database %s/%s. Its data was initialised with that password, "+
+				"so no new one is generated: restore it (vault kv undelete, or vault kv put -mount=%s %s password=...).",
+				src.FullPath(), spec.Project, spec.Name, src.Mount, src.Path))
+		return src
+	}
+	return r.passwordOf(src, s, diags)
+}
+
+func (r *databaseResource) passwordOf(src render.VaultSecret, s *engine.Secret, diags *diag.Diagnostics) render.VaultSecret {
+	if s.Values[render.DatabasePasswordKey] == "" {
+		diags.AddError("Vault secret has no password",
+			fmt.Sprintf("Vault secret %s (version %d) has no key %q; add it (the provider does not overwrite a secret it did not create).",
+				src.FullPath(), s.Version, render.DatabasePasswordKey))
+		return src
+	}
+	src.Version, src.Values = s.Version, s.Values
+	return src
+}
+
+const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// newDatabasePassword draws 32 letters and digits (190 bits) from
+// crypto/rand: no character needs quoting in a shell, a URL or a DSN.
+func newDatabasePassword() (engine.Values, error) {
+	b := make([]byte, 32)
+	max := big.NewInt(int64(len(passwordAlphabet)))
+	for i := range b {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return nil, fmt.Errorf("generating a password: %w", err)
+		}
+		b[i] = passwordAlphabet[n.Int64()]
+	}
+	return engine.Values{render.DatabasePasswordKey: string(b)}, nil
+}
+
+func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state databaseModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Read(ctx, defaultReadTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	eng := r.data.Engine
+	kv, err := eng.KV()
+	if err != nil {
+		resp.Diagnostics.AddError("Vault is not configured", err.Error())
+		return
+	}
+	spec, _ := state.spec()
+	spec.Password.Mount = kv.Mount()
+	objs, err := render.DatabaseObjects(spec) // the shape, to find the live objects
+	if err != nil {
+		resp.Diagnostics.AddError("Rendering database", err.Error())
+		return
+	}
+	live := make([]*unstructured.Unstructured, len(objs))
+	exists := false
+	for i, o := range objs {
+		if live[i], err = eng.Get(ctx, engine.RefOf(o)); err != nil {
+			resp.Diagnostics.AddError("Reading database", err.Error())
+			return
+		}
+		exists = exists || live[i] != nil
+	}
+	if !exists {
+		// Gone (with its project, or deleted by hand): the next apply
+		// creates it again, with the password and volumes kept.
+		resp.State.RemoveResource(ctx)
+		return
+	}
+
+	s, err := kv.Read(ctx, spec.Password.Path)
+	if err != nil {
+		resp.Diagnostics.AddError("Reading the password from Vault", err.Error())
+		return
+	}
+	noPassword := s == nil || s.Values[render.DatabasePasswordKey] == ""
+	if noPassword {
+		resp.Diagnostics.AddAttributeWarning(path.Root("password_vault_path"), "Password missing in Vault",
+			fmt.Sprintf("Vault has no password at %s; the next apply fails until it is restored (a new one is never generated for an existing database).",
+				spec.Password.FullPath()))
+	} else {
+		spec.Password.Version, spec.Password.Values = s.Version, s.Values
+	}
+	desired, err := render.DatabaseObjects(spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Rendering database", err.Error())
+		return
+	}
+	compared := make([]*unstructured.Unstructured, len(desired))
+	for i, o := range desired {
+		compared[i] = o
+		if o.GetKind() == "StatefulSet" {
+			compared[i] = render.WithLiveClaimTemplates(o, live[i])
+		}
+	}
+	statuses, err := eng.Diff(ctx, compared...)
+	if err != nil {
+		resp.Diagnostics.AddError("Reading database objects", err.Error())
+		return
+	}
+	entries := make(map[string]string, len(desired))
+	for i, st := range statuses {
+		entries[st.Ref.String()] = describe(desired[i], st)
+		if noPassword && desired[i].GetKind() == "Secret" {
+			entries[st.Ref.String()] = "Vault " + spec.Password.FullPath() + " has no password"
+		}
+	}
+	state.Objects = types.MapValueMust(types.StringType, toValues(entries))
+	for _, o := range live {
+		if o != nil && o.GetKind() == "Secret" {
+			if v, err := strconv.Atoi(o.GetAnnotations()[render.AnnotationVaultVersion]); err == nil {
+				state.PasswordVersion = types.Int64Value(int64(v))
+			}
+		}
+	}
+	state.outputs()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *databaseResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state databaseModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spec, _ := state.spec()
+	objs, err := render.DatabaseObjects(spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Rendering database", err.Error())
+		return
+	}
+	eng := r.data.Engine
+	// The StatefulSet first (foreground: its pods are gone when it is), so
+	// no pod reads the Secret or holds a claim afterwards.
+	ordered := refs(objs)
+	for i, j := 0, len(ordered)-1; i < j; i, j = i+1, j-1 {
+		ordered[i], ordered[j] = ordered[j], ordered[i]
+	}
+	if err := eng.Delete(ctx, ordered...); err != nil {
+		resp.Diagnostics.AddError("Deleting database", err.Error())
+		return
+	}
+	claims, err := r.claims(ctx, spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Reading the database's volumes", err.Error())
+		return
+	}
+	pwPath := render.DatabaseVaultPath(spec.Project, spec.Name)
+	if !state.DeleteData.ValueBool() {
+		names := make([]string, len(claims))
+		for i, c := range claims {
+			names[i] = c.GetName()
+		}
+		kept := "the password in Vault (" + pwPath + ")"
+		if len(names) > 0 {
+			kept = fmt.Sprintf("PersistentVolumeClaim(s) %s and %s", strings.Join(names, ", "), kept)
+		}
+		resp.Diagnostics.AddWarning("Database data kept",
+			fmt.Sprintf("Deleted %s but kept %s (delete_data is false). A database created again with the same name reattaches them.",
+				state.ID.ValueString(), kept))
+		return
+	}
+	claimRefs := make([]engine.Ref, len(claims))
+	for i, c := range claims {
+		claimRefs[i] = engine.RefOf(&c)
+	}
+	if err := eng.Delete(ctx, claimRefs...); err != nil {
+		resp.Diagnostics.AddError("Deleting the database's volumes", err.Error())
+		return
+	}
+	kv, err := eng.KV()
+	if err == nil {
+		err = kv.Destroy(ctx, pwPath)
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Deleting the database's password", err.Error())
+	}
+}
+
+// ImportState adopts an existing database in place (also one made by the
+// old chart), reading type, version, port and size from the live
+// StatefulSet. Nothing is written: the next apply takes the objects over.
+func (r *databaseResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	p, d, ok := strings.Cut(req.ID, "/")
+	if !ok || !dnsLabel.MatchString(p) || !dnsLabel.MatchString(d) {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not <project>/<database>", req.ID))
+		return
+	}
+	m, err := r.importModel(ctx, p, d)
+	if err != nil {
+		resp.Diagnostics.AddError("Importing database "+req.ID, err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}
+
+func (r *databaseResource) importModel(ctx context.Context, p, d string) (*databaseModel, error) {
+	eng := r.data.Engine
+	name := render.DatabaseStatefulSet(p, d)
+	sts, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: render.Namespace(p), Name: name})
+	if err != nil {
+		return nil, err
+	}
+	if sts == nil {
+		return nil, fmt.Errorf("there is no StatefulSet %s in namespace %s", name, render.Namespace(p))
+	}
+	image := containerImage(sts, d)
+	if image == "" {
+		cs, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
+		if len(cs) != 1 {
+			return nil, fmt.Errorf("StatefulSet %s has no container %q", name, d)
+		}
+		image, _ = cs[0].(map[string]any)["image"].(string)
+	}
+	typ, version, err := render.ParseDatabaseImage(image)
+	if err != nil {
+		return nil, fmt.Errorf("StatefulSet %s: %w; only databases of those types can be imported", name, err)
+	}
+	port := render.DatabaseTypes[typ].Port
+	if n := containerPort(sts, d); n > 0 {
+		port = n
+	}
+	size, err := importedSize(sts, render.DatabaseVolume(p, d))
+	if err != nil {
+		return nil, fmt.Errorf("StatefulSet %s: %w", name, err)
+	}
+	// A claim expanded since (by us or by hand) is what the database has.
+	claims, err := r.claims(ctx, render.Database{Project: p, Name: d})
+	if err != nil {
+		return nil, err
+	}
+	for i := range claims {
+		if q, ok := claimRequest(&claims[i]); ok && q.Cmp(size) > 0 {
+			size = q
+		}
+	}
+	m := &databaseModel{
+		Project: types.StringValue(p), Name: types.StringValue(d), Type: types.StringValue(typ),
+		Version: types.StringValue(version), Size: types.StringValue(size.String()), Port: types.Int64Value(port),
+		DeleteData: types.BoolValue(false), PasswordVersion: types.Int64Null(),
+		Objects: types.MapNull(types.StringType), Timeouts: nullTimeouts(),
+	}
+	m.outputs()
+	return m, nil
+}
+
+// containerPort is the first port of the named container (0 if none).
+func containerPort(sts *unstructured.Unstructured, container string) int64 {
+	cs, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
+	for _, c := range cs {
+		cm, _ := c.(map[string]any)
+		if cm["name"] != container && len(cs) > 1 {
+			continue
+		}
+		ports, _, _ := unstructured.NestedSlice(cm, "ports")
+		if len(ports) > 0 {
+			n, _, _ := unstructured.NestedInt64(ports[0].(map[string]any), "containerPort")
+			return n
+		}
+	}
+	return 0
+}
+
+// importedSize is the storage request of the StatefulSet's claim template.
+func importedSize(sts *unstructured.Unstructured, volume string) (k8sresource.Quantity, error) {
+	tpls, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+	for _, t := range tpls {
+		tm, _ := t.(map[string]any)
+		if n, _, _ := unstructured.NestedString(tm, "metadata", "name"); n != volume && len(tpls) > 1 {
+			continue
+		}
+		s, _, _ := unstructured.NestedString(tm, "spec", "resources", "requests", "storage")
+		q, err := k8sresource.ParseQuantity(s)
+		if err != nil {
+			return q, fmt.Errorf("claim template %s has no valid storage request (%q)", volume, s)
+		}
+		return q, nil
+	}
+	return k8sresource.Quantity{}, fmt.Errorf("no volumeClaimTemplate %s", volume)
+}
+
+// quantityValidator checks a positive Kubernetes quantity.
+type quantityValidator struct{}
+
+func (quantityValidator) Description(context.Context) string {
+	return "a positive Kubernetes quantity, such as 512Mi or 5Gi"
+}
+
+func (v quantityValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v quantityValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	q, err := k8sresource.ParseQuantity(s)
+	if err != nil || q.Sign() <= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid size", fmt.Sprintf("%q must be %s.", s, v.Description(ctx)))
+	}
+}
