@@ -183,9 +183,10 @@ start kube-apiserver "$KUBE_BIN/kube-apiserver" \
 	--service-cluster-ip-range="$SERVICE_CIDR" --endpoint-reconciler-type=none \
 	--allow-privileged=true --cert-dir="$PKI/apiserver" --profiling=false
 
-wait_for etcd 30 "etcd health" bash -c "curl -sf --max-time 2 http://127.0.0.1:$ETCD_PORT/health | grep -q '\"health\":\"true\"'"
-wait_for kube-apiserver 90 "kube-apiserver /readyz" \
-	bash -c "[[ \$(curl -s --max-time 2 --cacert '$PKI/ca.crt' -H 'Authorization: Bearer $ADMIN_TOKEN' $APISERVER_URL/readyz) == ok ]]"
+etcd_healthy() { [[ $(curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health") == *'"health":"true"'* ]]; }
+wait_for etcd 30 "etcd health" etcd_healthy
+apiserver_ready() { [[ $(kcurl --max-time 2 "$APISERVER_URL/readyz") == ok ]]; }
+wait_for kube-apiserver 90 "kube-apiserver /readyz" apiserver_ready
 say "kube-apiserver ready ($(elapsed))"
 
 start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
@@ -293,11 +294,12 @@ say "vault ready ($(elapsed))"
 
 # ---------------------------------------------------------------- readiness
 crd_established() {
-	local name
+	local name js
 	while read -r _ name; do
-		# status is the last field; skip the (huge) schema before it.
-		kcurl --max-time 5 "$APISERVER_URL/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" |
-			sed 's/.*"status":{"conditions":\[//' | grep -q '"type":"Established","status":"True"' || return 1
+		# status is the last field, after the (huge) schema. No grep -q in a
+		# pipeline: with pipefail an early exit turns into SIGPIPE failures.
+		js=$(kcurl --max-time 5 "$APISERVER_URL/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" | tail -c 4000) || return 1
+		[[ $js == *'"status":{"conditions":['*'"type":"Established","status":"True"'* ]] || return 1
 	done <"$crd_list"
 }
 nodes_ready() {
@@ -307,9 +309,11 @@ nodes_ready() {
 	! grep -qE 'node\.kubernetes\.io/(not-ready|unreachable)|node\.cloudprovider\.kubernetes\.io/uninitialized' <<<"$js"
 }
 wait_for - 60 "$crd_count CRDs to be Established" crd_established
+say "CRDs established ($(elapsed))"
 wait_for kube-controller-manager 60 "default ServiceAccount in namespace default" \
 	kcurl -f --max-time 5 "$APISERVER_URL/api/v1/namespaces/default/serviceaccounts/default"
 wait_for kwok 60 "$NODE_COUNT kwok nodes Ready without not-ready taint" nodes_ready
+say "default ServiceAccount present, $NODE_COUNT nodes Ready ($(elapsed))"
 for c in "${COMPONENTS[@]}"; do
 	[[ -n $(pid_of "$c") ]] || { FAILING=1; fail "$c" "$c is not running"; }
 done

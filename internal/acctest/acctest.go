@@ -41,6 +41,13 @@ terraform {
 func Config(hcl string) string { return ProviderSource + hcl }
 
 func init() {
+	// A CLI config path that does not exist makes tofu print a warning
+	// before its version, which terraform-plugin-testing cannot parse.
+	if f := os.Getenv("TF_CLI_CONFIG_FILE"); f != "" {
+		if _, err := os.Stat(f); err != nil {
+			os.Unsetenv("TF_CLI_CONFIG_FILE")
+		}
+	}
 	// terraform-plugin-testing registers the in-process provider under a
 	// registry host; tofu resolves "idpkit/idp" to registry.opentofu.org.
 	if os.Getenv("TF_ACC_PROVIDER_NAMESPACE") == "" {

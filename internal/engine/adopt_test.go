@@ -64,7 +64,7 @@ func TestApplyAdoptsObjectsOfOtherManagers(t *testing.T) {
 		if live.Data[c.otherOnly] != "kept" {
 			t.Errorf("%s: data.%s = %q, want kept (only %s set it)", c.name, c.otherOnly, live.Data[c.otherOnly], c.other)
 		}
-		if !owns(live.ManagedFields, engine.FieldManager, metav1.ManagedFieldsOperationApply, "f:data", "f:shared") {
+		if !owns(live.ManagedFields, fieldManager, metav1.ManagedFieldsOperationApply, "f:data", "f:shared") {
 			t.Errorf("%s: data.shared not owned by us; managers %v", c.name, managers(live.ManagedFields))
 		}
 		if owns(live.ManagedFields, c.other, "", "f:data", "f:shared") {

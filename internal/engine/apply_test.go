@@ -38,11 +38,11 @@ func TestApplyCreatesThenUpdatesInPlace(t *testing.T) {
 	if out[0].GetUID() != cm.UID {
 		t.Errorf("Apply returned UID %s, live ConfigMap has %s", out[0].GetUID(), cm.UID)
 	}
-	if !owns(cm.ManagedFields, engine.FieldManager, metav1.ManagedFieldsOperationApply, "f:data", "f:key") {
-		t.Errorf("data.key is not owned by %s (Apply); managers: %v", engine.FieldManager, managers(cm.ManagedFields))
+	if !owns(cm.ManagedFields, fieldManager, metav1.ManagedFieldsOperationApply, "f:data", "f:key") {
+		t.Errorf("data.key is not owned by %s (Apply); managers: %v", fieldManager, managers(cm.ManagedFields))
 	}
-	if owns(cm.ManagedFields, engine.FieldManager, metav1.ManagedFieldsOperationUpdate) {
-		t.Errorf("%s also appears as an Update manager: %v", engine.FieldManager, managers(cm.ManagedFields))
+	if owns(cm.ManagedFields, fieldManager, metav1.ManagedFieldsOperationUpdate) {
+		t.Errorf("%s also appears as an Update manager: %v", fieldManager, managers(cm.ManagedFields))
 	}
 
 	dep, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
@@ -56,8 +56,8 @@ func TestApplyCreatesThenUpdatesInPlace(t *testing.T) {
 	if c.Image != "registry.invalid/app:1" || c.Resources.Requests.Cpu().String() != "250m" {
 		t.Errorf("live container = image %q cpu %s, want registry.invalid/app:1 250m", c.Image, c.Resources.Requests.Cpu())
 	}
-	if !owns(dep.ManagedFields, engine.FieldManager, metav1.ManagedFieldsOperationApply, "f:spec", "f:replicas") {
-		t.Errorf("spec.replicas is not owned by %s (Apply); managers: %v", engine.FieldManager, managers(dep.ManagedFields))
+	if !owns(dep.ManagedFields, fieldManager, metav1.ManagedFieldsOperationApply, "f:spec", "f:replicas") {
+		t.Errorf("spec.replicas is not owned by %s (Apply); managers: %v", fieldManager, managers(dep.ManagedFields))
 	}
 
 	// Changed values update the same objects; a key we stop setting is

@@ -24,6 +24,11 @@ import (
 // own namespace (random suffix), removed in t.Cleanup, and asserts on live
 // objects read with acctest.Kube, never only on what the engine returns.
 
+// fieldManager is spelled out, not taken from engine.FieldManager, so that
+// renaming the manager (which would orphan every object users already have)
+// fails the tests.
+const fieldManager = "terraform-provider-idp"
+
 var depGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 
 type kubeClient = *kubernetes.Clientset

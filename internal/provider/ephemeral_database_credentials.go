@@ -111,16 +111,12 @@ func (e *databaseCredentials) Open(ctx context.Context, req ephemeral.OpenReques
 				"version = idp_database.<x>.password_version so that this is read after it exists.", p, d, render.DatabaseStatefulSet(p, d)))
 		return
 	}
-	typ, _, err := render.ParseDatabaseImage(containerImage(sts, d))
+	typ, _, port, err := databaseOf(sts, d)
 	if err != nil {
-		resp.Diagnostics.AddError("Reading database", fmt.Sprintf("StatefulSet %s: %v", render.DatabaseStatefulSet(p, d), err))
+		resp.Diagnostics.AddError("Reading database", err.Error())
 		return
 	}
 	t := render.DatabaseTypes[typ]
-	port := t.Port
-	if n := containerPort(sts, d); n > 0 {
-		port = n
-	}
 
 	kv, err := eng.KV()
 	if err != nil {

@@ -39,9 +39,9 @@ const (
 	testWebhookBase     = "https://webhook.example.com"
 )
 
-// appTestEnv sets what the provider needs beyond the stack: registry and
-// webhook URL.
-func appTestEnv(t *testing.T) {
+// providerTestEnv sets the provider settings tests rely on beyond the
+// stack's: registry and webhook URL (GitHub only where a test fakes it).
+func providerTestEnv(t *testing.T) {
 	t.Setenv("IDP_REGISTRY_HOST", testRegistryHost)
 	t.Setenv("IDP_REGISTRY_PROJECT", testRegistryProject)
 	t.Setenv("IDP_WEBHOOK_BASE_URL", testWebhookBase)
@@ -157,7 +157,7 @@ func checkDeployedImage(t *testing.T, ns, app, commit string) resource.TestCheck
 
 func TestAccApplication_ciAndTofuAgree(t *testing.T) {
 	acctest.PreCheck(t)
-	appTestEnv(t)
+	providerTestEnv(t)
 	gh := acctest.NewGitHub(t)
 	gh.AddRepo("myorg", "my-api", true)
 	gh.SetBranch("myorg", "my-api", "main", sha('1'))
@@ -338,7 +338,7 @@ data "idp_application" "app" {
 
 func TestAccApplication_githubChecks(t *testing.T) {
 	acctest.PreCheck(t)
-	appTestEnv(t)
+	providerTestEnv(t)
 	gh := acctest.NewGitHub(t)
 	gh.AddRepo("myorg", "readonly", false)
 	gh.AddRepo("myorg", "my-api", true)
@@ -364,7 +364,7 @@ func TestAccApplication_githubChecks(t *testing.T) {
 
 func TestAccApplication_invalidInput(t *testing.T) {
 	acctest.PreCheck(t)
-	appTestEnv(t)
+	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
 	git := `owner = "myorg", repo = "my-api", branch = "main"`
 	for _, tc := range []struct{ config, err string }{

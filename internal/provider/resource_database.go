@@ -732,21 +732,9 @@ func (r *databaseResource) importModel(ctx context.Context, p, d string) (*datab
 	if sts == nil {
 		return nil, fmt.Errorf("there is no StatefulSet %s in namespace %s", name, render.Namespace(p))
 	}
-	image := containerImage(sts, d)
-	if image == "" {
-		cs, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
-		if len(cs) != 1 {
-			return nil, fmt.Errorf("StatefulSet %s has no container %q", name, d)
-		}
-		image, _ = cs[0].(map[string]any)["image"].(string)
-	}
-	typ, version, err := render.ParseDatabaseImage(image)
+	typ, version, port, err := databaseOf(sts, d)
 	if err != nil {
-		return nil, fmt.Errorf("StatefulSet %s: %w; only databases of those types can be imported", name, err)
-	}
-	port := render.DatabaseTypes[typ].Port
-	if n := containerPort(sts, d); n > 0 {
-		port = n
+		return nil, fmt.Errorf("%w; only databases of those types can be imported", err)
 	}
 	size, err := importedSize(sts, render.DatabaseVolume(p, d))
 	if err != nil {
@@ -770,6 +758,27 @@ func (r *databaseResource) importModel(ctx context.Context, p, d string) (*datab
 	}
 	m.outputs()
 	return m, nil
+}
+
+// databaseOf reads type, version and port from a database's live
+// StatefulSet: from the container named after the database, or its only one.
+func databaseOf(sts *unstructured.Unstructured, d string) (typ, version string, port int64, err error) {
+	image := containerImage(sts, d)
+	if image == "" {
+		cs, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
+		if len(cs) != 1 {
+			return "", "", 0, fmt.Errorf("StatefulSet %s has no container %q", sts.GetName(), d)
+		}
+		image, _ = cs[0].(map[string]any)["image"].(string)
+	}
+	if typ, version, err = render.ParseDatabaseImage(image); err != nil {
+		return "", "", 0, fmt.Errorf("StatefulSet %s: %w", sts.GetName(), err)
+	}
+	port = render.DatabaseTypes[typ].Port
+	if n := containerPort(sts, d); n > 0 {
+		port = n
+	}
+	return typ, version, port, nil
 }
 
 // containerPort is the first port of the named container (0 if none).

@@ -9,13 +9,15 @@ PIDS=$STATE/pids
 TOOLS_SH=$ROOT/scripts/tools.sh
 CRDS_DIR=${IDP_CRDS_DIR:-$ROOT/../shared/crds}
 
-# Everything listens on loopback only.
-ETCD_PORT=23790
-ETCD_PEER_PORT=23800
-APISERVER_PORT=16443
-KCM_PORT=16257
-SCHEDULER_PORT=16259
-VAULT_PORT=18200 # vault -dev also takes VAULT_PORT+1 for its cluster listener
+# Everything listens on loopback only. IDP_STACK_PORT_OFFSET shifts every port
+# (for a second stack on the same host, e.g. another checkout).
+off=${IDP_STACK_PORT_OFFSET:-0}
+ETCD_PORT=$((23790 + off))
+ETCD_PEER_PORT=$((23800 + off))
+APISERVER_PORT=$((16443 + off))
+KCM_PORT=$((16257 + off))
+SCHEDULER_PORT=$((16259 + off))
+VAULT_PORT=$((18200 + off)) # vault -dev also takes VAULT_PORT+1 for its cluster listener
 VAULT_ROOT_TOKEN=idp-dev-root
 VAULT_KV_MOUNT=idp
 NODE_COUNT=3
