@@ -11,6 +11,7 @@ if [[ ! -d $STATE ]]; then
 	exit 0
 fi
 
+lock_stack
 pids=()
 for c in "${COMPONENTS[@]}"; do
 	p=$(pid_of "$c")
@@ -41,6 +42,6 @@ if [[ -n $left ]]; then
 	exit 1
 fi
 
-# Remove everything but the logs.
-find "$STATE" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+# Remove everything but the logs (and the lock).
+find "$STATE" -mindepth 1 -maxdepth 1 ! -name logs ! -name lock -exec rm -rf {} +
 echo "stack-down: stopped ${#pids[@]} process(es)"

@@ -15,6 +15,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/stack/lib.sh"
 
 t0=$(now_ms)
+lock_stack
 say() { echo "stack-up: $*"; }
 elapsed() { local ms=$(($(now_ms) - t0)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
 
@@ -63,6 +64,7 @@ done
 STARTED=0
 fail() { # fail <component> <message>
 	local log=$LOGS/$1.log
+	FAILING=1
 	echo "stack-up: FAILED: $2" >&2
 	if [[ -f $log ]]; then
 		echo "---- last 40 lines of $log" >&2
@@ -77,7 +79,8 @@ fail() { # fail <component> <message>
 	fi
 	exit 1
 }
-trap 'rc=$?; ((rc == 0)) || [[ -n ${FAILING:-} ]] || { FAILING=1; fail stack-up "unexpected error (rc=$rc) at line $LINENO"; }' EXIT
+# shellcheck disable=SC2154 # rc is set inside the trap
+trap 'rc=$?; ((rc == 0)) || [[ -n ${FAILING:-} ]] || { fail stack-up "unexpected error (rc=$rc) at line $LINENO"; }' EXIT
 
 # wait_for <component> <timeout-seconds> <description> <command...>
 wait_for() {
@@ -87,11 +90,10 @@ wait_for() {
 	until "$@" >/dev/null 2>&1; do
 		if [[ $comp != - ]]; then
 			pid=$(pid_of "$comp")
-			[[ -n $pid ]] || { FAILING=1; fail "$comp" "$comp exited while waiting for $desc"; }
+			[[ -n $pid ]] || { fail "$comp" "$comp exited while waiting for $desc"; }
 		fi
 		if (($(now_ms) > deadline)); then
-			FAILING=1
-			fail "${comp/#-/stack-up}" "timed out after ${timeout}s waiting for $desc"
+			fail "${comp/#-/kube-apiserver}" "timed out after ${timeout}s waiting for $desc"
 		fi
 		sleep 0.2
 	done
@@ -102,7 +104,15 @@ start() {
 	local comp=$1 bin=$2 pid
 	shift 2
 	: >"$LOGS/$comp.log"
-	(cd "$STATE" && exec setsid "$bin" "$@" </dev/null >>"$LOGS/$comp.log" 2>&1) &
+	(
+		cd "$STATE"
+		# Close inherited fds (our lock, a caller's pipes) so the daemon holds none.
+		for fd in "/proc/$BASHPID/fd/"*; do
+			fd=${fd##*/}
+			((fd > 2)) && eval "exec $fd>&-"
+		done
+		exec setsid "$bin" "$@" </dev/null >>"$LOGS/$comp.log" 2>&1
+	) &
 	pid=$!
 	echo "$pid" >"$PIDS/$comp.pid"
 	STARTED=1
@@ -233,7 +243,7 @@ EOF
 	)
 	code=$(kcurl -o "$LOGS/node-$n.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 		--data-binary "$body" "$APISERVER_URL/api/v1/nodes") || true
-	[[ $code == 201 || $code == 409 ]] || { FAILING=1; fail stack-up "creating node $n: HTTP $code $(cat "$LOGS/node-$n.json")"; }
+	[[ $code == 201 || $code == 409 ]] || { fail stack-up "creating node $n: HTTP $code $(cat "$LOGS/node-$n.json")"; }
 	rm -f "$LOGS/node-$n.json"
 done
 
@@ -241,6 +251,7 @@ done
 # Split every *.yaml/*.yml (recursively) into documents; server-side apply each
 # CustomResourceDefinition (some are too big for client-side apply).
 crd_list=$STATE/crds/list
+# shellcheck disable=SC2016 # awk program
 find "$CRDS_DIR" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | sort -z |
 	xargs -0 -r awk -v out="$STATE/crds" '
 		function flush() {
@@ -259,7 +270,7 @@ find "$CRDS_DIR" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | sort -z
 		END { flush() }
 	' | awk '$2 == "CustomResourceDefinition" && $3 != "" { print $1, $3 }' >"$crd_list"
 crd_count=$(wc -l <"$crd_list")
-((crd_count > 0)) || { FAILING=1; fail stack-up "no CustomResourceDefinitions found under $CRDS_DIR"; }
+((crd_count > 0)) || { fail stack-up "no CustomResourceDefinitions found under $CRDS_DIR"; }
 
 apply_crd() { # apply_crd <file> <name>
 	local out=$1.out code
@@ -286,7 +297,7 @@ wait_for vault 60 "vault /v1/sys/health" curl -sf --max-time 2 "$VAULT_URL/v1/sy
 code=$(vcurl -o "$LOGS/vault-mount.json" -w '%{http_code}' -X POST \
 	--data '{"type":"kv","options":{"version":"2"},"description":"terraform-provider-idp acceptance tests"}' \
 	"$VAULT_URL/v1/sys/mounts/$VAULT_KV_MOUNT") || true
-[[ $code == 204 || $code == 200 ]] || { FAILING=1; fail vault "mounting kv-v2 at $VAULT_KV_MOUNT: HTTP $code $(cat "$LOGS/vault-mount.json")"; }
+[[ $code == 204 || $code == 200 ]] || { fail vault "mounting kv-v2 at $VAULT_KV_MOUNT: HTTP $code $(cat "$LOGS/vault-mount.json")"; }
 rm -f "$LOGS/vault-mount.json"
 # A fresh kv-v2 mount is briefly not writable while it initialises.
 wait_for vault 30 "kv-v2 mount $VAULT_KV_MOUNT" vcurl -f "$VAULT_URL/v1/$VAULT_KV_MOUNT/config"
@@ -315,7 +326,7 @@ wait_for kube-controller-manager 60 "default ServiceAccount in namespace default
 wait_for kwok 60 "$NODE_COUNT kwok nodes Ready without not-ready taint" nodes_ready
 say "default ServiceAccount present, $NODE_COUNT nodes Ready ($(elapsed))"
 for c in "${COMPONENTS[@]}"; do
-	[[ -n $(pid_of "$c") ]] || { FAILING=1; fail "$c" "$c is not running"; }
+	[[ -n $(pid_of "$c") ]] || { fail "$c" "$c is not running"; }
 done
 
 cat >"$STATE/env.tmp" <<EOF

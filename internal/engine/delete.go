@@ -41,10 +41,12 @@ func (e *Engine) waitGone(ctx context.Context, ref Ref) error {
 	var last *unstructured.Unstructured
 	err := poll(ctx, func() (bool, error) {
 		live, err := e.Get(ctx, ref)
-		last = live
+		if err == nil {
+			last = live
+		}
 		return live == nil, err
 	})
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ended(ctx) {
 		return fmt.Errorf("timed out waiting for %s to be deleted%s", ref, blockedBy(last))
 	}
 	return err
@@ -71,6 +73,17 @@ func blockedBy(obj *unstructured.Unstructured) string {
 		return ""
 	}
 	return " (" + strings.Join(why, "; ") + ")"
+}
+
+// ended reports whether ctx is done or past its deadline. A request made
+// just as the deadline passes can fail (client-go's rate limiter: "would
+// exceed context deadline") before ctx itself reports the deadline.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // poll calls check with a short, growing interval until it reports done,

@@ -36,7 +36,37 @@ func TestDeleteWaitsUntilGone(t *testing.T) {
 		return err == nil && len(pods.Items) >= 2, err
 	})
 
-	if err := e.Delete(ctx, engine.RefOf(cm), engine.RefOf(dep), engine.RefOf(cm2)); err != nil {
+	// A finalizer on the ReplicaSet holds the Deployment's foreground
+	// deletion: Delete must still be waiting while it is there.
+	rss, err := cs.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(rss.Items) != 1 {
+		t.Fatalf("ReplicaSets of web: %v, %v", rss, err)
+	}
+	rsName := rss.Items[0].Name
+	setRSFinalizers := func(body string) {
+		t.Helper()
+		_, err := cs.AppsV1().ReplicaSets(ns).Patch(context.Background(), rsName, types.MergePatchType, []byte(body), metav1.PatchOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatalf("patching finalizers of ReplicaSet %s: %v", rsName, err)
+		}
+	}
+	setRSFinalizers(`{"metadata":{"finalizers":["test.idpkit.io/hold"]}}`)
+	t.Cleanup(func() { setRSFinalizers(`{"metadata":{"finalizers":null}}`) })
+
+	deleted := make(chan error, 1)
+	go func() { deleted <- e.Delete(ctx, engine.RefOf(cm), engine.RefOf(dep), engine.RefOf(cm2)) }()
+	time.Sleep(3 * time.Second)
+	select {
+	case err := <-deleted:
+		t.Fatalf("Delete returned (%v) while a dependent ReplicaSet was still held by a finalizer", err)
+	default:
+	}
+	d, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || d.DeletionTimestamp == nil {
+		t.Fatalf("while its ReplicaSet is held the Deployment should exist, marked for deletion: %v", err)
+	}
+	setRSFinalizers(`{"metadata":{"finalizers":null}}`)
+	if err := <-deleted; err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	// Gone, not merely terminating, the moment Delete returns; foreground
@@ -92,20 +122,36 @@ func TestDeleteBlockedByFinalizerTimesOut(t *testing.T) {
 	})
 
 	ref := engine.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: "stuck"}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	start := time.Now()
-	err := e.Delete(ctx, ref)
-	elapsed := time.Since(start)
-	if err == nil {
-		t.Fatal("Delete of an object held by a finalizer succeeded")
+	// Several concurrent attempts with deadlines a few ms apart: the 3s
+	// deadline falls right where the engine's poll wakes up (0.2+0.4+0.8+1.6s),
+	// so some attempts hit the deadline in the middle of a request. Each must
+	// still report a timeout that names the object and its finalizer.
+	type result struct {
+		err     error
+		elapsed time.Duration
 	}
-	if elapsed < 2500*time.Millisecond || elapsed > 5*time.Second {
-		t.Errorf("Delete returned after %s, want about the 3s deadline", elapsed)
+	results := make(chan result, 8)
+	for i := range cap(results) {
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second+time.Duration(i)*2*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := e.Delete(ctx, ref)
+			results <- result{err, time.Since(start)}
+		}()
 	}
-	for _, want := range []string{ref.String(), finalizer} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not name %q", err, want)
+	for range cap(results) {
+		r := <-results
+		if r.err == nil {
+			t.Fatal("Delete of an object held by a finalizer succeeded")
+		}
+		if r.elapsed < 2500*time.Millisecond || r.elapsed > 5*time.Second {
+			t.Errorf("Delete returned after %s, want about the 3s deadline", r.elapsed)
+		}
+		for _, want := range []string{"timed out", ref.String(), finalizer} {
+			if !strings.Contains(r.err.Error(), want) {
+				t.Errorf("error %q does not contain %q", r.err, want)
+			}
 		}
 	}
 	live, gerr := cs.CoreV1().ConfigMaps(ns).Get(t.Context(), "stuck", metav1.GetOptions{})

@@ -46,27 +46,42 @@ func (s Status) String() string {
 func (e *Engine) Diff(ctx context.Context, desired ...*unstructured.Unstructured) ([]Status, error) {
 	out := make([]Status, 0, len(desired))
 	for _, obj := range desired {
-		ref := RefOf(obj)
-		live, err := e.Get(ctx, ref)
+		st, err := e.diff(ctx, obj)
 		if err != nil {
 			return nil, err
-		}
-		if live == nil {
-			out = append(out, Status{Ref: ref, State: Missing})
-			continue
-		}
-		applied, err := e.apply(ctx, obj, true)
-		if err != nil {
-			return nil, fmt.Errorf("checking drift: %w", err)
-		}
-		fields := diffPaths("", comparable(live.Object), comparable(applied.Object))
-		st := Status{Ref: ref, State: InSync}
-		if len(fields) > 0 {
-			st.State, st.Fields = Drifted, fields
 		}
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+func (e *Engine) diff(ctx context.Context, obj *unstructured.Unstructured) (Status, error) {
+	ref := RefOf(obj)
+	var live, applied *unstructured.Unstructured
+	// A controller may write the object between our read and the dry run
+	// (the deployment controller annotates a new Deployment): compare the two
+	// only when the dry run was computed from the version we read.
+	for range 5 {
+		var err error
+		if live, err = e.Get(ctx, ref); err != nil {
+			return Status{}, err
+		}
+		if live == nil {
+			return Status{Ref: ref, State: Missing}, nil
+		}
+		if applied, err = e.apply(ctx, obj, true); err != nil {
+			return Status{}, fmt.Errorf("checking drift: %w", err)
+		}
+		if applied.GetResourceVersion() == live.GetResourceVersion() {
+			break
+		}
+	}
+	fields := diffPaths("", comparable(live.Object), comparable(applied.Object))
+	st := Status{Ref: ref, State: InSync}
+	if len(fields) > 0 {
+		st.State, st.Fields = Drifted, fields
+	}
+	return st, nil
 }
 
 // comparable drops what changes on every write without changing meaning.

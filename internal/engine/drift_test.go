@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -110,14 +111,17 @@ func TestDiffRepeatedWhileControllersWrite(t *testing.T) {
 	ns := namespace(t, "churn")
 	ctx := testCtx(t, 60*time.Second)
 
-	dep := deployment(ns, "web", 5, "100m")
-	if _, err := e.Apply(ctx, dep); err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
-	for i := range 40 {
-		st := diffOne(t, ctx, e, dep)
-		if st.State != engine.InSync {
-			t.Fatalf("Diff #%d right after apply: %s", i, st)
+	// The window is right after creation, so use several fresh Deployments.
+	for d := range 8 {
+		dep := deployment(ns, fmt.Sprintf("web-%d", d), 3, "100m")
+		if _, err := e.Apply(ctx, dep); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		for i := range 10 {
+			st := diffOne(t, ctx, e, dep)
+			if st.State != engine.InSync {
+				t.Fatalf("Diff #%d right after applying %s: %s", i, st.Ref, st)
+			}
 		}
 	}
 }

@@ -24,7 +24,7 @@ func (e *Engine) Wait(ctx context.Context, ref Ref, cond Condition) error {
 		done, reason, err = cond(live)
 		return done, err
 	})
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ended(ctx) {
 		return fmt.Errorf("timed out waiting for %s: %s", ref, reason)
 	}
 	return err

@@ -19,9 +19,9 @@ func (d *ProviderData) branchHead(ctx context.Context, owner, repo, branch strin
 	if err != nil || gh == nil || owner == "" {
 		return "", err
 	}
-	b, _, err := gh.Repositories.GetBranch(ctx, owner, repo, branch, 1)
+	b, resp, err := gh.Repositories.GetBranch(ctx, owner, repo, branch, 1)
 	if err != nil {
-		return "", githubError(err, owner, repo, branch)
+		return "", githubError(err, resp, owner, repo, branch)
 	}
 	return b.GetCommit().GetSHA(), nil
 }
@@ -35,9 +35,9 @@ func (d *ProviderData) checkRepository(ctx context.Context, owner, repo, branch 
 	if err != nil || gh == nil {
 		return "", err
 	}
-	r, _, err := gh.Repositories.Get(ctx, owner, repo)
+	r, resp, err := gh.Repositories.Get(ctx, owner, repo)
 	if err != nil {
-		return "", githubError(err, owner, repo, "")
+		return "", githubError(err, resp, owner, repo, "")
 	}
 	if !r.GetPermissions()["admin"] {
 		return "", fmt.Errorf("the GitHub token lacks admin access to %s/%s, which creating its push webhook needs", owner, repo)
@@ -45,21 +45,27 @@ func (d *ProviderData) checkRepository(ctx context.Context, owner, repo, branch 
 	return d.branchHead(ctx, owner, repo, branch)
 }
 
-func githubError(err error, owner, repo, branch string) error {
+// githubError explains a failed call by its status code. (Some go-github
+// calls, such as GetBranch, return a plain error and only the response.)
+func githubError(err error, resp *github.Response, owner, repo, branch string) error {
+	msg := err.Error()
 	var er *github.ErrorResponse
-	if !errors.As(err, &er) || er.Response == nil {
+	if errors.As(err, &er) {
+		msg = er.Message
+	}
+	if resp == nil || resp.Response == nil {
 		return fmt.Errorf("GitHub: %w", err)
 	}
-	switch er.Response.StatusCode {
+	switch resp.StatusCode {
 	case http.StatusUnauthorized:
 		return fmt.Errorf("the GitHub token was rejected (401): check github.token / GITHUB_TOKEN")
 	case http.StatusForbidden:
-		return fmt.Errorf("the GitHub token lacks access to %s/%s (403): %s", owner, repo, er.Message)
+		return fmt.Errorf("the GitHub token lacks access to %s/%s (403): %s", owner, repo, msg)
 	case http.StatusNotFound:
 		if branch != "" {
 			return fmt.Errorf("branch %q not found in %s/%s", branch, owner, repo)
 		}
 		return fmt.Errorf("repository %s/%s not found, or the GitHub token cannot see it", owner, repo)
 	}
-	return fmt.Errorf("GitHub: %s", er.Message)
+	return fmt.Errorf("GitHub: %s", msg)
 }

@@ -344,6 +344,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	state.Image = imageOf(spec)
+	state.WebhookURL = types.StringValue(spec.WebhookBaseURL + render.WebhookEndpoint(p, a))
 	state.Objects, err = observedObjects(ctx, eng, desired)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading application objects", err.Error())

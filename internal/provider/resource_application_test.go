@@ -372,9 +372,9 @@ func TestAccApplication_invalidInput(t *testing.T) {
 		{appConfig("shop", strings.Repeat("a", 24), git, ""), `(?s)name.*at most 27 keep`},
 		{strings.Replace(appConfig("shop", "api", git, ""), "8080", "70000", 1), `(?s)port.*between 1 and 65535`},
 		{appConfig("shop", "api", git, `  domains = ["Bad_Domain.com"]`), `(?s)domains.*lowercase DNS name`},
-		{appConfig("shop", "api", `owner = "myorg", repo = "my-api", branch = "feat..x"`, ""), `(?s)git.branch.*Invalid branch`},
-		{appConfig("shop", "api", `owner = "-bad", repo = "my-api", branch = "main"`, ""), `(?s)git.owner.*GitHub user or organisation`},
-		{appConfig("shop", "api", git+`, hash = "XYZ"`, ""), `(?s)git.hash.*commit hash`},
+		{appConfig("shop", "api", `owner = "myorg", repo = "my-api", branch = "feat..x"`, ""), `(?s)Invalid branch.*"feat\.\.x" must be a git branch name`},
+		{appConfig("shop", "api", `owner = "-bad", repo = "my-api", branch = "main"`, ""), `(?s)git\.owner must be a GitHub user or organisation name, got: -bad`},
+		{appConfig("shop", "api", git+`, hash = "XYZ"`, ""), `(?s)git\.hash must be a lowercase hex commit hash`},
 	} {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProviderFactories,

@@ -1,5 +1,5 @@
 # Shared settings and helpers for scripts/stack-up.sh and scripts/stack-down.sh.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # settings used by the sourcing scripts
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 STATE=$ROOT/.stack
@@ -33,26 +33,48 @@ COMPONENTS=(etcd vault kube-apiserver kube-controller-manager kube-scheduler kwo
 
 now_ms() { date +%s%3N; }
 
+TOOL_CACHE=${IDP_CACHE_DIR:-$HOME/.cache/terraform-provider-idp} # as in tools.sh
+TOOL_CACHE=$(cd "$TOOL_CACHE" 2>/dev/null && pwd -P || echo "$TOOL_CACHE")
+
+# ours <pid>: the process runs a binary from the tool cache with $STATE as its
+# working directory (every stack process does; guards against pid reuse).
+ours() {
+	[[ $(readlink "/proc/$1/cwd" 2>/dev/null) == "$STATE" ]] &&
+		[[ $(readlink "/proc/$1/exe" 2>/dev/null) == "$TOOL_CACHE"/* ]]
+}
+
 # pid_of <component>: the recorded pid if that process still runs, else nothing.
 pid_of() {
 	local f=$PIDS/$1.pid pid
 	[[ -f $f ]] || return 0
 	pid=$(<"$f")
-	[[ $pid =~ ^[0-9]+$ ]] || return 0
-	# Guard against pid reuse: the process must have been started in $STATE.
-	[[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$STATE" ]] || return 0
-	echo "$pid"
+	[[ $pid =~ ^[0-9]+$ ]] && ours "$pid" && echo "$pid"
+	return 0
 }
 
-# Processes started from the tool cache with $STATE as working directory, even
-# if their pid file is gone.
+# All stack processes, even those whose pid file is gone (no procps needed).
 stray_pids() {
-	local cache p
-	cache=$(dirname "$("$TOOLS_SH" --path etcd)")
-	for p in $(pgrep -f "^$cache/" 2>/dev/null || true); do
-		[[ $(readlink "/proc/$p/cwd" 2>/dev/null) == "$STATE" ]] && echo "$p"
+	local c p
+	# shellcheck disable=SC2044 # /proc/<pid>/cwd has no spaces
+	for c in $(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$STATE" 2>/dev/null); do
+		p=${c#/proc/}
+		p=${p%/cwd}
+		ours "$p" && echo "$p"
 	done
 	return 0
+}
+
+# lock_stack: serialise stack-up/stack-down runs on this checkout (fd 9; the
+# nested stack-down run by stack-up inherits the lock).
+lock_stack() {
+	[[ -z ${IDP_STACK_LOCKED:-} ]] || return 0
+	mkdir -p "$STATE"
+	exec 9>"$STATE/lock"
+	if ! flock -w 600 9; then
+		echo "$(basename "$0"): another stack-up/stack-down holds $STATE/lock" >&2
+		exit 1
+	fi
+	export IDP_STACK_LOCKED=1
 }
 
 port_open() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
