@@ -130,10 +130,10 @@ func TestDeleteBlockedByFinalizerTimesOut(t *testing.T) {
 		err     error
 		elapsed time.Duration
 	}
-	results := make(chan result, 8)
+	results := make(chan result, 16)
 	for i := range cap(results) {
 		go func() {
-			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second+time.Duration(i)*2*time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second+time.Duration(i)*time.Millisecond)
 			defer cancel()
 			start := time.Now()
 			err := e.Delete(ctx, ref)

@@ -33,7 +33,9 @@ func (vaultPathValidator) Description(context.Context) string {
 	return "a Vault KV v2 path relative to the mount: segments of letters, digits, '.', '_' and '-' separated by '/'"
 }
 
-func (v vaultPathValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v vaultPathValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (v vaultPathValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {

@@ -30,11 +30,11 @@ import (
 )
 
 var (
-	_ resource.Resource                     = &applicationResource{}
-	_ resource.ResourceWithConfigure        = &applicationResource{}
-	_ resource.ResourceWithValidateConfig   = &applicationResource{}
-	_ resource.ResourceWithModifyPlan       = &applicationResource{}
-	_ resource.ResourceWithImportState      = &applicationResource{}
+	_ resource.Resource                   = &applicationResource{}
+	_ resource.ResourceWithConfigure      = &applicationResource{}
+	_ resource.ResourceWithValidateConfig = &applicationResource{}
+	_ resource.ResourceWithModifyPlan     = &applicationResource{}
+	_ resource.ResourceWithImportState    = &applicationResource{}
 )
 
 // NewApplicationResource is the idp_application resource.
@@ -55,10 +55,16 @@ type applicationModel struct {
 	AppSecretVaultPath    types.String   `tfsdk:"app_secret_vault_path"`
 	WebhookSecretRotation types.String   `tfsdk:"webhook_secret_rotation"`
 	BuildOnCreate         types.Bool     `tfsdk:"build_on_create"`
+	Dispatch              *dispatchModel `tfsdk:"dispatch"`
 	Image                 types.String   `tfsdk:"image"`
 	WebhookURL            types.String   `tfsdk:"webhook_url"`
 	Objects               types.Map      `tfsdk:"objects"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
+}
+
+type dispatchModel struct {
+	Repository types.String `tfsdk:"repository"`
+	EventType  types.String `tfsdk:"event_type"`
 }
 
 type gitModel struct {
@@ -169,6 +175,23 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 				MarkdownDescription: "On create, build and deploy the branch head right away instead of waiting for a push. " +
 					"Needs a GitHub token to resolve the head; defaults to `true` when one is configured.",
 				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
+			},
+			"dispatch": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Deploy the old chart's way instead of in the cluster: after a successful build, the " +
+					"workflow's `update-config` step sends a GitHub `repository_dispatch` (payload: project, application, " +
+					"hash) to a GitOps repository, whose pipeline sets `git.hash`.",
+				Attributes: map[string]schema.Attribute{
+					"repository": schema.StringAttribute{
+						Required: true, MarkdownDescription: "`owner/repo` that receives the dispatch.",
+						Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`), "must be owner/repo")},
+					},
+					"event_type": schema.StringAttribute{
+						Optional: true, Computed: true, Default: stringdefault.StaticString("update-config"),
+						MarkdownDescription: "The dispatch's `event_type`. Default `update-config`.",
+						Validators:          []validator.String{stringvalidator.LengthBetween(1, 100)},
+					},
+				},
 			},
 			"image": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "The image the Deployment runs, once a commit is deployed.",
@@ -559,6 +582,10 @@ func (r *applicationResource) fillProviderSettings(spec *render.Application, dia
 	report(e)
 	mount, e := r.data.cfg.require("vault.kv_mount")
 	report(e)
+	if spec.Dispatch != nil {
+		spec.Dispatch.APIURL, e = r.data.GitHubAPIURL()
+		report(e)
+	}
 	spec.RegistryHost, spec.RegistryProject, spec.WebhookBaseURL = host, project, base
 	spec.AppSecret.Mount, spec.WebhookSecret.Mount = mount, mount
 	return err
@@ -575,8 +602,14 @@ func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (r
 		!g.Branch.IsUnknown() && !g.Hash.IsUnknown() && !m.Port.IsUnknown() && !m.Replicas.IsUnknown() &&
 		!m.Domains.IsUnknown() && !m.AppSecretVaultPath.IsUnknown()
 	p, a := m.Project.ValueString(), m.Name.ValueString()
+	var dispatch *render.Dispatch
+	if d := m.Dispatch; d != nil {
+		known = known && !d.Repository.IsUnknown() && !d.EventType.IsUnknown()
+		dispatch = &render.Dispatch{Repository: d.Repository.ValueString(), EventType: d.EventType.ValueString()}
+	}
 	return render.Application{
-		Project: p, Name: a,
+		Dispatch: dispatch,
+		Project:  p, Name: a,
 		Owner: g.Owner.ValueString(), Repo: g.Repo.ValueString(), Branch: g.Branch.ValueString(), Hash: g.Hash.ValueString(),
 		Port: m.Port.ValueInt64(), Replicas: m.Replicas.ValueInt64(),
 		Domains:       stringSet(ctx, m.Domains, diags),

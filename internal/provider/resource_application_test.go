@@ -382,3 +382,135 @@ func TestAccApplication_invalidInput(t *testing.T) {
 		})
 	}
 }
+
+// Two applications in one project; the old chart's dispatch mode; webhook
+// secret rotation on request only; app secrets synced but never in state;
+// destroying one application leaves the other untouched.
+func TestAccApplication_dispatchRotationAndNeighbours(t *testing.T) {
+	acctest.PreCheck(t)
+	providerTestEnv(t)
+	t.Setenv("GITHUB_TOKEN", "")
+	project := acctest.Name("acc-two")
+	seedProjectVault(t, project)
+	appEnv := "postgres://user:" + acctest.Name("pw") + "@db/app"
+	acctest.PutVault(t, render.AppSecretVaultPath(project, "web"), map[string]any{"DATABASE_URL": appEnv})
+	cs, dyn := acctest.Kube(t)
+	ctx := context.Background()
+	kv, _ := acctest.Vault(t)
+	git := `owner = "myorg", repo = "web", branch = "main"`
+	config := func(rotation string, withWorker bool) string {
+		c := appConfig(project, "web", git, `  dispatch = { repository = "myorg/gitops" }
+  webhook_secret_rotation = "`+rotation+`"`)
+		if withWorker {
+			c += `
+resource "idp_application" "worker" {
+  project = idp_project.p.name
+  name    = "worker"
+  git     = { owner = "myorg", repo = "worker", branch = "main" }
+  port    = 9000
+}
+`
+		}
+		return c
+	}
+	webhookVersion := func() int {
+		s, err := kv.Get(ctx, render.WebhookSecretVaultPath(project, "web"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.VersionMetadata.Version
+	}
+	workerAlive := func(*terraform.State) error {
+		for _, name := range []string{render.EventSource(project, "worker"), render.Sensor(project, "worker")} {
+			gvr := eventSourceGVR
+			if strings.HasSuffix(name, "sensor") {
+				gvr = sensorGVR
+			}
+			if _, err := dyn.Resource(gvr).Namespace(project).Get(ctx, name, metav1.GetOptions{}); err != nil {
+				return fmt.Errorf("worker's %s: %v", name, err)
+			}
+		}
+		_, err := cs.CoreV1().Services(project).Get(ctx, "worker", metav1.GetOptions{})
+		return err
+	}
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config("1", true),
+				Check: resource.ComposeTestCheckFunc(
+					func(*terraform.State) error {
+						tmpl, err := dyn.Resource(workflowTemplateGVR).Namespace(project).Get(ctx, render.WorkflowTemplate(project, "web"), metav1.GetOptions{})
+						if err != nil {
+							return err
+						}
+						spec := fmt.Sprint(tmpl.Object["spec"])
+						if !strings.Contains(spec, "https://api.github.com/repos/myorg/gitops/dispatches") || strings.Contains(spec, "manifest") {
+							return fmt.Errorf("dispatch mode template: %s", spec)
+						}
+						sec, err := cs.CoreV1().Secrets(project).Get(ctx, render.AppSecret(project, "web"), metav1.GetOptions{})
+						if err != nil {
+							return err
+						}
+						if string(sec.Data["DATABASE_URL"]) != appEnv {
+							return fmt.Errorf("app secret not synced from Vault")
+						}
+						if v := webhookVersion(); v != 1 {
+							return fmt.Errorf("webhook secret at version %d after create", v)
+						}
+						return nil
+					},
+					workerAlive,
+					checkNoSecretInState(appEnv),
+				),
+			},
+			{
+				// Unrelated changes never regenerate the webhook secret...
+				Config: strings.Replace(config("1", true), "port    = 8080", "port    = 8081", 1),
+				Check: func(*terraform.State) error {
+					if v := webhookVersion(); v != 1 {
+						return fmt.Errorf("webhook secret regenerated (version %d) by an unrelated change", v)
+					}
+					return nil
+				},
+			},
+			{
+				// ...asking for it does, and the Kubernetes Secret follows.
+				Config: strings.Replace(config("2", true), "port    = 8080", "port    = 8081", 1),
+				Check: func(*terraform.State) error {
+					if v := webhookVersion(); v != 2 {
+						return fmt.Errorf("webhook secret at version %d after rotation, want 2", v)
+					}
+					s, _ := kv.Get(ctx, render.WebhookSecretVaultPath(project, "web"))
+					sec, err := cs.CoreV1().Secrets(project).Get(ctx, render.WebhookSecret(project, "web"), metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					if string(sec.Data["secret"]) != s.Data["secret"] {
+						return fmt.Errorf("Kubernetes webhook secret not re-synced after rotation")
+					}
+					return nil
+				},
+			},
+			{
+				// Destroying one application leaves its neighbour alone.
+				Config: strings.Replace(config("2", false), "port    = 8080", "port    = 8081", 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.worker", plancheck.ResourceActionDestroy),
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionNoop),
+				}},
+				Check: func(*terraform.State) error {
+					if _, err := cs.CoreV1().Services(project).Get(ctx, "worker", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+						return fmt.Errorf("worker Service survived its destroy (err=%v)", err)
+					}
+					if _, err := kv.Get(ctx, render.WebhookSecretVaultPath(project, "worker")); err == nil {
+						return fmt.Errorf("worker's generated webhook secret left in Vault")
+					}
+					_, err := cs.CoreV1().Services(project).Get(ctx, "web", metav1.GetOptions{})
+					return err
+				},
+			},
+		},
+	})
+}

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -44,7 +45,22 @@ type Application struct {
 
 	AppSecret     VaultSecret // any keys: the application's environment
 	WebhookSecret VaultSecret // key "secret"
+
+	// Dispatch, when set, replaces the in-cluster rollout with the old
+	// chart's `update-config` step: a repository_dispatch to a GitOps
+	// repository whose pipeline pins the new commit.
+	Dispatch *Dispatch
 }
+
+// Dispatch is a GitHub repository_dispatch sent after a successful build.
+type Dispatch struct {
+	Repository string // owner/repo
+	EventType  string
+	APIURL     string // https://api.github.com, or a GitHub Enterprise API URL
+}
+
+// CurlImage sends the repository_dispatch.
+const CurlImage = "curlimages/curl:8.11.0"
 
 // ApplicationObjects renders an application in apply order. The Deployment
 // and IngressRoutes exist only once a commit is known: before that there is
@@ -190,19 +206,22 @@ func workflowTemplate(a Application) (*unstructured.Unstructured, error) {
 		},
 		VolumeMounts: []corev1.VolumeMount{{Name: "docker-config", MountPath: "/kaniko/.docker/"}},
 	}
-	tasks := []any{
-		map[string]any{"name": "build", "template": "kaniko"},
-		map[string]any{"name": "deploy", "template": "deploy", "dependencies": []any{"build"}},
+	tasks := []any{map[string]any{"name": "build", "template": "kaniko"}}
+	templates := []any{
+		map[string]any{"name": "build", "dag": map[string]any{"tasks": nil}},
+		map[string]any{"name": "kaniko", "container": fromTyped(kaniko)},
+	}
+	if a.Dispatch != nil {
+		tasks = append(tasks, map[string]any{"name": "update-config", "template": "update-config", "dependencies": []any{"build"}})
+		templates = append(templates, map[string]any{"name": "update-config", "container": fromTyped(dispatchContainer(a))})
+		return workflowTemplateObject(a, tasks, templates), nil
 	}
 	deploy, err := applyStep("deploy", deployment(a, ShaPlaceholder))
 	if err != nil {
 		return nil, err
 	}
-	templates := []any{
-		map[string]any{"name": "build", "dag": map[string]any{"tasks": nil}},
-		map[string]any{"name": "kaniko", "container": fromTyped(kaniko)},
-		deploy,
-	}
+	tasks = append(tasks, map[string]any{"name": "deploy", "template": "deploy", "dependencies": []any{"build"}})
+	templates = append(templates, deploy)
 	for i, d := range a.Domains {
 		name := fmt.Sprintf("route-%d", i)
 		step, err := applyStep(name, ingressRoute(a, d))
@@ -212,6 +231,11 @@ func workflowTemplate(a Application) (*unstructured.Unstructured, error) {
 		templates = append(templates, step)
 		tasks = append(tasks, map[string]any{"name": name, "template": name, "dependencies": []any{"deploy"}})
 	}
+	return workflowTemplateObject(a, tasks, templates), nil
+}
+
+func workflowTemplateObject(a Application, tasks, templates []any) *unstructured.Unstructured {
+	p, n := a.Project, a.Name
 	templates[0].(map[string]any)["dag"].(map[string]any)["tasks"] = tasks
 	return object("argoproj.io/v1alpha1", "WorkflowTemplate", Namespace(p), WorkflowTemplate(p, n), nil, map[string]any{
 		"spec": map[string]any{
@@ -226,7 +250,27 @@ func workflowTemplate(a Application) (*unstructured.Unstructured, error) {
 			}})},
 			"templates": templates,
 		},
-	}), nil
+	})
+}
+
+// dispatchContainer posts the repository_dispatch with the project's
+// GitHub token, which stays in its Secret (an environment variable).
+func dispatchContainer(a Application) corev1.Container {
+	payload := fmt.Sprintf(`{"event_type":%q,"client_payload":{"project":%q,"application":%q,"hash":"%s"}}`,
+		a.Dispatch.EventType, a.Project, a.Name, ShaPlaceholder)
+	return corev1.Container{
+		Name:    "main",
+		Image:   CurlImage,
+		Command: []string{"curl"},
+		Args: []string{
+			"--fail-with-body", "--silent", "--show-error", "-X", "POST",
+			"-H", "Accept: application/vnd.github+json",
+			"-H", "Authorization: Bearer $(GITHUB_TOKEN)",
+			"-d", payload,
+			strings.TrimSuffix(a.Dispatch.APIURL, "/") + "/repos/" + a.Dispatch.Repository + "/dispatches",
+		},
+		Env: []corev1.EnvVar{secretEnv("GITHUB_TOKEN", GitHubAccessSecret(a.Project), "token")},
+	}
 }
 
 // DeployFlags make Argo's resource steps server-side apply as the provider

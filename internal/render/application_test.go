@@ -1,6 +1,8 @@
 package render
 
 import (
+	"fmt"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 	"strings"
 	"testing"
@@ -88,5 +90,25 @@ func TestHashFromImage(t *testing.T) {
 func TestIngressRouteName(t *testing.T) {
 	if got := IngressRoute("shop", "api", "api.example.com"); got != "shop-api-api-example-com-route" {
 		t.Fatal(got)
+	}
+}
+
+// With dispatch, the pipeline ends like the old chart's: a
+// repository_dispatch instead of an in-cluster rollout, and the token is
+// referenced, never written into the template.
+func TestApplicationObjects_dispatch(t *testing.T) {
+	a := testApplication()
+	a.Dispatch = &Dispatch{Repository: "myorg/gitops", EventType: "update-config", APIURL: "https://api.github.com"}
+	objs, err := ApplicationObjects(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "WorkflowTemplate" {
+			golden(t, "application_dispatch_workflowtemplate", []*unstructured.Unstructured{o})
+			if s := fmt.Sprint(o.Object); strings.Contains(s, "deploy") {
+				t.Error("dispatch mode still deploys in the cluster")
+			}
+		}
 	}
 }
