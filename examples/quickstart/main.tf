@@ -1,5 +1,6 @@
 # The quickstart that `make demo` applies against the local stack.
-# Provider settings come from the environment (.stack/env).
+# Provider settings come from the environment (.stack/env, plus the registry
+# and webhook settings the demo exports).
 terraform {
   required_providers {
     idp = {
@@ -10,6 +11,8 @@ terraform {
 
 provider "idp" {}
 
+# Namespace, CI event bus, CI service account with least-privilege RBAC,
+# GitHub and registry credentials from Vault, network isolation.
 resource "idp_project" "shop" {
   name = "shop"
 
@@ -18,7 +21,38 @@ resource "idp_project" "shop" {
   }
 }
 
-output "shop_objects" {
-  description = "What landed in the cluster, and whether it is in sync."
-  value       = idp_project.shop.objects
+# Push-to-deploy CI for a GitHub repository, a Service, and, because a
+# commit is pinned here (there is no real CI in the local stack), the
+# Deployment and its route.
+resource "idp_application" "api" {
+  project = idp_project.shop.name
+  name    = "api"
+
+  git = {
+    owner  = "myorg"
+    repo   = "my-api"
+    branch = "main"
+    hash   = "4f1c3a9e2b7d8c6f5a4e3d2c1b0a9f8e7d6c5b4a"
+  }
+
+  port    = 8080
+  domains = ["api.shop.local"]
+}
+
+# A database whose password is generated into Vault and never stored in state.
+resource "idp_database" "cache" {
+  project = idp_project.shop.name
+  name    = "cache"
+  type    = "redis"
+  version = "7.4"
+  size    = "1Gi"
+}
+
+output "api_objects" {
+  description = "What landed in the cluster for the application, and whether it is in sync."
+  value       = idp_application.api.objects
+}
+
+output "cache_host" {
+  value = idp_database.cache.host
 }

@@ -19,8 +19,16 @@ import (
 // Conflicts are forced: fields that another manager (Helm, ArgoCD, kubectl)
 // set are taken over in place, never by deleting and recreating the object.
 // Fields we do not set keep their owners and values. A kind the cluster does
-// not serve yet is waited for until ctx ends (see kinds.go).
+// not serve yet is waited for until ctx ends (see kinds.go), before any
+// object is written.
 func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	kc, err := e.kubeClients()
+	if err != nil {
+		return nil, err
+	}
+	if err := kc.kinds.waitForKinds(ctx, objs); err != nil {
+		return nil, err
+	}
 	out := make([]*unstructured.Unstructured, 0, len(objs))
 	for _, obj := range objs {
 		live, err := e.apply(ctx, obj, false)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/restmapper"
 )
@@ -30,17 +32,26 @@ func newKindResolver(m *restmapper.DeferredDiscoveryRESTMapper, refreshEvery tim
 	return &kindResolver{mapper: m, refreshEvery: refreshEvery, lastRefresh: time.Now()}
 }
 
-// MissingKindError says which kind never appeared.
+// MissingKindError says which kind never appeared (and which others of the
+// same apply are missing too).
 type MissingKindError struct {
 	GVK    schema.GroupVersionKind
+	Also   []schema.GroupVersionKind
 	Waited time.Duration
 }
 
 func (e *MissingKindError) Error() string {
-	msg := fmt.Sprintf("API kind %s (%s) is not served by the cluster", e.GVK.Kind, e.GVK.GroupVersion())
+	kinds := []string{fmt.Sprintf("%s (%s)", e.GVK.Kind, e.GVK.GroupVersion())}
+	for _, g := range e.Also {
+		kinds = append(kinds, fmt.Sprintf("%s (%s)", g.Kind, g.GroupVersion()))
+	}
+	msg := fmt.Sprintf("API kind %s is not served by the cluster", kinds[0])
+	if len(kinds) > 1 {
+		msg = fmt.Sprintf("API kinds %s are not served by the cluster", strings.Join(kinds, ", "))
+	}
 	if e.Waited > 0 {
-		msg += fmt.Sprintf(" after waiting %s; its CustomResourceDefinition is not installed yet "+
-			"(install it, or raise the resource's create timeout if an app-of-apps installs it in the same apply)",
+		msg += fmt.Sprintf(" after waiting %s; their CustomResourceDefinitions are not installed yet "+
+			"(install them, or raise the resource's create timeout if an app-of-apps installs them in the same apply)",
 			e.Waited.Round(time.Second))
 	}
 	return msg
@@ -97,4 +108,34 @@ func (r *kindResolver) mappingNow(gvk schema.GroupVersionKind) (*meta.RESTMappin
 func isMissingKind(err error) bool {
 	var mk *MissingKindError
 	return errors.As(err, &mk)
+}
+
+// waitForKinds waits until the cluster serves every kind of objs, so that
+// an apply either finds all its kinds or writes nothing; on timeout the
+// error lists every kind still missing.
+func (r *kindResolver) waitForKinds(ctx context.Context, objs []*unstructured.Unstructured) error {
+	var missing *MissingKindError
+	seen := map[schema.GroupVersionKind]bool{}
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		if seen[gvk] {
+			continue
+		}
+		seen[gvk] = true
+		if missing != nil { // the deadline has passed: only look up the rest
+			if _, err := r.mappingNow(gvk); isMissingKind(err) {
+				missing.Also = append(missing.Also, gvk)
+			}
+			continue
+		}
+		if _, err := r.mapping(ctx, gvk); err != nil {
+			if !errors.As(err, &missing) {
+				return err
+			}
+		}
+	}
+	if missing != nil {
+		return missing
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -152,13 +153,25 @@ func TestApplyWaitsForKind(t *testing.T) {
 func TestApplyMissingKindFailsAtDeadline(t *testing.T) {
 	t.Parallel()
 	e := acctest.Engine(t)
+	cs, _ := acctest.Kube(t)
 	ns := namespace(t, "nokind")
-	w := newWidgetKind()
+	w, w2 := newWidgetKind(), newWidgetKind()
+	cm := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "first", "namespace": ns},
+	}}
 
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := e.Apply(ctx, w.object(ns, "w1", "small"))
+	_, err := e.Apply(ctx, cm, w.object(ns, "w1", "small"), w2.object(ns, "w2", "small"))
+	// All or nothing: the ConfigMap ahead of the missing kinds was not written.
+	if _, getErr := cs.CoreV1().ConfigMaps(ns).Get(t.Context(), "first", metav1.GetOptions{}); !apierrors.IsNotFound(getErr) {
+		t.Errorf("objects were applied although kinds were missing (err=%v)", getErr)
+	}
+	if !strings.Contains(fmt.Sprint(err), w2.kind) {
+		t.Errorf("error %q does not name the second missing kind %s", err, w2.kind)
+	}
 	elapsed := time.Since(start)
 	var mk *engine.MissingKindError
 	if !errors.As(err, &mk) {
