@@ -53,7 +53,11 @@ TOFU_BIN=$("$TOOLS_SH" --path tofu)/tofu
 [[ -d $CRDS_DIR ]] || { echo "stack-up: CRD dir $CRDS_DIR not found (set IDP_CRDS_DIR)" >&2; exit 1; }
 CRDS_DIR=$(cd "$CRDS_DIR" && pwd)
 
-for p in $ETCD_PORT $ETCD_PEER_PORT $APISERVER_PORT $KCM_PORT $SCHEDULER_PORT $VAULT_PORT $((VAULT_PORT + 1)); do
+# The stack's storage provisioner is this repository's own small program.
+PROVISIONER_BIN=$TOOL_CACHE/stack-provisioner/provisioner
+(cd "$ROOT" && go build -o "$PROVISIONER_BIN" ./scripts/stack/provisioner) || { echo "stack-up: building the provisioner failed" >&2; exit 1; }
+
+for p in $ETCD_PORT $ETCD_PEER_PORT $APISERVER_PORT $BARE_APISERVER_PORT $KCM_PORT $BARE_KCM_PORT $SCHEDULER_PORT $VAULT_PORT $((VAULT_PORT + 1)); do
 	if port_open "$p"; then
 		echo "stack-up: 127.0.0.1:$p is already in use by something else" >&2
 		exit 1
@@ -145,14 +149,14 @@ echo "$ADMIN_TOKEN" >"$STATE/admin-token"
 echo "$ADMIN_TOKEN,admin,admin,system:masters" >"$PKI/tokens.csv"
 chmod 600 "$STATE/admin-token" "$PKI/tokens.csv"
 
-KUBECONFIG_FILE=$STATE/kubeconfig
-cat >"$KUBECONFIG_FILE" <<EOF
+write_kubeconfig() { # write_kubeconfig <file> <server>
+	cat >"$1" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
 - name: idp-stack
   cluster:
-    server: $APISERVER_URL
+    server: $2
     certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
 users:
 - name: admin
@@ -166,7 +170,12 @@ contexts:
     namespace: default
 current-context: idp-stack
 EOF
-chmod 600 "$KUBECONFIG_FILE"
+	chmod 600 "$1"
+}
+KUBECONFIG_FILE=$STATE/kubeconfig
+BARE_KUBECONFIG_FILE=$STATE/kubeconfig-bare
+write_kubeconfig "$KUBECONFIG_FILE" "$APISERVER_URL"
+write_kubeconfig "$BARE_KUBECONFIG_FILE" "$BARE_APISERVER_URL"
 
 # ---------------------------------------------------------------- processes
 start etcd "$ETCD_BIN" \
@@ -182,22 +191,31 @@ start vault /usr/bin/env -u VAULT_ADDR -u VAULT_TOKEN -u VAULT_CACERT -u VAULT_N
 	"$VAULT_BIN" server -dev -dev-listen-address="127.0.0.1:$VAULT_PORT" \
 	-dev-root-token-id="$VAULT_ROOT_TOKEN" -dev-no-store-token -dev-no-kv -log-level=warn
 
-start kube-apiserver "$KUBE_BIN/kube-apiserver" \
-	--etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
-	--tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-	--client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
-	--authorization-mode=RBAC \
-	--service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-	--service-account-issuer=https://kubernetes.default.svc.cluster.local \
-	--service-cluster-ip-range="$SERVICE_CIDR" --endpoint-reconciler-type=none \
-	--allow-privileged=true --cert-dir="$PKI/apiserver" --profiling=false
+# start_apiserver <component> <port> <etcd-prefix>
+start_apiserver() {
+	start "$1" "$KUBE_BIN/kube-apiserver" \
+		--etcd-servers="http://127.0.0.1:$ETCD_PORT" --etcd-prefix="$3" \
+		--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$2" \
+		--tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+		--client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
+		--authorization-mode=RBAC \
+		--service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+		--service-cluster-ip-range="$SERVICE_CIDR" --endpoint-reconciler-type=none \
+		--allow-privileged=true --cert-dir="$PKI/$1" --profiling=false
+}
+start_apiserver kube-apiserver "$APISERVER_PORT" /registry
+# The bare server shares etcd under another prefix: a separate, empty cluster
+# with no CRDs, like one that an app-of-apps has not bootstrapped yet.
+start_apiserver kube-apiserver-bare "$BARE_APISERVER_PORT" /registry-bare
 
 etcd_healthy() { [[ $(curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health") == *'"health":"true"'* ]]; }
 wait_for etcd 30 "etcd health" etcd_healthy
 apiserver_ready() { [[ $(kcurl --max-time 2 "$APISERVER_URL/readyz") == ok ]]; }
 wait_for kube-apiserver 90 "kube-apiserver /readyz" apiserver_ready
-say "kube-apiserver ready ($(elapsed))"
+bare_ready() { [[ $(kcurl --max-time 2 "$BARE_APISERVER_URL/readyz") == ok ]]; }
+wait_for kube-apiserver-bare 90 "bare kube-apiserver /readyz" bare_ready
+say "kube-apiservers ready ($(elapsed))"
 
 start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
 	--kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
@@ -206,6 +224,12 @@ start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
 	--service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
 	--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
 	--service-cluster-ip-range="$SERVICE_CIDR" --profiling=false
+
+# Only what destroying namespaces needs, on the bare server.
+start kube-controller-manager-bare "$KUBE_BIN/kube-controller-manager" \
+	--kubeconfig="$BARE_KUBECONFIG_FILE" --authentication-kubeconfig="$BARE_KUBECONFIG_FILE" --authorization-kubeconfig="$BARE_KUBECONFIG_FILE" \
+	--bind-address=127.0.0.1 --secure-port="$BARE_KCM_PORT" --cert-dir="$PKI/kcm-bare" \
+	--controllers=namespace-controller,garbage-collector-controller --leader-elect=false --profiling=false
 
 start kube-scheduler "$KUBE_BIN/kube-scheduler" \
 	--kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
@@ -220,6 +244,9 @@ start kwok /usr/bin/env HOME="$STATE/home" "$KWOK_BIN" \
 	--kubeconfig="$KUBECONFIG_FILE" \
 	--manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
 	--cidr="$POD_CIDR" --node-ip=127.0.0.1
+
+# A default StorageClass whose claims get hostPath volumes (databases).
+start provisioner "$PROVISIONER_BIN" --kubeconfig="$KUBECONFIG_FILE" --root="$STATE/volumes"
 
 # ---------------------------------------------------------------- nodes
 for i in $(seq 0 $((NODE_COUNT - 1))); do
@@ -336,10 +363,12 @@ export VAULT_ADDR='$VAULT_URL'
 export VAULT_TOKEN='$VAULT_ROOT_TOKEN'
 export IDP_VAULT_KV_MOUNT='$VAULT_KV_MOUNT'
 export TF_ACC_TERRAFORM_PATH='$TOFU_BIN'
-# terraform-plugin-testing + OpenTofu: address the provider under test in
-# OpenTofu's registry namespace (see OpenTofu "How to Develop Providers").
-export TF_ACC_PROVIDER_HOST=registry.opentofu.org
-export TF_ACC_PROVIDER_NAMESPACE=hashicorp
+# Provider settings the stack has no real service for.
+export IDP_REGISTRY_HOST='registry.local'
+export IDP_REGISTRY_PROJECT='idp'
+export IDP_WEBHOOK_BASE_URL='https://webhook.local'
+# The second API server, without CRDs (bootstrap tests).
+export IDP_BARE_KUBECONFIG='$BARE_KUBECONFIG_FILE'
 EOF
 mv "$STATE/env.tmp" "$STATE/env"
 trap - EXIT

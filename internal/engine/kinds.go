@@ -50,9 +50,12 @@ func (e *MissingKindError) Error() string {
 		msg = fmt.Sprintf("API kinds %s are not served by the cluster", strings.Join(kinds, ", "))
 	}
 	if e.Waited > 0 {
-		msg += fmt.Sprintf(" after waiting %s; their CustomResourceDefinitions are not installed yet "+
-			"(install them, or raise the resource's create timeout if an app-of-apps installs them in the same apply)",
-			e.Waited.Round(time.Second))
+		crds, them := "its CustomResourceDefinition is", "it"
+		if len(kinds) > 1 {
+			crds, them = "their CustomResourceDefinitions are", "them"
+		}
+		msg += fmt.Sprintf(" after waiting %s; %s not installed yet (install %s, or raise the resource's "+
+			"create timeout if an app-of-apps installs %s in the same apply)", e.Waited.Round(time.Second), crds, them, them)
 	}
 	return msg
 }

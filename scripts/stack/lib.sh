@@ -15,7 +15,9 @@ off=${IDP_STACK_PORT_OFFSET:-0}
 ETCD_PORT=$((23790 + off))
 ETCD_PEER_PORT=$((23800 + off))
 APISERVER_PORT=$((16443 + off))
+BARE_APISERVER_PORT=$((16444 + off)) # a second API server without CRDs (bootstrap tests)
 KCM_PORT=$((16257 + off))
+BARE_KCM_PORT=$((16258 + off))
 SCHEDULER_PORT=$((16259 + off))
 VAULT_PORT=$((18200 + off)) # vault -dev also takes VAULT_PORT+1 for its cluster listener
 VAULT_ROOT_TOKEN=idp-dev-root
@@ -26,10 +28,12 @@ SERVICE_IP=10.96.0.1
 POD_CIDR=10.244.0.1/16
 
 APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
+BARE_APISERVER_URL=https://127.0.0.1:$BARE_APISERVER_PORT
 VAULT_URL=http://127.0.0.1:$VAULT_PORT
 
 # Started in this order; stopped all at once.
-COMPONENTS=(etcd vault kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(etcd vault kube-apiserver kube-apiserver-bare kube-controller-manager kube-controller-manager-bare
+	kube-scheduler kwok provisioner)
 
 now_ms() { date +%s%3N; }
 
