@@ -21,6 +21,9 @@ set -a
 . .stack/env
 set +a
 
+echo "== docs/ matches the schema, examples/ and templates/"
+scripts/docs.sh --check
+
 echo "== acceptance tests (tofu: $TF_ACC_TERRAFORM_PATH)"
 TF_ACC=1 go test ./... -count=1 -timeout 60m ${TESTARGS:-}
 echo "== make test passed in $((SECONDS - t0))s"
