@@ -37,7 +37,19 @@ func (k *KV) Mount() string { return k.mount }
 // Read returns the latest version of path, or nil if there is none (never
 // written, or its latest version deleted).
 func (k *KV) Read(ctx context.Context, path string) (*Secret, error) {
-	s, err := k.client.KVv2(k.mount).Get(ctx, path)
+	return k.ReadVersion(ctx, path, 0)
+}
+
+// ReadVersion returns one version of path (0: the latest), or nil if that
+// version does not exist or was deleted or destroyed.
+func (k *KV) ReadVersion(ctx context.Context, path string, version int) (*Secret, error) {
+	var s *vaultapi.KVSecret
+	var err error
+	if version == 0 {
+		s, err = k.client.KVv2(k.mount).Get(ctx, path)
+	} else {
+		s, err = k.client.KVv2(k.mount).GetVersion(ctx, path, version)
+	}
 	if errors.Is(err, vaultapi.ErrSecretNotFound) {
 		return nil, nil
 	}
