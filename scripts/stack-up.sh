@@ -217,10 +217,15 @@ bare_ready() { [[ $(kcurl --max-time 2 "$BARE_APISERVER_URL/readyz") == ok ]]; }
 wait_for kube-apiserver-bare 90 "bare kube-apiserver /readyz" bare_ready
 say "kube-apiservers ready ($(elapsed))"
 
+# kwok posts node heartbeats about once a minute, close to the default 50s
+# grace period: under load nodes would flap not-ready and the node
+# controller would mark every pod unready for good (kwok does not revive
+# them). Fake nodes do not die, so grant an hour.
 start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
 	--kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
 	--bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$PKI/kcm" \
 	--controllers='*,-nodeipam' --leader-elect=false \
+	--node-monitor-grace-period=1h \
 	--service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
 	--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
 	--service-cluster-ip-range="$SERVICE_CIDR" --profiling=false

@@ -11,9 +11,11 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/idpkit/terraform-provider-idp/internal/render"
@@ -35,6 +37,7 @@ func show(ctx context.Context, ns string) error {
 	if err != nil {
 		return err
 	}
+	cfg.WarningHandler = rest.NoWarnings{}
 	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return err
@@ -52,7 +55,9 @@ func show(ctx context.Context, ns string) error {
 	for _, l := range lists {
 		gv, _ := schema.ParseGroupVersion(l.GroupVersion)
 		for _, r := range l.APIResources {
-			if !strings.Contains(strings.Join(r.Verbs, ","), "list") || strings.Contains(r.Name, "/") {
+			// Endpoints copy their Service's labels: derived, not ours.
+			if !strings.Contains(strings.Join(r.Verbs, ","), "list") || strings.Contains(r.Name, "/") ||
+				r.Kind == "Endpoints" || r.Kind == "EndpointSlice" {
 				continue
 			}
 			items, err := dyn.Resource(gv.WithResource(r.Name)).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
@@ -66,5 +71,23 @@ func show(ctx context.Context, ns string) error {
 	}
 	sort.Strings(lines)
 	fmt.Printf("Objects managed by terraform-provider-idp in namespace %s:\n%s\n", ns, strings.Join(lines, "\n"))
+
+	pods, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nPods (on kwok's fake nodes):\n")
+	for _, p := range pods.Items {
+		phase, _, _ := unstructured.NestedString(p.Object, "status", "phase")
+		node, _, _ := unstructured.NestedString(p.Object, "spec", "nodeName")
+		ready := "not ready"
+		conds, _, _ := unstructured.NestedSlice(p.Object, "status", "conditions")
+		for _, c := range conds {
+			if cm := c.(map[string]any); cm["type"] == "Ready" && cm["status"] == "True" {
+				ready = "ready"
+			}
+		}
+		fmt.Printf("  %-30s %-8s %-9s on %s\n", p.GetName(), phase, ready, node)
+	}
 	return nil
 }
