@@ -25,7 +25,6 @@ import (
 // no password.
 func TestAccDatabaseCredentials_ephemeral(t *testing.T) {
 	e := newDBEnv(t, "orders")
-	e.volume("", "1Gi")
 	factories := map[string]func() (tfprotov6.ProviderServer, error){"echo": echoprovider.NewProviderServer()}
 	for k, v := range acctest.ProviderFactories {
 		factories[k] = v

@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
@@ -50,6 +51,7 @@ type databaseModel struct {
 	Type              types.String   `tfsdk:"type"`
 	Version           types.String   `tfsdk:"version"`
 	Size              types.String   `tfsdk:"size"`
+	StorageClass      types.String   `tfsdk:"storage_class"`
 	Port              types.Int64    `tfsdk:"port"`
 	DeleteData        types.Bool     `tfsdk:"delete_data"`
 	Host              types.String   `tfsdk:"host"`
@@ -86,7 +88,8 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"rotation, change it in the database as well (e.g. `ALTER USER`). redis reads it at every start.\n\n" +
 			"**Data.** Destroy deletes the StatefulSet, Service and Secret but keeps the volumes (PersistentVolumeClaims) " +
 			"and the Vault password unless `delete_data` is `true`: a database created again with the same name gets both back. " +
-			"`size` only grows: apply expands the existing claims (the StatefulSet's claim template is immutable and kept).\n\n" +
+			"`size` only grows: apply expands the existing claims (the StatefulSet's claim template is immutable and kept). " +
+				"`storage_class` is fixed when the volumes are created.\n\n" +
 			"Use `idp_database_credentials` (an ephemeral resource) to hand the password to other providers without storing it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -125,6 +128,15 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "Volume size, a Kubernetes quantity such as `5Gi`. It can grow (apply expands the existing " +
 					"claims, which needs a StorageClass with `allowVolumeExpansion`) but never shrink.",
 				Validators: []validator.String{quantityValidator{}},
+			},
+			"storage_class": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "StorageClass of the volumes (`storageClassName` of the StatefulSet's claim template). Unset: the " +
+					"cluster's default class; `\"\"` asks for no class (only volumes provisioned by hand bind). It cannot change on an " +
+					"existing database (the claim template is immutable and a volume keeps its class): plan rejects a change unless the " +
+					"database is replaced anyway (a new `project` or `name`, or a `type` change with `delete_data`). When set, it must " +
+					"also be the class of volumes kept from an earlier database of the same name. Import reads it from the StatefulSet.",
+				Validators: []validator.String{storageClassValidator{}},
 			},
 			"port": schema.Int64Attribute{
 				Optional: true, Computed: true,
@@ -222,6 +234,21 @@ func (r *databaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 						state.Size.ValueString(), plan.Size.ValueString(), state.ID.ValueString(), state.Size.ValueString(), state.Size.ValueString()))
 			}
 		}
+		// Replaced anyway (new names, or a type change that needs
+		// delete_data): the new database gets new claims of any class.
+		replaced := !plan.Project.Equal(state.Project) || !plan.Name.Equal(state.Name) || !plan.Type.Equal(state.Type)
+		if !replaced && !plan.StorageClass.IsUnknown() && !plan.StorageClass.Equal(state.StorageClass) {
+			back := "set storage_class back to " + describeClass(state.StorageClass.ValueStringPointer())
+			if state.StorageClass.IsNull() {
+				back = "remove storage_class again"
+			}
+			resp.Diagnostics.AddAttributeError(path.Root("storage_class"), "Database volumes cannot change storage class",
+				fmt.Sprintf("storage_class would change from %s to %s. The StatefulSet's claim template is immutable and a volume keeps "+
+					"the class it was provisioned with, so %s stays on %s: %s, or move the data to a new database (another name) "+
+					"that uses the new class.",
+					describeClass(state.StorageClass.ValueStringPointer()), describeClass(plan.StorageClass.ValueStringPointer()),
+					state.ID.ValueString(), describeClass(state.StorageClass.ValueStringPointer()), back))
+		}
 		if !plan.Type.IsUnknown() && plan.Type.ValueString() != state.Type.ValueString() {
 			if !state.DeleteData.ValueBool() {
 				resp.Diagnostics.AddAttributeError(path.Root("type"), "Changing the type replaces the database",
@@ -285,11 +312,11 @@ func (m *databaseModel) outputs() {
 // is known. The Vault mount is the caller's to fill in.
 func (m *databaseModel) spec() (render.Database, bool) {
 	known := !m.Project.IsUnknown() && !m.Name.IsUnknown() && !m.Type.IsUnknown() && !m.Version.IsUnknown() &&
-		!m.Size.IsUnknown() && !m.Port.IsUnknown()
+		!m.Size.IsUnknown() && !m.Port.IsUnknown() && !m.StorageClass.IsUnknown()
 	p, d := m.Project.ValueString(), m.Name.ValueString()
 	return render.Database{
 		Project: p, Name: d, Type: m.Type.ValueString(), Version: m.Version.ValueString(),
-		Port: m.Port.ValueInt64(), Size: m.Size.ValueString(),
+		Port: m.Port.ValueInt64(), Size: m.Size.ValueString(), StorageClass: m.StorageClass.ValueStringPointer(),
 		Password: render.VaultSecret{Path: render.DatabaseVaultPath(p, d)},
 	}, known
 }
@@ -357,6 +384,15 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		diags.AddError("Reading the database's volumes", err.Error())
 		return
 	}
+	liveSts, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: render.DatabaseStatefulSet(spec.Project, spec.Name)})
+	if err != nil {
+		diags.AddError("Reading the database's StatefulSet", err.Error())
+		return
+	}
+	checkStorageClass(spec, liveSts, claims, diags)
+	if diags.HasError() {
+		return
+	}
 	if creating {
 		r.checkClaimsFit(spec, claims, diags)
 		if diags.HasError() {
@@ -378,10 +414,14 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 	if diags.HasError() {
 		return
 	}
-	toApply, err := r.withLiveClaimTemplates(ctx, objs)
-	if err != nil {
-		diags.AddError("Reading the database's StatefulSet", err.Error())
-		return
+	// The live StatefulSet's claim templates are immutable: they are kept
+	// in what is applied; the objects map still fingerprints the rendered ones.
+	toApply := make([]*unstructured.Unstructured, len(objs))
+	copy(toApply, objs)
+	for i, o := range objs {
+		if o.GetKind() == "StatefulSet" {
+			toApply[i] = render.WithLiveClaimTemplates(o, liveSts)
+		}
 	}
 	if _, err := eng.Apply(ctx, toApply...); err != nil {
 		diags.AddError("Applying database", err.Error())
@@ -397,23 +437,54 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 	plan.Objects = plannedObjects(objs)
 }
 
-// withLiveClaimTemplates keeps the live StatefulSet's claim templates
-// (immutable) in what is applied; the objects map still fingerprints the
-// rendered ones.
-func (r *databaseResource) withLiveClaimTemplates(ctx context.Context, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	out := make([]*unstructured.Unstructured, len(objs))
-	copy(out, objs)
-	for i, o := range objs {
-		if o.GetKind() != "StatefulSet" {
-			continue
+// checkStorageClass refuses a storage class that the database's volumes
+// would not get: a live StatefulSet (left by a failed create, or made by
+// the old chart) keeps its immutable claim template, and claims kept from
+// an earlier database keep their class. With storage_class unset, kept
+// claims are not compared: the cluster's default class gave them theirs.
+func checkStorageClass(spec render.Database, liveSts *unstructured.Unstructured, claims []unstructured.Unstructured, diags *diag.Diagnostics) {
+	if liveSts != nil {
+		if class, found := render.ClaimTemplateStorageClass(liveSts, render.DatabaseVolume(spec.Project, spec.Name)); found && !sameClass(class, spec.StorageClass) {
+			diags.AddAttributeError(path.Root("storage_class"), "Existing StatefulSet has another storage class",
+				fmt.Sprintf("StatefulSet %s already exists with storage class %s in its claim template, which cannot change; storage_class is %s. "+
+					"Set storage_class to match (%s), or delete the StatefulSet and its claims to start over.",
+					liveSts.GetName(), describeClass(class), describeClass(spec.StorageClass), classSetting(class)))
+			return
 		}
-		live, err := r.data.Engine.Get(ctx, engine.RefOf(o))
-		if err != nil {
-			return nil, err
-		}
-		out[i] = render.WithLiveClaimTemplates(o, live)
 	}
-	return out, nil
+	if spec.StorageClass == nil {
+		return
+	}
+	for i := range claims {
+		class, _, _ := unstructured.NestedString(claims[i].Object, "spec", "storageClassName")
+		if class != *spec.StorageClass {
+			diags.AddAttributeError(path.Root("storage_class"), "Existing volume has another storage class",
+				fmt.Sprintf("PersistentVolumeClaim %s (kept from an earlier database %s/%s) has storage class %q, not %q; a volume keeps its class. "+
+					"Set storage_class = %q to reattach it, or delete the claim to start empty.",
+					claims[i].GetName(), spec.Project, spec.Name, class, *spec.StorageClass, class))
+			return
+		}
+	}
+}
+
+func sameClass(a, b *string) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// describeClass names a storage_class value in messages.
+func describeClass(c *string) string {
+	if c == nil {
+		return "the cluster's default (unset)"
+	}
+	return strconv.Quote(*c)
+}
+
+// classSetting is the configuration that matches class.
+func classSetting(c *string) string {
+	if c == nil {
+		return "leave storage_class unset"
+	}
+	return "storage_class = " + strconv.Quote(*c)
 }
 
 // claims returns the database's existing PersistentVolumeClaims.
@@ -736,10 +807,14 @@ func (r *databaseResource) importModel(ctx context.Context, p, d string) (*datab
 	if err != nil {
 		return nil, fmt.Errorf("%w; only databases of those types can be imported", err)
 	}
+	if err := immutableMismatch(sts, name, render.DatabaseService(d)); err != nil {
+		return nil, err
+	}
 	size, err := importedSize(sts, render.DatabaseVolume(p, d))
 	if err != nil {
 		return nil, fmt.Errorf("StatefulSet %s: %w", name, err)
 	}
+	class, _ := render.ClaimTemplateStorageClass(sts, render.DatabaseVolume(p, d))
 	// A claim expanded since (by us or by hand) is what the database has.
 	claims, err := r.claims(ctx, render.Database{Project: p, Name: d})
 	if err != nil {
@@ -753,7 +828,8 @@ func (r *databaseResource) importModel(ctx context.Context, p, d string) (*datab
 	m := &databaseModel{
 		Project: types.StringValue(p), Name: types.StringValue(d), Type: types.StringValue(typ),
 		Version: types.StringValue(version), Size: types.StringValue(size.String()), Port: types.Int64Value(port),
-		DeleteData: types.BoolValue(false), PasswordVersion: types.Int64Null(),
+		StorageClass: types.StringPointerValue(class),
+		DeleteData:   types.BoolValue(false), PasswordVersion: types.Int64Null(),
 		Objects: types.MapNull(types.StringType), Timeouts: nullTimeouts(),
 	}
 	m.outputs()
@@ -814,6 +890,28 @@ func importedSize(sts *unstructured.Unstructured, volume string) (k8sresource.Qu
 		return q, nil
 	}
 	return k8sresource.Quantity{}, fmt.Errorf("no volumeClaimTemplate %s", volume)
+}
+
+// storageClassValidator checks a StorageClass name (a DNS-1123
+// subdomain), or "" for no class.
+type storageClassValidator struct{}
+
+func (storageClassValidator) Description(context.Context) string {
+	return `a StorageClass name (a DNS-1123 subdomain), or "" for no class`
+}
+
+func (v storageClassValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v storageClassValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.ConfigValue.ValueString() == "" {
+		return
+	}
+	if errs := validation.IsDNS1123Subdomain(req.ConfigValue.ValueString()); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid storage class",
+			fmt.Sprintf("%q must be %s: %s.", req.ConfigValue.ValueString(), v.Description(ctx), strings.Join(errs, "; ")))
+	}
 }
 
 // quantityValidator checks a positive Kubernetes quantity.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -28,10 +30,11 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
-// No storage provisioner runs in the stack: every test creates the
-// PersistentVolume its database's claim binds to, and the one StorageClass
-// that allows expansion (the API server checks it when a claim grows).
-const dbExpandableClass = "idp-acc-expandable"
+// The stack's provisioner serves its default StorageClass: claims without
+// a class bind to a volume it provisions, grow when their request does and
+// lose their volume when deleted. Tests that need a claim to stay unbound
+// use a class of their own that nothing provisions (dbEnv.unprovisioned).
+const defaultClass = "standard"
 
 // dbEnv is one database test: a namespace standing in for the project
 // (idp_project's own tests cover it) and the database's name.
@@ -40,7 +43,6 @@ type dbEnv struct {
 	cs      *kubernetes.Clientset
 	project string
 	name    string
-	volumes int
 }
 
 func newDBEnv(t *testing.T, name string) *dbEnv {
@@ -87,12 +89,31 @@ func (e *dbEnv) fullVaultPath() string {
 	return mount + "/" + e.vaultPath()
 }
 
-// volume creates a PersistentVolume bound in advance to the database's
-// claim, so its pod schedules (kwok then makes it Ready).
+// unprovisioned creates a StorageClass for this test that no provisioner
+// serves: its claims stay Pending until volume makes one by hand.
+func (e *dbEnv) unprovisioned() string {
+	e.t.Helper()
+	name := e.project + "-none"
+	sc := &storagev1.StorageClass{
+		ObjectMeta:        metav1.ObjectMeta{Name: name},
+		Provisioner:       "idpkit.io/none",
+		ReclaimPolicy:     ptr.To(corev1.PersistentVolumeReclaimRetain),
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingImmediate),
+	}
+	if _, err := e.cs.StorageV1().StorageClasses().Create(e.ctx(), sc, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		_ = e.cs.StorageV1().StorageClasses().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	return name
+}
+
+// volume creates, by hand, a PersistentVolume of class bound in advance to
+// the database's claim, so its pod schedules (kwok then makes it Ready).
 func (e *dbEnv) volume(class, size string) {
 	e.t.Helper()
-	e.volumes++
-	name := fmt.Sprintf("%s-%d", e.project, e.volumes)
+	name := e.project + "-manual"
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PersistentVolumeSpec{
@@ -112,18 +133,93 @@ func (e *dbEnv) volume(class, size string) {
 	})
 }
 
-// expandableClass makes sure the StorageClass that allows expansion exists.
-func (e *dbEnv) expandableClass() {
-	e.t.Helper()
-	sc := &storagev1.StorageClass{
-		ObjectMeta:           metav1.ObjectMeta{Name: dbExpandableClass},
-		Provisioner:          "idpkit.io/acceptance-tests-none",
-		AllowVolumeExpansion: ptr.To(true),
-		VolumeBindingMode:    ptr.To(storagev1.VolumeBindingImmediate),
+// checkVolume asserts that the database's claim asks for templateClass
+// in the StatefulSet's claim template (nil: none, the default class), is
+// Bound in class claimClass, and that the volume it is bound to holds it;
+// it returns the volume's name through pv, if given.
+func (e *dbEnv) checkVolume(templateClass *string, claimClass string, pv *string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		sts, err := e.statefulSet()
+		if err != nil {
+			return err
+		}
+		if got := sts.Spec.VolumeClaimTemplates[0].Spec.StorageClassName; !reflect.DeepEqual(got, templateClass) {
+			return fmt.Errorf("claim template storageClassName = %v, want %v", ptr.Deref(got, "<nil>"), ptr.Deref(templateClass, "<nil>"))
+		}
+		c, err := e.claim()
+		if err != nil {
+			return err
+		}
+		if c.Status.Phase != corev1.ClaimBound || ptr.Deref(c.Spec.StorageClassName, "") != claimClass {
+			return fmt.Errorf("claim %s is %s in class %q, want Bound in %q", c.Name, c.Status.Phase, ptr.Deref(c.Spec.StorageClassName, ""), claimClass)
+		}
+		v, err := e.cs.CoreV1().PersistentVolumes().Get(e.ctx(), c.Spec.VolumeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if v.Status.Phase != corev1.VolumeBound || v.Spec.ClaimRef == nil || v.Spec.ClaimRef.UID != c.UID {
+			return fmt.Errorf("volume %s is %s, claimed by %+v, not by claim %s", v.Name, v.Status.Phase, v.Spec.ClaimRef, c.Name)
+		}
+		if pv != nil {
+			*pv = v.Name
+		}
+		return nil
 	}
-	if _, err := e.cs.StorageV1().StorageClasses().Create(e.ctx(), sc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		e.t.Fatal(err)
+}
+
+// eventually retries check for up to 30s: the provisioner works in the
+// background, once a second.
+func eventually(check func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := check()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// checkExpanded asserts that the claim asks for size and that the
+// provisioner expanded its volume to it (the claim's status.capacity).
+func (e *dbEnv) checkExpanded(size string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		want := k8sresource.MustParse(size)
+		return eventually(func() error {
+			c, err := e.claim()
+			if err != nil {
+				return err
+			}
+			if got := c.Spec.Resources.Requests[corev1.ResourceStorage]; got.Cmp(want) != 0 {
+				return fmt.Errorf("claim requests %s, want %s", got.String(), size)
+			}
+			if got := c.Status.Capacity[corev1.ResourceStorage]; got.Cmp(want) != 0 {
+				return fmt.Errorf("claim capacity is %s, want %s (not expanded)", got.String(), size)
+			}
+			v, err := e.cs.CoreV1().PersistentVolumes().Get(e.ctx(), c.Spec.VolumeName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if got := v.Spec.Capacity[corev1.ResourceStorage]; got.Cmp(want) != 0 {
+				return fmt.Errorf("volume %s has %s, want %s", v.Name, got.String(), size)
+			}
+			return nil
+		})
+	}
+}
+
+// volumeGone waits for the provisioner to delete the released volume pv.
+func (e *dbEnv) volumeGone(pv string) error {
+	return eventually(func() error {
+		v, err := e.cs.CoreV1().PersistentVolumes().Get(e.ctx(), pv, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("volume %s of the deleted claim is still there (%s)", pv, v.Status.Phase)
+	})
 }
 
 // vault returns the password and version in Vault ("" and 0 if none).
@@ -296,7 +392,6 @@ func TestAccDatabase_types(t *testing.T) {
 	} {
 		t.Run(c.typ, func(t *testing.T) {
 			e := newDBEnv(t, "orders")
-			e.volume("", "1Gi")
 			preexisting := ""
 			if c.typ == "redis" {
 				// An existing installation: Vault already has the password.
@@ -330,6 +425,8 @@ func TestAccDatabase_types(t *testing.T) {
 					},
 					Check: resource.ComposeTestCheckFunc(
 						e.checkLive(c.typ, image, "1Gi", int32(c.port)),
+						// No storage_class: the default class provisioned the volume.
+						e.checkVolume(nil, defaultClass, nil),
 						e.checkVaultVersion(1),
 						e.checkNoPassword(),
 						func(*terraform.State) error {
@@ -355,10 +452,14 @@ func TestAccDatabase_types(t *testing.T) {
 // re-create (same volume and password), then delete_data and a replacement.
 func TestAccDatabase_lifecycle(t *testing.T) {
 	e := newDBEnv(t, "orders")
+	// A class nothing provisions: the first create cannot finish until a
+	// volume is made by hand; the class itself can never change.
+	class := e.unprovisioned()
+	withClass := fmt.Sprintf("  storage_class = %q\n", class)
 	var stsUID, claimUID types.UID
-	var firstPassword string
+	var firstPassword, manualPV, replacementPV string
 	rotated := "rotated-" + acctest.Name("pw")
-	cfg := func(version, extra string) string { return e.config("mysql", version, "1Gi", extra) }
+	cfg := func(version, extra string) string { return e.config("mysql", version, "1Gi", withClass+extra) }
 
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
@@ -369,7 +470,8 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 			if pw, _ := e.vault(); pw != "" {
 				return fmt.Errorf("password still in Vault after destroy with delete_data")
 			}
-			return nil
+			// Its class deletes the released volume.
+			return e.volumeGone(replacementPV)
 		},
 		Steps: []resource.TestStep{
 			{
@@ -382,20 +484,31 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 					regexp.QuoteMeta(e.stsName()) + `-0:\s+Pending,\s+not\s+scheduled:.*unbound`),
 			},
 			{
+				// The StatefulSet left behind keeps its claim template: a retry
+				// with another class is refused before anything is written.
+				Config: e.config("mysql", "8.0", "1Gi", ""),
+				ExpectError: wordsRegexp(`Existing StatefulSet has another storage class`, `StatefulSet `+e.stsName()+` already exists with storage class "`+class+`"`,
+					`storage_class is the cluster's default (unset)`, `Set storage_class to match (storage_class = "`+class+`")`),
+			},
+			{
 				// The retry is a plain create again (nothing was saved, nothing
 				// is tainted) and keeps the password of the failed attempt.
 				PreConfig: func() {
 					if firstPassword, _ = e.vault(); firstPassword == "" {
 						t.Fatal("the failed create stored no password in Vault")
 					}
-					e.volume("", "1Gi")
+					e.volume(class, "1Gi")
 				},
 				Config: cfg("8.0", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("idp_database.test", plancheck.ResourceActionCreate),
 				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("idp_database.test", tfjsonpath.New("storage_class"), knownvalue.StringExact(class)),
+				},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkLive("mysql", "mysql:8.0", "1Gi", 3306),
+					e.checkVolume(&class, class, &manualPV),
 					e.checkVaultVersion(1),
 					e.checkNoPassword(),
 					func(*terraform.State) error {
@@ -464,6 +577,7 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 				),
 			},
 			{
+				// Import reads storage_class from the claim template too.
 				ResourceName:                         "idp_database.test",
 				ImportState:                          true,
 				ImportStateId:                        e.importID(),
@@ -475,12 +589,25 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 				},
 			},
 			{
-				Config:      e.config("mysql", "8.4", "512Mi", ""),
+				Config:      e.config("mysql", "8.4", "512Mi", withClass),
 				PlanOnly:    true,
 				ExpectError: regexp.MustCompile(`(?s)Error: Database volumes cannot shrink.*with idp_database.test.*size would go from 1Gi down to 512Mi`),
 			},
 			{
-				Config:      e.config("postgres", "16", "1Gi", ""),
+				// The class cannot change either, with the error at storage_class.
+				Config:   e.config("mysql", "8.4", "1Gi", `  storage_class = "`+defaultClass+`"`),
+				PlanOnly: true,
+				ExpectError: wordsRegexp(`Error: Database volumes cannot change storage class`, `storage_class = "`+defaultClass+`"`,
+					`storage_class would change from "`+class+`" to "`+defaultClass+`"`, `set storage_class back to "`+class+`"`),
+			},
+			{
+				Config:   e.config("mysql", "8.4", "1Gi", ""),
+				PlanOnly: true,
+				ExpectError: wordsRegexp(`Database volumes cannot change storage class`, `from "`+class+`" to the cluster's default (unset)`,
+					`set storage_class back to "`+class+`"`),
+			},
+			{
+				Config:      e.config("postgres", "16", "1Gi", withClass),
 				PlanOnly:    true,
 				ExpectError: regexp.MustCompile(`(?s)Changing the type replaces the database.*delete_data = true`),
 			},
@@ -499,8 +626,9 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 							return fmt.Errorf("Service or Secret not deleted (err=%v)", err)
 						}
 					}
-					if c, err := e.claim(); err != nil || c.UID != claimUID {
-						return fmt.Errorf("claim not kept (err=%v)", err)
+					c, err := e.claim()
+					if err != nil || c.UID != claimUID || c.Status.Phase != corev1.ClaimBound || c.Spec.VolumeName != manualPV {
+						return fmt.Errorf("claim not kept bound to %s (err=%v)", manualPV, err)
 					}
 					return e.checkVaultVersion(2)(nil)
 				},
@@ -513,10 +641,11 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkLive("mysql", "mysql:8.4", "1Gi", 3306),
+					e.checkVolume(&class, class, nil),
 					e.checkVaultVersion(2),
 					func(*terraform.State) error {
 						c, err := e.claim()
-						if err != nil || c.UID != claimUID || c.Status.Phase != corev1.ClaimBound {
+						if err != nil || c.UID != claimUID || c.Spec.VolumeName != manualPV {
 							return fmt.Errorf("the re-created database did not reattach claim %s (err=%v)", e.claimName(), err)
 						}
 						if pw, _ := e.vault(); pw != rotated {
@@ -534,14 +663,15 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 			},
 			{
 				// With delete_data, a type change replaces the database and
-				// starts empty: new volume, new password.
-				PreConfig: func() { e.volume("", "1Gi") },
-				Config:    e.config("postgres", "16", "1Gi", `  delete_data = true`),
+				// starts empty: new volume, new password. Being replaced, it
+				// may also move to another class: here the default one.
+				Config: e.config("postgres", "16", "1Gi", `  delete_data = true`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("idp_database.test", plancheck.ResourceActionDestroyBeforeCreate),
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkLive("postgres", "postgres:16", "1Gi", 5432),
+					e.checkVolume(nil, defaultClass, &replacementPV),
 					e.checkVaultVersion(1),
 					func(*terraform.State) error {
 						if c, err := e.claim(); err != nil || c.UID == claimUID {
@@ -550,7 +680,14 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 						if pw, _ := e.vault(); pw == rotated {
 							return fmt.Errorf("the old password was kept")
 						}
-						return nil
+						// The hand-made volume (class reclaimPolicy Retain) is released.
+						return eventually(func() error {
+							v, err := e.cs.CoreV1().PersistentVolumes().Get(e.ctx(), manualPV, metav1.GetOptions{})
+							if err != nil || v.Status.Phase != corev1.VolumeReleased {
+								return fmt.Errorf("volume %s of the deleted claim is not Released (err=%v)", manualPV, err)
+							}
+							return nil
+						})
 					},
 				),
 			},
@@ -559,6 +696,16 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 }
 
 func getErr[T any](_ T, err error) error { return err }
+
+// wordsRegexp matches the phrases in order, each as written but with any
+// white space (tofu wraps diagnostics) between words.
+func wordsRegexp(phrases ...string) *regexp.Regexp {
+	parts := make([]string, len(phrases))
+	for i, p := range phrases {
+		parts[i] = strings.Join(strings.Fields(regexp.QuoteMeta(p)), `\s+`)
+	}
+	return regexp.MustCompile(`(?s)` + strings.Join(parts, ".*"))
+}
 
 func (e *dbEnv) checkSameStatefulSet(uid *types.UID) resource.TestCheckFunc {
 	return func(*terraform.State) error {
@@ -574,13 +721,12 @@ func (e *dbEnv) checkSameStatefulSet(uid *types.UID) resource.TestCheckFunc {
 }
 
 // TestAccDatabase_adoptOldChart imports a database the Helm chart made
-// (its StatefulSet, Service, Secret and the password already in Vault),
-// adopts it in place and grows its volume without touching the
-// StatefulSet's immutable claim template.
+// (its StatefulSet, Service, Secret and the password already in Vault,
+// its volume in the cluster's default class named explicitly), adopts it
+// in place and grows its volume without touching the StatefulSet or its
+// immutable claim template; destroy keeps the grown volume.
 func TestAccDatabase_adoptOldChart(t *testing.T) {
 	e := newDBEnv(t, "mysql")
-	e.expandableClass()
-	e.volume(dbExpandableClass, "1Gi")
 	legacy := "legacy-" + acctest.Name("pw")
 	acctest.PutVault(t, e.vaultPath(), map[string]any{"password": legacy})
 	app := e.stsName()
@@ -622,7 +768,7 @@ func TestAccDatabase_adoptOldChart(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Name: render.DatabaseVolume(e.project, e.name)},
 				Spec: corev1.PersistentVolumeClaimSpec{
 					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-					StorageClassName: ptr.To(dbExpandableClass),
+					StorageClassName: ptr.To(defaultClass),
 					Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: k8sresource.MustParse("1Gi")}},
 				},
 			}},
@@ -631,21 +777,15 @@ func TestAccDatabase_adoptOldChart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stsUID types.UID
+	var generation int64
+	var pv string
 	sts, err := e.statefulSet()
 	if err != nil {
 		t.Fatal(err)
 	}
 	stsUID = sts.UID
 	cfg := func(size string) string {
-		return acctest.Config(fmt.Sprintf(`
-resource "idp_database" "test" {
-  project = %q
-  name    = %q
-  type    = "mysql"
-  version = "8.0"
-  size    = %q
-}
-`, e.project, e.name, size))
+		return e.config("mysql", "8.0", size, `  storage_class = "`+defaultClass+`"`)
 	}
 
 	resource.ParallelTest(t, resource.TestCase{
@@ -660,8 +800,10 @@ resource "idp_database" "test" {
 				ImportStatePersist: true,
 				ImportStateCheck: func(is []*terraform.InstanceState) error {
 					a := is[0].Attributes
-					if a["type"] != "mysql" || a["version"] != "8.0" || a["port"] != "3306" || a["size"] != "1Gi" || a["delete_data"] != "false" {
-						return fmt.Errorf("imported type=%s version=%s port=%s size=%s delete_data=%s", a["type"], a["version"], a["port"], a["size"], a["delete_data"])
+					if a["type"] != "mysql" || a["version"] != "8.0" || a["port"] != "3306" || a["size"] != "1Gi" || a["delete_data"] != "false" ||
+						a["storage_class"] != defaultClass {
+						return fmt.Errorf("imported type=%s version=%s port=%s size=%s delete_data=%s storage_class=%s",
+							a["type"], a["version"], a["port"], a["size"], a["delete_data"], a["storage_class"])
 					}
 					return e.checkVaultVersion(1)(nil)
 				},
@@ -676,13 +818,27 @@ resource "idp_database" "test" {
 				Check: resource.ComposeTestCheckFunc(
 					e.checkLive("mysql", "mysql:8.0", "1Gi", 3306),
 					e.checkSameStatefulSet(&stsUID),
+					e.checkVolume(ptr.To(defaultClass), defaultClass, &pv),
 					e.checkVaultVersion(1),
 					e.checkNoPassword(),
+					func(*terraform.State) error {
+						sts, err := e.statefulSet()
+						generation = sts.Generation
+						return err
+					},
 				),
 			},
 			{
-				// Growing patches the claim; the StatefulSet and its claim
-				// template stay as the chart made them.
+				// The imported class is what the volume has: leaving it out of
+				// the configuration would be a change.
+				Config:      e.config("mysql", "8.0", "1Gi", ""),
+				PlanOnly:    true,
+				ExpectError: wordsRegexp(`Database volumes cannot change storage class`, `from "`+defaultClass+`" to the cluster's default (unset)`),
+			},
+			{
+				// Growing patches the claim and the provisioner expands the
+				// volume; the StatefulSet (pod and claim templates) stays as
+				// the chart made it.
 				Config: cfg("2Gi"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("idp_database.test", plancheck.ResourceActionUpdate),
@@ -690,14 +846,9 @@ resource "idp_database" "test" {
 				}},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkSameStatefulSet(&stsUID),
+					e.checkExpanded("2Gi"),
+					e.checkVolume(ptr.To(defaultClass), defaultClass, nil),
 					func(*terraform.State) error {
-						c, err := e.claim()
-						if err != nil {
-							return err
-						}
-						if got := c.Spec.Resources.Requests.Storage().String(); got != "2Gi" {
-							return fmt.Errorf("claim requests %s, want 2Gi", got)
-						}
 						sts, err := e.statefulSet()
 						if err != nil {
 							return err
@@ -705,9 +856,34 @@ resource "idp_database" "test" {
 						if got := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String(); got != "1Gi" {
 							return fmt.Errorf("claim template changed to %s", got)
 						}
+						if sts.Generation != generation {
+							return fmt.Errorf("StatefulSet changed: generation %d, was %d", sts.Generation, generation)
+						}
+						if c, err := e.claim(); err != nil || c.Spec.VolumeName != pv {
+							return fmt.Errorf("claim no longer bound to %s (err=%v)", pv, err)
+						}
 						return nil
 					},
 				),
+			},
+			{
+				// Destroy (delete_data false) keeps the claim, bound to its
+				// grown volume.
+				Config: acctest.Config(""),
+				Check: func(*terraform.State) error {
+					if _, err := e.statefulSet(); !apierrors.IsNotFound(err) {
+						return fmt.Errorf("StatefulSet not deleted (err=%v)", err)
+					}
+					c, err := e.claim()
+					if err != nil || c.Status.Phase != corev1.ClaimBound || c.Spec.VolumeName != pv {
+						return fmt.Errorf("claim not kept bound to %s (err=%v)", pv, err)
+					}
+					v, err := e.cs.CoreV1().PersistentVolumes().Get(e.ctx(), pv, metav1.GetOptions{})
+					if err != nil || v.Status.Phase != corev1.VolumeBound || v.Spec.Capacity.Storage().String() != "2Gi" {
+						return fmt.Errorf("volume %s not kept bound at 2Gi (err=%v)", pv, err)
+					}
+					return nil
+				},
 			},
 		},
 	})
@@ -738,6 +914,7 @@ resource "idp_database" "test" {
 		{cfg("shop", "orders", "mysql", "8.0", "5GB!", ""), `(?s)Invalid size.*positive Kubernetes quantity`},
 		{cfg("shop", "orders", "mysql", "8.0", "0", ""), `(?s)Invalid size`},
 		{cfg("shop", "orders", "mysql", "8.0", "1Gi", "  port = 70000"), `(?s)port.*between 1 and 65535`},
+		{cfg("shop", "orders", "mysql", "8.0", "1Gi", `  storage_class = "Fast_SSD"`), `(?s)Invalid storage class.*DNS-1123 subdomain`},
 	} {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProviderFactories,

@@ -20,6 +20,9 @@ type Database struct {
 	Version string // the image tag
 	Port    int64
 	Size    string // a Kubernetes quantity
+	// StorageClass is the claim template's storageClassName: nil leaves it
+	// out (the cluster's default class), "" asks for no class.
+	StorageClass *string
 
 	// Password is the Vault secret with key "password". Without Values
 	// (plans) the Secret's data and the synced version are left out.
@@ -190,6 +193,13 @@ func databaseStatefulSet(db Database, t DatabaseType, app string) *unstructured.
 		ann[AnnotationVaultVersion] = v
 		template["metadata"].(map[string]any)["annotations"] = map[string]any{AnnotationVaultVersion: v}
 	}
+	claimSpec := map[string]any{
+		"accessModes": []any{string(corev1.ReadWriteOnce)},
+		"resources":   map[string]any{"requests": map[string]any{"storage": db.Size}},
+	}
+	if db.StorageClass != nil {
+		claimSpec["storageClassName"] = *db.StorageClass
+	}
 	sts := object("apps/v1", "StatefulSet", Namespace(db.Project), app, map[string]string{"app": app}, map[string]any{
 		"spec": map[string]any{
 			"replicas":    int64(1),
@@ -198,10 +208,7 @@ func databaseStatefulSet(db Database, t DatabaseType, app string) *unstructured.
 			"template":    template,
 			"volumeClaimTemplates": []any{map[string]any{
 				"metadata": map[string]any{"name": volume},
-				"spec": map[string]any{
-					"accessModes": []any{string(corev1.ReadWriteOnce)},
-					"resources":   map[string]any{"requests": map[string]any{"storage": db.Size}},
-				},
+				"spec":     claimSpec,
 			}},
 		},
 	})
@@ -227,6 +234,25 @@ func WithLiveClaimTemplates(desired, live *unstructured.Unstructured) *unstructu
 		panic(fmt.Sprintf("render: setting claim templates: %v", err)) // programming error
 	}
 	return out
+}
+
+// ClaimTemplateStorageClass reads the storageClassName of the claim
+// template volume of a StatefulSet (its only one, whatever its name): nil
+// when the template has none (the cluster's default class). found is false
+// without such a template.
+func ClaimTemplateStorageClass(sts *unstructured.Unstructured, volume string) (class *string, found bool) {
+	tpls, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+	for _, t := range tpls {
+		tm, _ := t.(map[string]any)
+		if n, _, _ := unstructured.NestedString(tm, "metadata", "name"); n != volume && len(tpls) > 1 {
+			continue
+		}
+		if c, ok, _ := unstructured.NestedString(tm, "spec", "storageClassName"); ok {
+			return &c, true
+		}
+		return nil, true
+	}
+	return nil, false
 }
 
 // DatabaseClaimSize renders the patch that sets the storage request of an

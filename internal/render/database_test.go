@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 )
 
 func testDatabase(t string) Database {
@@ -29,6 +30,7 @@ func TestDatabaseObjects_plan(t *testing.T) {
 
 func TestDatabaseObjects_withVaultValues(t *testing.T) {
 	db := testDatabase("mysql")
+	db.StorageClass = ptr.To("fast-ssd")
 	db.Password.Version, db.Password.Values = 3, map[string]string{"password": "s3cret", "other": "ignored"}
 	objs, err := DatabaseObjects(db)
 	if err != nil {
@@ -38,7 +40,9 @@ func TestDatabaseObjects_withVaultValues(t *testing.T) {
 
 	// Neither the password nor its Vault version (on the Secret and on the
 	// pod template) may change a fingerprint: plans know neither.
-	planned, _ := DatabaseObjects(testDatabase("mysql"))
+	plan := testDatabase("mysql")
+	plan.StorageClass = ptr.To("fast-ssd")
+	planned, _ := DatabaseObjects(plan)
 	for i, o := range objs {
 		if got, want := Fingerprint(o), Fingerprint(planned[i]); got != want {
 			t.Errorf("%s %s: fingerprint with values %s != without %s", o.GetKind(), o.GetName(), got, want)
@@ -117,6 +121,28 @@ func TestWithLiveClaimTemplates(t *testing.T) {
 	}
 	if WithLiveClaimTemplates(desired, nil) != desired {
 		t.Fatal("without a live object desired must be returned as is")
+	}
+}
+
+func TestClaimTemplateStorageClass(t *testing.T) {
+	for _, class := range []*string{nil, ptr.To(""), ptr.To("fast-ssd")} {
+		db := testDatabase("postgres")
+		db.StorageClass = class
+		objs, _ := DatabaseObjects(db)
+		got, found := ClaimTemplateStorageClass(objs[2], DatabaseVolume("shop", "orders"))
+		if !found || (got == nil) != (class == nil) || (got != nil && *got != *class) {
+			t.Errorf("class %v: got %v (found %v)", class, got, found)
+		}
+	}
+	// The old chart's single template, whatever its name.
+	sts := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"volumeClaimTemplates": []any{
+		map[string]any{"metadata": map[string]any{"name": "data"}, "spec": map[string]any{"storageClassName": "gp3"}},
+	}}}}
+	if got, found := ClaimTemplateStorageClass(sts, "shop-orders-data"); !found || got == nil || *got != "gp3" {
+		t.Errorf("single template: got %v (found %v)", got, found)
+	}
+	if _, found := ClaimTemplateStorageClass(&unstructured.Unstructured{Object: map[string]any{}}, "x"); found {
+		t.Error("found a template in a StatefulSet without one")
 	}
 }
 

@@ -7,6 +7,10 @@ resource "idp_database" "mysql" {
   type    = "mysql" # mysql | postgres | redis | mongodb
   version = "8.0"
   size    = "5Gi" # can grow, never shrink; port defaults by type (3306)
+
+  # Optional: the StorageClass of its volume (unset: the cluster's default).
+  # Fixed once created; growing size needs a class with allowVolumeExpansion.
+  storage_class = "fast-ssd"
 }
 
 # Connection details for applications (the password stays in Vault).

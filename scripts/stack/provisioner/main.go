@@ -78,16 +78,21 @@ func reconcile(ctx context.Context, cs *kubernetes.Clientset, root string) error
 			expand(ctx, cs, pvc)
 		}
 	}
-	// Released volumes of deleted claims go, as reclaimPolicy Delete says.
+	// Released volumes of deleted claims go, as reclaimPolicy Delete says:
+	// only those it provisioned (a volume made by hand in the class may
+	// have no hostPath, or one outside root that must not be removed).
 	pvs, err := cs.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
 	for _, pv := range pvs.Items {
 		if pv.Spec.StorageClassName == className && pv.Status.Phase == corev1.VolumeReleased &&
-			pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimDelete {
+			pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimDelete &&
+			pv.Annotations["pv.kubernetes.io/provisioned-by"] == provisioner {
 			if err := cs.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{}); err == nil {
-				_ = os.RemoveAll(pv.Spec.HostPath.Path)
+				if hp := pv.Spec.HostPath; hp != nil && filepath.Dir(hp.Path) == filepath.Clean(root) {
+					_ = os.RemoveAll(hp.Path)
+				}
 				log.Printf("deleted released volume %s", pv.Name)
 			}
 		}
