@@ -17,8 +17,10 @@ import (
 // Apply server-side applies objs in order and returns the live objects.
 //
 // Conflicts are forced: fields that another manager (Helm, ArgoCD, kubectl)
-// set are taken over in place, never by deleting and recreating the object.
-// Fields we do not set keep their owners and values. A kind the cluster does
+// set are taken over in place, never by deleting and recreating the object,
+// and we become their only owner (takeover.go), so that they go when we
+// stop setting them. Fields we do not set keep their owners and values;
+// kubectl's last-applied-configuration annotation is removed. A kind the cluster does
 // not serve yet is waited for until ctx ends (see kinds.go), before any
 // object is written.
 func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
@@ -41,11 +43,20 @@ func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) 
 }
 
 func (e *Engine) apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
-	ref := RefOf(obj)
-	ri, err := e.resource(ctx, ref, true)
+	ri, err := e.resource(ctx, RefOf(obj), true)
 	if err != nil {
 		return nil, err
 	}
+	live, err := e.patchApply(ctx, ri, obj, dryRun)
+	if err != nil || dryRun {
+		return live, err
+	}
+	return e.takeOver(ctx, ri, obj, live) // see takeover.go
+}
+
+// patchApply is one server-side apply request, conflicts forced.
+func (e *Engine) patchApply(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
+	ref := RefOf(obj)
 	body, err := json.Marshal(obj.Object)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", ref, err)

@@ -77,6 +77,8 @@ func (e *Engine) diff(ctx context.Context, obj *unstructured.Unstructured) (Stat
 		}
 	}
 	fields := diffPaths("", comparable(live.Object), comparable(applied.Object))
+	// What apply changes besides values when it takes an object over (import).
+	fields = append(fields, takeOverFields(applied)...)
 	st := Status{Ref: ref, State: InSync}
 	if len(fields) > 0 {
 		st.State, st.Fields = Drifted, fields

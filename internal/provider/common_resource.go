@@ -40,8 +40,11 @@ func providerData(data any, diags *diag.Diagnostics) *ProviderData {
 }
 
 // readVaultSecret reads the latest version of a secret the user keeps in
-// Vault, with an error at attr when it is missing.
-func (d *ProviderData) readVaultSecret(ctx context.Context, vaultPath string, attr path.Path, keys string, diags *diag.Diagnostics) render.VaultSecret {
+// Vault, with an error at attr when it is missing. On refresh a missing
+// secret is only a warning and comes back without Values: refresh (and so
+// import) must not fail before the configuration can say where the secret
+// is; the apply still fails with the error.
+func (d *ProviderData) readVaultSecret(ctx context.Context, vaultPath string, attr path.Path, keys string, refresh bool, diags *diag.Diagnostics) render.VaultSecret {
 	kv, err := d.Engine.KV()
 	if err != nil {
 		diags.AddError("Vault is not configured", err.Error())
@@ -52,6 +55,10 @@ func (d *ProviderData) readVaultSecret(ctx context.Context, vaultPath string, at
 	switch {
 	case err != nil:
 		diags.AddAttributeError(attr, "Reading Vault failed", err.Error())
+	case s == nil && refresh:
+		diags.AddAttributeWarning(attr, "Vault secret not found",
+			fmt.Sprintf("Vault has no secret at %s, so the next apply fails: write it (with keys %s), or set %s to where it is.",
+				src.FullPath(), keys, attr))
 	case s == nil:
 		diags.AddAttributeError(attr, "Vault secret not found",
 			fmt.Sprintf("Vault has no secret at %s. Write it first, with keys %s, for example: vault kv put -mount=%s %s ...",

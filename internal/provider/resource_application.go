@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
@@ -638,6 +641,26 @@ func containerImage(dep *unstructured.Unstructured, container string) string {
 	return ""
 }
 
+// immutableMismatch says why a live Deployment or StatefulSet cannot be
+// adopted in place: its selector (immutable, and applied as a whole) is not
+// the {app: <app>} we apply, or, for a StatefulSet, its serviceName (also
+// immutable) is not serviceName. Import refuses it rather than leaving an
+// apply that fails half-way.
+func immutableMismatch(obj *unstructured.Unstructured, app, serviceName string) error {
+	sel, _, _ := unstructured.NestedMap(obj.Object, "spec", "selector")
+	want := map[string]any{"matchLabels": map[string]any{"app": app}}
+	if !reflect.DeepEqual(sel, want) {
+		got, _ := json.Marshal(sel)
+		return fmt.Errorf("%s %s selects its pods with %s, not {\"matchLabels\":{\"app\":%q}} as this provider and the chart do; "+
+			"a selector cannot be changed, so it cannot be adopted in place", obj.GetKind(), obj.GetName(), got, app)
+	}
+	if got, _, _ := unstructured.NestedString(obj.Object, "spec", "serviceName"); serviceName != "" && got != serviceName {
+		return fmt.Errorf("%s %s has serviceName %q, not %q; it cannot be changed, so it cannot be adopted in place",
+			obj.GetKind(), obj.GetName(), got, serviceName)
+	}
+	return nil
+}
+
 // imageTag is the tag of an image reference ("" without one).
 func imageTag(image string) string {
 	i := strings.LastIndex(image, ":")
@@ -732,6 +755,9 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		return nil, err
 	}
 	if dep != nil {
+		if err := immutableMismatch(dep, render.Deployment(a), ""); err != nil {
+			return nil, err
+		}
 		if tag := imageTag(containerImage(dep, render.Deployment(a))); tag != "" {
 			m.Git.Hash = types.StringValue(tag)
 		}
@@ -749,10 +775,40 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 			domains = append(domains, d)
 		}
 	}
+	if len(domains) == 0 {
+		// Not built yet: no routes exist, but our WorkflowTemplate's deploy
+		// steps hold the ones CI will apply (the old chart's has none).
+		tmpl, err := get("argoproj.io/v1alpha1", "WorkflowTemplate", render.WorkflowTemplate(p, a))
+		if err != nil {
+			return nil, err
+		}
+		domains = templateDomains(tmpl, p, a)
+	}
 	if len(domains) > 0 {
 		m.Domains = setValue(domains)
 	}
 	return m, nil
+}
+
+// templateDomains returns the domains whose IngressRoutes the deploy steps
+// of an application's WorkflowTemplate apply.
+func templateDomains(tmpl *unstructured.Unstructured, p, a string) []string {
+	if tmpl == nil {
+		return nil
+	}
+	var out []string
+	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	for _, s := range steps {
+		manifest, _, _ := unstructured.NestedString(s.(map[string]any), "resource", "manifest")
+		rt := &unstructured.Unstructured{}
+		if manifest == "" || yaml.Unmarshal([]byte(manifest), &rt.Object) != nil || rt.GetKind() != "IngressRoute" {
+			continue
+		}
+		if d := routeDomain(rt, a); d != "" && rt.GetName() == render.IngressRoute(p, a, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 var hostMatch = regexp.MustCompile("^Host\\(`([^`]+)`\\)$")

@@ -203,7 +203,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	desired := r.desired(ctx, &state, &resp.Diagnostics)
+	desired := r.desired(ctx, &state, true, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -212,6 +212,15 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 		resp.Diagnostics.AddError("Reading project objects", err.Error())
 		return
 	}
+	// A Secret whose Vault secret is missing (warned about above) cannot be
+	// compared: its entry says why the next apply will change or fail.
+	entries := state.Objects.Elements()
+	for _, o := range desired {
+		if ann := o.GetAnnotations(); o.GetKind() == "Secret" && ann[render.AnnotationVaultVersion] == "" {
+			entries[engine.RefOf(o).String()] = types.StringValue("Vault " + ann[render.AnnotationVaultPath] + " has no secret")
+		}
+	}
+	state.Objects = types.MapValueMust(types.StringType, entries)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -339,7 +348,7 @@ func (r *projectResource) ImportState(ctx context.Context, req resource.ImportSt
 // before anything reaches the cluster), then every object, then prunes
 // objects the prior state had and this one does not.
 func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, diags *diag.Diagnostics) {
-	desired := r.desired(ctx, plan, diags)
+	desired := r.desired(ctx, plan, false, diags)
 	if diags.HasError() {
 		return
 	}
@@ -363,11 +372,13 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 	plan.Objects = plannedObjects(desired)
 }
 
-// desired renders the project with current Vault values.
-func (r *projectResource) desired(ctx context.Context, m *projectModel, diags *diag.Diagnostics) []*unstructured.Unstructured {
+// desired renders the project with current Vault values. On refresh a
+// secret missing in Vault is a warning, and its Secret is rendered without
+// data (and without a synced version).
+func (r *projectResource) desired(ctx context.Context, m *projectModel, refresh bool, diags *diag.Diagnostics) []*unstructured.Unstructured {
 	spec, _ := m.spec(ctx, diags)
-	spec.GitHubAccess = r.data.readVaultSecret(ctx, spec.GitHubAccess.Path, path.Root("github_access_vault_path"), "username and token", diags)
-	spec.Registry = r.data.readVaultSecret(ctx, spec.Registry.Path, path.Root("registry_vault_path"), ".dockerconfigjson (or username and password)", diags)
+	spec.GitHubAccess = r.data.readVaultSecret(ctx, spec.GitHubAccess.Path, path.Root("github_access_vault_path"), "username and token", refresh, diags)
+	spec.Registry = r.data.readVaultSecret(ctx, spec.Registry.Path, path.Root("registry_vault_path"), ".dockerconfigjson (or username and password)", refresh, diags)
 	host, err := r.data.cfg.get("registry.host")
 	if err != nil {
 		diags.AddError("Registry host unknown", err.Error())
