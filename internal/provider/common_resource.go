@@ -26,6 +26,15 @@ const (
 	defaultReadTimeout   = 2 * time.Minute
 )
 
+// withTimeout bounds ctx by one operation's configured timeout (from the
+// resource's timeouts block, else def).
+func withTimeout(ctx context.Context, configured func(context.Context, time.Duration) (time.Duration, diag.Diagnostics),
+	def time.Duration, diags *diag.Diagnostics) (context.Context, context.CancelFunc) {
+	d, ds := configured(ctx, def)
+	diags.Append(ds...)
+	return context.WithTimeout(ctx, d)
+}
+
 // providerData turns Configure's provider data into *ProviderData. It is
 // nil (and no error) while the provider itself is not configured yet.
 func providerData(data any, diags *diag.Diagnostics) *ProviderData {
