@@ -89,7 +89,7 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"**Data.** Destroy deletes the StatefulSet, Service and Secret but keeps the volumes (PersistentVolumeClaims) " +
 			"and the Vault password unless `delete_data` is `true`: a database created again with the same name gets both back. " +
 			"`size` only grows: apply expands the existing claims (the StatefulSet's claim template is immutable and kept). " +
-				"`storage_class` is fixed when the volumes are created.\n\n" +
+			"`storage_class` is fixed when the volumes are created.\n\n" +
 			"Use `idp_database_credentials` (an ephemeral resource) to hand the password to other providers without storing it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
