@@ -106,7 +106,7 @@ func newOldChart(t *testing.T) *oldChart {
 		render.GitHubAccessVaultPath(p):      {"username": "ci-bot", "token": ghToken},
 		p + oldChartRegistry:                 {corev1.DockerConfigJsonKey: dockerConfig},
 		render.AppSecretVaultPath(p, "api"):  {"DATABASE_URL": "mysql://mysql.example/api", "LOG_LEVEL": "debug"},
-		render.AppSecretVaultPath(p, "web"):  {"API_URL": "https://api.shop.example.com", "FEATURE_X": "on"},
+		render.AppSecretVaultPath(p, "web"):  {"API_URL": "https://api.shop.example.com", "FEATURE_X": oldChartFeatureX},
 		render.DatabaseVaultPath(p, "mysql"): {"password": mysqlPW},
 		render.DatabaseVaultPath(p, "redis"): {"password": redisPW},
 	} {
@@ -124,9 +124,12 @@ func newOldChart(t *testing.T) *oldChart {
 		"MYSQL_PASSWORD_B64": b64(mysqlPW), "REDIS_PASSWORD_B64": b64(redisPW),
 	}
 
-	// No provisioner runs in the stack: the volumes the StatefulSets' claims bind to.
-	c.volume("mysql", "5Gi")
-	c.volume("redis", "1Gi")
+	// Without a provisioner (a default StorageClass), the volumes the
+	// StatefulSets' claims bind to.
+	if !hasDefaultStorageClass(t, cs) {
+		c.volume("mysql", "5Gi")
+		c.volume("redis", "1Gi")
+	}
 
 	for _, f := range oldChartFixtures {
 		for _, obj := range c.load(f.file) {
@@ -206,6 +209,19 @@ func (c *oldChart) create(obj *unstructured.Unstructured, manager string) {
 		c.t.Fatalf("creating %s %s as %s: %v", obj.GetKind(), obj.GetName(), manager, err)
 	}
 	c.objects = append(c.objects, obj)
+}
+
+func hasDefaultStorageClass(t *testing.T, cs *kubernetes.Clientset) bool {
+	list, err := cs.StorageV1().StorageClasses().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range list.Items {
+		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // volume creates the PersistentVolume database d's claim binds to.
