@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"sort"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // RolloutComplete is a Condition for Deployments and StatefulSets: the
@@ -58,4 +63,90 @@ func progressMessage(obj *unstructured.Unstructured) string {
 		}
 	}
 	return ""
+}
+
+// WaitRollout waits until the Deployment or StatefulSet at ref has rolled
+// out (RolloutComplete) or ctx ends. On timeout the error also says why its
+// pods are not ready (unschedulable, image pull errors, crash loops), so the
+// user sees the cause without a kubectl session.
+func (e *Engine) WaitRollout(ctx context.Context, ref Ref) error {
+	err := e.Wait(ctx, ref, RolloutComplete)
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	// ctx has ended: look the pods up within a short grace period of our own.
+	lookup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if why := e.podProblems(lookup, ref); why != "" {
+		return fmt.Errorf("%w; %s", err, why)
+	}
+	return err
+}
+
+// podProblems describes the pods of a workload that are not ready.
+func (e *Engine) podProblems(ctx context.Context, ref Ref) string {
+	live, err := e.Get(ctx, ref)
+	if err != nil || live == nil {
+		return ""
+	}
+	match, _, _ := unstructured.NestedStringMap(live.Object, "spec", "selector", "matchLabels")
+	if len(match) == 0 {
+		return ""
+	}
+	pods, err := e.List(ctx, "v1", "Pod", ref.Namespace, labels.SelectorFromSet(match).String())
+	if err != nil {
+		return ""
+	}
+	if len(pods) == 0 {
+		return "no pods exist (see the events of " + ref.String() + ")"
+	}
+	var out []string
+	for i := range pods {
+		if why := podProblem(&pods[i]); why != "" {
+			out = append(out, "pod "+pods[i].GetName()+": "+why)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
+
+// podProblem says why a pod is not ready, or "" if it is.
+func podProblem(pod *unstructured.Unstructured) string {
+	if pod.GetDeletionTimestamp() != nil {
+		return "terminating"
+	}
+	phase, _, _ := unstructured.NestedString(pod.Object, "status", "phase")
+	conds, _, _ := unstructured.NestedSlice(pod.Object, "status", "conditions")
+	cond := func(typ string) map[string]any {
+		for _, c := range conds {
+			if cm, _ := c.(map[string]any); cm["type"] == typ {
+				return cm
+			}
+		}
+		return nil
+	}
+	if c := cond("Ready"); c != nil && c["status"] == "True" {
+		return ""
+	}
+	if c := cond("PodScheduled"); c == nil || c["status"] != "True" {
+		if c != nil && c["message"] != nil {
+			return fmt.Sprintf("%s, not scheduled: %v", phase, c["message"])
+		}
+		return phase + ", not scheduled yet"
+	}
+	statuses, _, _ := unstructured.NestedSlice(pod.Object, "status", "containerStatuses")
+	for _, s := range statuses {
+		sm, _ := s.(map[string]any)
+		if w, ok, _ := unstructured.NestedMap(sm, "state", "waiting"); ok && w["reason"] != nil {
+			msg := fmt.Sprintf("container %v waiting: %v", sm["name"], w["reason"])
+			if w["message"] != nil {
+				msg += fmt.Sprintf(" (%v)", w["message"])
+			}
+			return msg
+		}
+		if t, ok, _ := unstructured.NestedMap(sm, "lastState", "terminated"); ok && t["reason"] != nil {
+			return fmt.Sprintf("container %v last terminated: %v (exit code %v)", sm["name"], t["reason"], t["exitCode"])
+		}
+	}
+	return phase + ", not ready"
 }

@@ -479,7 +479,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	}
 	if spec.Hash != "" {
 		ref := engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: render.Namespace(spec.Project), Name: render.Deployment(spec.Name)}
-		if err := eng.Wait(ctx, ref, engine.RolloutComplete); err != nil {
+		if err := eng.WaitRollout(ctx, ref); err != nil {
 			diags.AddError("Rollout did not complete", err.Error())
 			return
 		}
