@@ -25,8 +25,10 @@ func objectsAttribute() schema.MapAttribute {
 		Computed:    true,
 		ElementType: types.StringType,
 		MarkdownDescription: "The Kubernetes objects this resource manages, as `Kind/namespace/name` = fingerprint of " +
-			"the managed fields. After a refresh an entry reads `missing`, `drifted: <fields>` or " +
-			"`Vault <path> version N not synced` when the live object differs; the next apply heals it.",
+			"the managed fields (never of secret values). After a refresh an entry says why the live object " +
+			"differs: `missing`, `drifted: <fields>`, `Vault <path> version N not synced` (a rotation), " +
+			"`Vault <path> has no secret`, or `ownership shared with <manager>` (an adopted object whose fields " +
+			"another tool also manages); the next apply heals it.",
 	}
 }
 
