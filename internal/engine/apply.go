@@ -163,3 +163,26 @@ func (e *Engine) Create(ctx context.Context, obj *unstructured.Unstructured) (*u
 	}
 	return created, nil
 }
+
+// Sync applies desired, then deletes the objects of previous (what the
+// prior state rendered) that desired no longer has: a route of a removed
+// domain, the isolation policy when it is turned off.
+func (e *Engine) Sync(ctx context.Context, previous, desired []*unstructured.Unstructured) error {
+	if _, err := e.Apply(ctx, desired...); err != nil {
+		return err
+	}
+	keep := map[Ref]bool{}
+	for _, o := range desired {
+		keep[RefOf(o)] = true
+	}
+	var gone []Ref
+	for _, o := range previous {
+		if r := RefOf(o); !keep[r] {
+			gone = append(gone, r)
+		}
+	}
+	if err := e.Delete(ctx, gone...); err != nil {
+		return fmt.Errorf("removing objects no longer needed: %w", err)
+	}
+	return nil
+}

@@ -78,19 +78,3 @@ func refs(objs []*unstructured.Unstructured) []engine.Ref {
 	}
 	return out
 }
-
-// stale returns the refs in prior that desired no longer has, for pruning
-// objects an update turned off (an isolation policy, a domain's route).
-func stale(prior, desired []*unstructured.Unstructured) []engine.Ref {
-	keep := map[engine.Ref]bool{}
-	for _, o := range desired {
-		keep[engine.RefOf(o)] = true
-	}
-	var out []engine.Ref
-	for _, o := range prior {
-		if r := engine.RefOf(o); !keep[r] {
-			out = append(out, r)
-		}
-	}
-	return out
-}

@@ -469,12 +469,8 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		_ = r.fillProviderSettings(&priorSpec, nil)
 		before, _ = render.ApplicationObjects(priorSpec)
 	}
-	if _, err := eng.Apply(ctx, desired...); err != nil {
+	if err := eng.Sync(ctx, before, desired); err != nil {
 		diags.AddError("Applying application", err.Error())
-		return
-	}
-	if err := eng.Delete(ctx, stale(before, desired)...); err != nil {
-		diags.AddError("Removing objects the application no longer needs", err.Error())
 		return
 	}
 	if spec.Hash != "" {

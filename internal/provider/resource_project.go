@@ -344,21 +344,14 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 	if diags.HasError() {
 		return
 	}
-	eng := r.data.Engine
-	if _, err := eng.Apply(ctx, desired...); err != nil {
-		diags.AddError("Applying project", err.Error())
-		return
-	}
+	var before []*unstructured.Unstructured
 	if prior != nil {
 		spec, _ := prior.spec(ctx, diags)
-		before, err := render.ProjectObjects(spec)
-		if err == nil {
-			err = eng.Delete(ctx, stale(before, desired)...)
-		}
-		if err != nil {
-			diags.AddError("Removing objects the project no longer needs", err.Error())
-			return
-		}
+		before, _ = render.ProjectObjects(spec) // without Vault values: only the names matter
+	}
+	if err := r.data.Engine.Sync(ctx, before, desired); err != nil {
+		diags.AddError("Applying project", err.Error())
+		return
 	}
 	plan.ID = plan.Name
 	plan.Objects = plannedObjects(desired)
