@@ -100,7 +100,7 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 	if dep != nil {
 		img := containerImage(dep, render.Deployment(a))
 		m.Image = types.StringValue(img)
-		if tag := imageTag(img); tag != "" {
+		if tag := render.ImageTag(img); tag != "" {
 			m.DeployedHash = types.StringValue(tag)
 		}
 		ready, _, _ := unstructured.NestedInt64(dep.Object, "status", "readyReplicas")

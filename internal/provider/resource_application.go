@@ -357,7 +357,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	if dep != nil {
-		if tag := imageTag(containerImage(dep, render.Deployment(a))); tag != "" {
+		if tag := render.ImageTag(containerImage(dep, render.Deployment(a))); tag != "" {
 			state.Git.Hash = types.StringValue(tag)
 		}
 	}
@@ -649,14 +649,6 @@ func immutableMismatch(obj *unstructured.Unstructured, app, serviceName string) 
 	return nil
 }
 
-// imageTag is the tag of an image reference ("" without one).
-func imageTag(image string) string {
-	i := strings.LastIndex(image, ":")
-	if i < 0 || strings.Contains(image[i:], "/") {
-		return ""
-	}
-	return image[i+1:]
-}
 
 // branchValidator applies git's ref-name rules to a branch name.
 type branchValidator struct{}
@@ -746,7 +738,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		if err := immutableMismatch(dep, render.Deployment(a), ""); err != nil {
 			return nil, err
 		}
-		if tag := imageTag(containerImage(dep, render.Deployment(a))); tag != "" {
+		if tag := render.ImageTag(containerImage(dep, render.Deployment(a))); tag != "" {
 			m.Git.Hash = types.StringValue(tag)
 		}
 		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {

@@ -362,14 +362,14 @@ func ingressRoute(a Application, domain string) *unstructured.Unstructured {
 		}})
 }
 
-// HashFromImage returns the tag of an image this package rendered for p/a,
-// or "" if image is not one of ours.
-func HashFromImage(registryHost, registryProject, p, a, image string) string {
-	prefix := Image(registryHost, registryProject, p, a, "")
-	if len(image) > len(prefix) && image[:len(prefix)] == prefix {
-		return image[len(prefix):]
+// ImageTag is the tag of an image reference, "" without one: the commit
+// of an image that Image rendered.
+func ImageTag(image string) string {
+	i := strings.LastIndex(image, ":")
+	if i < 0 || strings.Contains(image[i:], "/") {
+		return ""
 	}
-	return ""
+	return image[i+1:]
 }
 
 // BuildWorkflow is a run of the application's WorkflowTemplate for commit

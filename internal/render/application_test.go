@@ -77,13 +77,16 @@ func TestWorkflowTemplate_deploysWhatTofuRenders(t *testing.T) {
 	}
 }
 
-func TestHashFromImage(t *testing.T) {
-	img := Image("r.io", "rp", "shop", "api", "abc123")
-	if got := HashFromImage("r.io", "rp", "shop", "api", img); got != "abc123" {
-		t.Fatalf("got %q", got)
-	}
-	if got := HashFromImage("r.io", "rp", "shop", "web", img); got != "" {
-		t.Fatalf("image of another app gave %q", got)
+func TestImageTag(t *testing.T) {
+	for image, want := range map[string]string{
+		Image("r.io", "rp", "shop", "api", "abc123"): "abc123",
+		"registry.local:5000/shop-api":               "",
+		"registry.local:5000/shop-api:v1":            "v1",
+		"shop-api":                                   "",
+	} {
+		if got := ImageTag(image); got != want {
+			t.Errorf("ImageTag(%q) = %q, want %q", image, got, want)
+		}
 	}
 }
 
