@@ -3,17 +3,18 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
-
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -98,4 +99,33 @@ func nullTimeouts() timeouts.Value {
 	return timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{
 		"create": types.StringType, "read": types.StringType, "update": types.StringType, "delete": types.StringType,
 	})}
+}
+
+// guardServices refuses to take over a Service that selects other pods.
+// An application and a database of one project share the Service name
+// space, and a forced apply would silently send one's traffic to the other.
+// Services made by the old chart select the same pods and are adopted.
+func guardServices(ctx context.Context, eng *engine.Engine, objs []*unstructured.Unstructured, diags *diag.Diagnostics) {
+	for _, o := range objs {
+		if o.GetKind() != "Service" {
+			continue
+		}
+		ref := engine.RefOf(o)
+		live, err := eng.Get(ctx, ref)
+		if err != nil {
+			diags.AddError("Reading "+ref.String(), err.Error())
+			return
+		}
+		if live == nil {
+			continue
+		}
+		want, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
+		have, _, _ := unstructured.NestedStringMap(live.Object, "spec", "selector")
+		if !maps.Equal(want, have) {
+			diags.AddAttributeError(path.Root("name"), "Name already taken",
+				fmt.Sprintf("Service %s already exists and selects %v, not %v: another application or database of project %s "+
+					"(or something else) uses this name. Nothing was applied to the cluster; choose another name.", ref, have, want, ref.Namespace))
+			return
+		}
+	}
 }

@@ -469,6 +469,10 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		_ = r.fillProviderSettings(&priorSpec, nil)
 		before, _ = render.ApplicationObjects(priorSpec)
 	}
+	guardServices(ctx, eng, desired, diags)
+	if diags.HasError() {
+		return
+	}
 	if err := eng.Sync(ctx, before, desired); err != nil {
 		diags.AddError("Applying application", err.Error())
 		return
@@ -648,7 +652,6 @@ func immutableMismatch(obj *unstructured.Unstructured, app, serviceName string) 
 	}
 	return nil
 }
-
 
 // branchValidator applies git's ref-name rules to a branch name.
 type branchValidator struct{}

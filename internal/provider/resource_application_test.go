@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -509,6 +510,58 @@ resource "idp_application" "worker" {
 					}
 					_, err := cs.CoreV1().Services(project).Get(ctx, "web", metav1.GetOptions{})
 					return err
+				},
+			},
+		},
+	})
+}
+
+// An application may not take over a Service that already serves other
+// pods (a database of the same name): the forced apply would silently send
+// the database's traffic to the application.
+func TestAccApplication_refusesTakenName(t *testing.T) {
+	acctest.PreCheck(t)
+	providerTestEnv(t)
+	t.Setenv("GITHUB_TOKEN", "")
+	project := acctest.Name("acc-taken")
+	seedProjectVault(t, project)
+	cs, _ := acctest.Kube(t)
+	ctx := context.Background()
+	dbSelector := map[string]string{"app": project + "-api-db"}
+	// The same resource address as appConfig's project.
+	projectOnly := acctest.Config(fmt.Sprintf(`
+resource "idp_project" "p" {
+  name = %q
+}
+`, project))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: projectOnly},
+			{
+				PreConfig: func() {
+					svc := &corev1.Service{
+						ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: project},
+						Spec: corev1.ServiceSpec{Selector: dbSelector, Ports: []corev1.ServicePort{{Port: 3306}}},
+					}
+					if _, err := cs.CoreV1().Services(project).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      appConfig(project, "api", `owner = "myorg", repo = "my-api", branch = "main"`, ""),
+				ExpectError: regexp.MustCompile(`(?s)Name already taken.*Service .*/api already exists and selects`),
+			},
+			{
+				Config: projectOnly,
+				Check: func(*terraform.State) error {
+					svc, err := cs.CoreV1().Services(project).Get(ctx, "api", metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					if svc.Spec.Selector["app"] != dbSelector["app"] || svc.Spec.Ports[0].Port != 3306 {
+						return fmt.Errorf("the refused apply changed the Service: %v %v", svc.Spec.Selector, svc.Spec.Ports)
+					}
+					return nil
 				},
 			},
 		},

@@ -419,6 +419,10 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 			toApply[i] = render.WithLiveClaimTemplates(o, liveSts)
 		}
 	}
+	guardServices(ctx, eng, toApply, diags)
+	if diags.HasError() {
+		return
+	}
 	if _, err := eng.Apply(ctx, toApply...); err != nil {
 		diags.AddError("Applying database", err.Error())
 		return
