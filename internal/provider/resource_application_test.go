@@ -542,7 +542,7 @@ resource "idp_project" "p" {
 				PreConfig: func() {
 					svc := &corev1.Service{
 						ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: project},
-						Spec: corev1.ServiceSpec{Selector: dbSelector, Ports: []corev1.ServicePort{{Port: 3306}}},
+						Spec:       corev1.ServiceSpec{Selector: dbSelector, Ports: []corev1.ServicePort{{Port: 3306}}},
 					}
 					if _, err := cs.CoreV1().Services(project).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 						t.Fatal(err)
