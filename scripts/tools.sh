@@ -18,43 +18,53 @@ TOOLS_DIR=$ROOT/tools
 CACHE=${IDP_CACHE_DIR:-$HOME/.cache/terraform-provider-idp}
 JOBS=${IDP_TOOLS_JOBS:-2}
 # Biggest first so the long builds overlap.
-ALL_TOOLS=(vault kubernetes tofu kwok etcd)
+ALL_TOOLS=(vault kubernetes kubernetes-node argo-events tofu traefik argo-workflows kaniko coredns registry kwok etcd nats-streaming)
 
 die() { echo "tools.sh: $*" >&2; exit 1; }
 
-tool_module() {
+# tool_table <tool>: "<module dir under tools/> <main module>", then one
+# "<package> <binary>" line per command to build.
+tool_table() {
 	case $1 in
-	kubernetes) echo k8s.io/kubernetes ;;
-	etcd) echo go.etcd.io/etcd/server/v3 ;;
-	tofu) echo github.com/opentofu/opentofu ;;
-	kwok) echo sigs.k8s.io/kwok ;;
-	vault) echo github.com/hashicorp/vault ;;
+	kubernetes)
+		echo kubernetes k8s.io/kubernetes
+		echo k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver
+		echo k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager
+		echo k8s.io/kubernetes/cmd/kube-scheduler kube-scheduler
+		;;
+	kubernetes-node) # the real node: same version as the control plane
+		echo kubernetes-node k8s.io/kubernetes
+		echo k8s.io/kubernetes/cmd/kubelet kubelet
+		echo k8s.io/kubernetes/cmd/kube-proxy kube-proxy
+		echo k8s.io/kubernetes/cmd/kubectl kubectl
+		;;
+	etcd) echo etcd go.etcd.io/etcd/server/v3 && echo . etcd ;;
+	tofu) echo tofu github.com/opentofu/opentofu && echo github.com/opentofu/opentofu/cmd/tofu tofu ;;
+	kwok) echo kwok sigs.k8s.io/kwok && echo sigs.k8s.io/kwok/cmd/kwok kwok ;;
+	vault) echo vault github.com/hashicorp/vault && echo github.com/hashicorp/vault vault ;;
+	coredns) echo coredns github.com/coredns/coredns && echo github.com/coredns/coredns coredns ;;
+	argo-events) echo argo-events github.com/argoproj/argo-events && echo github.com/argoproj/argo-events/cmd argo-events ;;
+	argo-workflows)
+		echo argo-workflows github.com/argoproj/argo-workflows/v3
+		echo github.com/argoproj/argo-workflows/v3/cmd/workflow-controller workflow-controller
+		echo github.com/argoproj/argo-workflows/v3/cmd/argoexec argoexec
+		;;
+	traefik) echo traefik github.com/traefik/traefik/v3 && echo github.com/traefik/traefik/v3/cmd/traefik traefik ;;
+	registry) echo registry github.com/distribution/distribution/v3 && echo github.com/distribution/distribution/v3/cmd/registry registry ;;
+	kaniko) echo kaniko github.com/GoogleContainerTools/kaniko && echo github.com/GoogleContainerTools/kaniko/cmd/executor executor ;;
+	nats-streaming) echo nats-streaming github.com/nats-io/nats-streaming-server && echo github.com/nats-io/nats-streaming-server nats-streaming-server ;;
 	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
 	esac
 }
-
-tool_pkgs() {
-	case $1 in
-	kubernetes) echo k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
-	etcd) echo . ;;
-	tofu) echo github.com/opentofu/opentofu/cmd/tofu ;;
-	kwok) echo sigs.k8s.io/kwok/cmd/kwok ;;
-	vault) echo github.com/hashicorp/vault ;;
-	esac
-}
-
-tool_bins() {
-	case $1 in
-	kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler ;;
-	*) echo "$1" ;;
-	esac
-}
+tool_moddir() { tool_table "$1" | awk 'NR == 1 { print $1 }'; }
+tool_module() { tool_table "$1" | awk 'NR == 1 { print $2 }'; }
+tool_bins() { tool_table "$1" | awk 'NR > 1 { print $2 }'; }
 
 # Version of the tool's main module as required in tools/<tool>/go.mod.
 tool_version() {
 	local mod gomod v
 	mod=$(tool_module "$1")
-	gomod=$TOOLS_DIR/$1/go.mod
+	gomod=$TOOLS_DIR/$(tool_moddir "$1")/go.mod
 	[[ -f $gomod ]] || die "$gomod not found"
 	v=$(awk -v m="$mod" '
 		/^require[ \t]*\(/ { inreq = 1; next }
@@ -78,7 +88,7 @@ is_built() {
 tool_ldflags() {
 	local v=$2
 	case $1 in
-	kubernetes)
+	kubernetes | kubernetes-node)
 		# What hack/lib/version.sh stamps; otherwise the apiserver reports v0.0.0-master.
 		local minor=${v#v1.}
 		minor=${minor%%.*}
@@ -87,6 +97,24 @@ tool_ldflags() {
 			printf ' -X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=%s -X %s.gitTreeState=clean' \
 				"$x" "$v" "$x" "$x" "$minor" "$x"
 		done
+		;;
+	esac
+}
+
+# tool_overlay <tool> <dir>: write a go build -overlay file into dir and
+# print its path, for modules whose zip lacks a file (nothing otherwise).
+tool_overlay() {
+	case $1 in
+	argo-workflows)
+		# Upstream's signal_linux.go is a symlink to signal_darwin.go, and
+		# module zips drop symlinks: point the build at the same file.
+		local src
+		src=$(cd "$TOOLS_DIR/argo-workflows" && GOWORK=off go mod download -json "$(tool_module "$1")" |
+			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || return 1
+		[[ -n $src ]] || return 1
+		src=$src/workflow/executor/osspecific
+		printf '{"Replace":{"%s/signal_linux.go":"%s/signal_darwin.go"}}\n' "$src" "$src" >"$2/overlay.json"
+		echo "$2/overlay.json"
 		;;
 	esac
 }
@@ -110,12 +138,15 @@ build_one() {
 	echo "$tool $version: building (log: $log)" >&2
 	rc=0
 	(
-		cd "$TOOLS_DIR/$tool"
-		# shellcheck disable=SC2046
-		GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 \
-			go build -trimpath -buildvcs=false \
-			-ldflags="-s -w$(tool_ldflags "$tool" "$version")" \
-			-o "$tmp/" $(tool_pkgs "$tool")
+		cd "$TOOLS_DIR/$(tool_moddir "$tool")"
+		flags=(-trimpath -buildvcs=false "-ldflags=-s -w$(tool_ldflags "$tool" "$version")")
+		overlay=$(tool_overlay "$tool" "$tmp") || exit 1
+		[[ -z $overlay ]] || flags+=("-overlay=$overlay")
+		tool_table "$tool" | awk 'NR > 1' | while read -r pkg bin; do
+			echo "== go build $pkg -> $bin"
+			GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 go build "${flags[@]}" -o "$tmp/$bin" "$pkg" || exit 1
+		done
+		rm -f "$tmp/overlay.json"
 	) >"$log" 2>&1 || rc=$?
 	if ((rc != 0)) || ! is_built "$tmp" "$tool"; then
 		rm -rf "$tmp"
