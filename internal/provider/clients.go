@@ -14,6 +14,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
 // ProviderData is what resources get from Configure. Nothing in it has
@@ -142,9 +143,15 @@ func (l *lazyGitHub) get(cfg config) (*github.Client, error) {
 			l.err = err
 			return
 		}
+		// The same server the pipeline registers webhooks with and clones from.
+		srv, err := render.ParseGitHubBaseURL(base)
+		if err != nil {
+			l.err = fmt.Errorf("provider setting github.base_url: %w", err)
+			return
+		}
 		c := github.NewClient(&http.Client{}).WithAuthToken(token)
-		if base != "" {
-			c, l.err = c.WithEnterpriseURLs(base, base)
+		if srv.Enterprise {
+			c, l.err = c.WithEnterpriseURLs(srv.APIURL, srv.UploadURL)
 		}
 		l.client = c
 	})

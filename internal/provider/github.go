@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -69,14 +68,4 @@ func githubError(err error, resp *github.Response, owner, repo, branch string) e
 		return fmt.Errorf("repository %s/%s not found, or the GitHub token cannot see it", owner, repo)
 	}
 	return fmt.Errorf("GitHub: %s", msg)
-}
-
-// GitHubAPIURL is the REST API base URL: api.github.com, or the GitHub
-// Enterprise server's /api/v3 when github.base_url is set.
-func (d *ProviderData) GitHubAPIURL() (string, error) {
-	base, err := d.cfg.get("github.base_url")
-	if err != nil || base == "" {
-		return "https://api.github.com", err
-	}
-	return strings.TrimSuffix(base, "/") + "/api/v3", nil
 }

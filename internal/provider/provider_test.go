@@ -88,3 +88,18 @@ func TestAccProvider_missingSetting(t *testing.T) {
 		}},
 	})
 }
+
+// A malformed setting fails the plan at its attribute, before anything is
+// contacted, wherever it comes from.
+func TestAccProvider_invalidSetting(t *testing.T) {
+	acctest.PreCheck(t)
+	t.Setenv("GITHUB_BASE_URL", "github.example.com")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      projectConfig(acctest.Name("acc-badurl"), ""),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?s)Invalid provider setting github\.base_url.*environment variable GITHUB_BASE_URL.*"github\.example\.com" is not an http:// or https:// URL`),
+		}},
+	})
+}

@@ -559,7 +559,7 @@ func newWebhookSecret() (engine.Values, error) {
 }
 
 // fillProviderSettings adds what the provider configuration decides:
-// registry, webhook URL and the Vault mount. With diags nil it only
+// registry, webhook URL, GitHub server and the Vault mount. With diags nil it only
 // reports whether they are known.
 func (r *applicationResource) fillProviderSettings(spec *render.Application, diags *diag.Diagnostics) error {
 	var err error
@@ -577,11 +577,9 @@ func (r *applicationResource) fillProviderSettings(spec *render.Application, dia
 	report(e)
 	mount, e := r.data.cfg.require("vault.kv_mount")
 	report(e)
-	if spec.Dispatch != nil {
-		spec.Dispatch.APIURL, e = r.data.GitHubAPIURL()
-		report(e)
-	}
-	spec.RegistryHost, spec.RegistryProject, spec.WebhookBaseURL = host, project, base
+	gh, e := r.data.cfg.get("github.base_url")
+	report(e)
+	spec.RegistryHost, spec.RegistryProject, spec.WebhookBaseURL, spec.GitHubBaseURL = host, project, base, gh
 	spec.AppSecret.Mount, spec.WebhookSecret.Mount = mount, mount
 	return err
 }

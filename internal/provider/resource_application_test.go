@@ -211,6 +211,20 @@ data "idp_application" "app" {
 					if secretRef != render.WebhookSecret(project, app) {
 						return fmt.Errorf("EventSource webhookSecret refers to %q", secretRef)
 					}
+					// The fake is a GitHub Enterprise server: Argo Events registers
+					// the webhook through its API, kaniko clones from it over http.
+					event, _, _ := unstructured.NestedMap(es.Object, "spec", "github", render.GitHubEvent(project, app))
+					if event["githubBaseURL"] != gh.URL+"api/v3/" || event["githubUploadURL"] != gh.URL+"api/uploads/" {
+						return fmt.Errorf("EventSource GitHub URLs %v, %v for a server at %s", event["githubBaseURL"], event["githubUploadURL"], gh.URL)
+					}
+					tmpl, err := dyn.Resource(workflowTemplateGVR).Namespace(project).Get(ctx, render.WorkflowTemplate(project, app), metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					clone := "--context=git://" + strings.TrimPrefix(gh.URL, "http://") + "myorg/my-api.git#refs/heads/main#"
+					if spec := fmt.Sprint(tmpl.Object["spec"]); !strings.Contains(spec, clone) || !strings.Contains(spec, "GIT_PULL_METHOD") {
+						return fmt.Errorf("kaniko does not clone %s over http: %s", clone, spec)
+					}
 					hook, err := cs.CoreV1().Secrets(project).Get(ctx, render.WebhookSecret(project, app), metav1.GetOptions{})
 					if err != nil {
 						return err

@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
 // setting is one provider attribute. The schema, its documentation, the
@@ -24,6 +26,9 @@ type setting struct {
 	Description string
 	Sensitive   bool
 	Bool        bool
+	// Validate, when set, checks a known value when the provider is
+	// configured, so a malformed one fails every plan at its attribute.
+	Validate func(string) error
 }
 
 func (s setting) key() string {
@@ -70,7 +75,10 @@ var settings = []setting{
 	{Block: "github", Name: "token", Env: []string{"GITHUB_TOKEN"}, Sensitive: true,
 		Description: "GitHub token used to check repositories and branches and to start first builds."},
 	{Block: "github", Name: "base_url", Env: []string{"GITHUB_BASE_URL"},
-		Description: "GitHub Enterprise URL, e.g. `https://github.example.com/`. Defaults to api.github.com."},
+		Description: "GitHub Enterprise server URL, e.g. `https://github.example.com/` (or its API, `.../api/v3/`). " +
+			"Defaults to github.com. The provider's checks, the EventSources' webhook registration and the builds' " +
+			"clones all use this server.",
+		Validate: func(v string) error { _, err := render.ParseGitHubBaseURL(v); return err }},
 
 	{Block: "registry", Name: "host", Env: []string{"IDP_REGISTRY_HOST"},
 		Description: "Container registry host that CI pushes images to (the contract's `R`), e.g. `harbor.example.com`."},
@@ -154,12 +162,18 @@ func readConfig(ctx context.Context, cfg tfsdk.Config) (config, diag.Diagnostics
 			v.unknown = s.IsUnknown()
 			v.val = s.ValueString()
 		}
+		from := "configuration"
 		if v.val == "" && !v.unknown {
 			for _, e := range st.Env {
 				if ev := os.Getenv(e); ev != "" {
-					v.val = ev
+					v.val, from = ev, "environment variable "+e
 					break
 				}
+			}
+		}
+		if st.Validate != nil && v.val != "" && !v.unknown {
+			if err := st.Validate(v.val); err != nil {
+				diags.AddAttributeError(st.path(), "Invalid provider setting "+st.key(), fmt.Sprintf("From the %s: %v", from, err))
 			}
 		}
 		out[st.key()] = v

@@ -42,6 +42,10 @@ type Application struct {
 	RegistryHost    string
 	RegistryProject string
 	WebhookBaseURL  string
+	// GitHubBaseURL is the provider's github.base_url: "" for github.com,
+	// else the GitHub Enterprise server the repository lives on (see
+	// ParseGitHubBaseURL).
+	GitHubBaseURL string
 
 	AppSecret     VaultSecret // any keys: the application's environment
 	WebhookSecret VaultSecret // key "secret"
@@ -52,11 +56,11 @@ type Application struct {
 	Dispatch *Dispatch
 }
 
-// Dispatch is a GitHub repository_dispatch sent after a successful build.
+// Dispatch is a GitHub repository_dispatch sent after a successful build
+// (to the server of GitHubBaseURL).
 type Dispatch struct {
 	Repository string // owner/repo
 	EventType  string
-	APIURL     string // https://api.github.com, or a GitHub Enterprise API URL
 }
 
 // CurlImage sends the repository_dispatch.
@@ -67,6 +71,10 @@ const CurlImage = "curlimages/curl:8.11.0"
 // no image to run.
 func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 	ns := Namespace(a.Project)
+	gh, err := ParseGitHubBaseURL(a.GitHubBaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("github.base_url: %w", err)
+	}
 	objs := []*unstructured.Unstructured{
 		secret(ns, AppSecret(a.Project, a.Name), string(corev1.SecretTypeOpaque), a.AppSecret, a.AppSecret.Values),
 	}
@@ -77,10 +85,10 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 	objs = append(objs,
 		secret(ns, WebhookSecret(a.Project, a.Name), string(corev1.SecretTypeOpaque), a.WebhookSecret, webhook),
 		service(a),
-		eventSource(a),
+		eventSource(a, gh),
 		sensor(a),
 	)
-	tmpl, err := workflowTemplate(a)
+	tmpl, err := workflowTemplate(a, gh)
 	if err != nil {
 		return nil, err
 	}
@@ -114,9 +122,27 @@ func service(a Application) *unstructured.Unstructured {
 	return object("v1", "Service", Namespace(a.Project), Service(a.Name), nil, map[string]any{"spec": fromTyped(spec)})
 }
 
-func eventSource(a Application) *unstructured.Unstructured {
+// eventSource receives pushes. For GitHub Enterprise it also gets the
+// server's API and upload URLs: Argo Events registers the webhook through
+// them, and uses them only when both are set.
+func eventSource(a Application, gh GitHubServer) *unstructured.Unstructured {
 	p, n := a.Project, a.Name
 	port := strconv.Itoa(EventSourcePort)
+	event := map[string]any{
+		"repositories": []any{map[string]any{"owner": a.Owner, "names": []any{a.Repo}}},
+		"webhook": map[string]any{
+			"endpoint": WebhookEndpoint(p, n), "port": port, "method": "POST", "url": a.WebhookBaseURL,
+		},
+		"events":        []any{"push"},
+		"apiToken":      map[string]any{"name": GitHubAccessSecret(p), "key": "token"},
+		"webhookSecret": map[string]any{"name": WebhookSecret(p, n), "key": "secret"},
+		"insecure":      false,
+		"active":        true,
+		"contentType":   "json",
+	}
+	if gh.Enterprise {
+		event["githubBaseURL"], event["githubUploadURL"] = gh.APIURL, gh.UploadURL
+	}
 	return object("argoproj.io/v1alpha1", "EventSource", Namespace(p), EventSource(p, n), nil, map[string]any{
 		"spec": map[string]any{
 			"eventBusName": EventBus(p),
@@ -124,18 +150,7 @@ func eventSource(a Application) *unstructured.Unstructured {
 			"service": map[string]any{"ports": []any{map[string]any{
 				"name": "webhook", "port": int64(EventSourcePort), "targetPort": int64(EventSourcePort),
 			}}},
-			"github": map[string]any{GitHubEvent(p, n): map[string]any{
-				"repositories": []any{map[string]any{"owner": a.Owner, "names": []any{a.Repo}}},
-				"webhook": map[string]any{
-					"endpoint": WebhookEndpoint(p, n), "port": port, "method": "POST", "url": a.WebhookBaseURL,
-				},
-				"events":        []any{"push"},
-				"apiToken":      map[string]any{"name": GitHubAccessSecret(p), "key": "token"},
-				"webhookSecret": map[string]any{"name": WebhookSecret(p, n), "key": "secret"},
-				"insecure":      false,
-				"active":        true,
-				"contentType":   "json",
-			}},
+			"github": map[string]any{GitHubEvent(p, n): event},
 		},
 	})
 }
@@ -186,14 +201,17 @@ func sensor(a Application) *unstructured.Unstructured {
 // inside the cluster: the deploy steps apply exactly the Deployment and
 // IngressRoutes this package renders for that commit, with our field
 // manager, so tofu and CI agree on every field and never fight.
-func workflowTemplate(a Application) (*unstructured.Unstructured, error) {
+//
+// kaniko clones git://<host>/<owner>/<repo>.git over https, or over http
+// when GIT_PULL_METHOD says so (a GitHub Enterprise server on http://).
+func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructured, error) {
 	p, n := a.Project, a.Name
 	image := func(tag string) string { return Image(a.RegistryHost, a.RegistryProject, p, n, tag) }
 	kaniko := corev1.Container{
 		Name:  "main", // Argo names a container template's container "main"
 		Image: KanikoImage,
 		Args: []string{
-			fmt.Sprintf("--context=git://github.com/%s/%s.git#refs/heads/%s#%s", a.Owner, a.Repo, a.Branch, ShaPlaceholder),
+			fmt.Sprintf("--context=git://%s/%s/%s.git#refs/heads/%s#%s", gh.GitHost, a.Owner, a.Repo, a.Branch, ShaPlaceholder),
 			"--dockerfile=Dockerfile",
 			"--destination=" + image(ShaPlaceholder),
 			"--destination=" + image("latest"),
@@ -206,6 +224,9 @@ func workflowTemplate(a Application) (*unstructured.Unstructured, error) {
 		},
 		VolumeMounts: []corev1.VolumeMount{{Name: "docker-config", MountPath: "/kaniko/.docker/"}},
 	}
+	if gh.HTTP {
+		kaniko.Env = append(kaniko.Env, corev1.EnvVar{Name: "GIT_PULL_METHOD", Value: "http"})
+	}
 	tasks := []any{map[string]any{"name": "build", "template": "kaniko"}}
 	templates := []any{
 		map[string]any{"name": "build", "dag": map[string]any{"tasks": nil}},
@@ -213,7 +234,7 @@ func workflowTemplate(a Application) (*unstructured.Unstructured, error) {
 	}
 	if a.Dispatch != nil {
 		tasks = append(tasks, map[string]any{"name": "update-config", "template": "update-config", "dependencies": []any{"build"}})
-		templates = append(templates, map[string]any{"name": "update-config", "container": fromTyped(dispatchContainer(a))})
+		templates = append(templates, map[string]any{"name": "update-config", "container": fromTyped(dispatchContainer(a, gh))})
 		return workflowTemplateObject(a, tasks, templates), nil
 	}
 	deploy, err := applyStep("deploy", deployment(a, ShaPlaceholder))
@@ -255,7 +276,7 @@ func workflowTemplateObject(a Application, tasks, templates []any) *unstructured
 
 // dispatchContainer posts the repository_dispatch with the project's
 // GitHub token, which stays in its Secret (an environment variable).
-func dispatchContainer(a Application) corev1.Container {
+func dispatchContainer(a Application, gh GitHubServer) corev1.Container {
 	payload := fmt.Sprintf(`{"event_type":%q,"client_payload":{"project":%q,"application":%q,"hash":"%s"}}`,
 		a.Dispatch.EventType, a.Project, a.Name, ShaPlaceholder)
 	return corev1.Container{
@@ -267,7 +288,7 @@ func dispatchContainer(a Application) corev1.Container {
 			"-H", "Accept: application/vnd.github+json",
 			"-H", "Authorization: Bearer $(GITHUB_TOKEN)",
 			"-d", payload,
-			strings.TrimSuffix(a.Dispatch.APIURL, "/") + "/repos/" + a.Dispatch.Repository + "/dispatches",
+			gh.APIURL + "repos/" + a.Dispatch.Repository + "/dispatches",
 		},
 		Env: []corev1.EnvVar{secretEnv("GITHUB_TOKEN", GitHubAccessSecret(a.Project), "token")},
 	}

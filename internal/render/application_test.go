@@ -2,10 +2,12 @@ package render
 
 import (
 	"fmt"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
+	"reflect"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 )
 
 func testApplication() Application {
@@ -101,7 +103,7 @@ func TestIngressRouteName(t *testing.T) {
 // referenced, never written into the template.
 func TestApplicationObjects_dispatch(t *testing.T) {
 	a := testApplication()
-	a.Dispatch = &Dispatch{Repository: "myorg/gitops", EventType: "update-config", APIURL: "https://api.github.com"}
+	a.Dispatch = &Dispatch{Repository: "myorg/gitops", EventType: "update-config"}
 	objs, err := ApplicationObjects(a)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +114,77 @@ func TestApplicationObjects_dispatch(t *testing.T) {
 			if s := fmt.Sprint(o.Object); strings.Contains(s, "deploy") {
 				t.Error("dispatch mode still deploys in the cluster")
 			}
+		}
+	}
+}
+
+// On GitHub Enterprise, Argo Events registers the webhook through the
+// server's API and kaniko clones from the server (over http when the
+// server is on http://), and a dispatch goes to the server's API.
+func TestApplicationObjects_githubEnterprise(t *testing.T) {
+	a := testApplication()
+	a.GitHubBaseURL = "http://10.200.0.1:8443/"
+	objs, err := ApplicationObjects(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "application_enterprise", objs)
+
+	a.Dispatch = &Dispatch{Repository: "myorg/gitops", EventType: "update-config"}
+	objs, err = ApplicationObjects(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "WorkflowTemplate" && !strings.Contains(fmt.Sprint(o.Object), "http://10.200.0.1:8443/api/v3/repos/myorg/gitops/dispatches") {
+			t.Errorf("dispatch does not go to the Enterprise API: %v", o.Object)
+		}
+	}
+
+	a.GitHubBaseURL = "github.example.com"
+	if _, err := ApplicationObjects(a); err == nil || !strings.Contains(err.Error(), "github.base_url") {
+		t.Errorf("a base URL without a scheme rendered (err=%v)", err)
+	}
+}
+
+// github.com renders the same whichever of its URLs github.base_url holds.
+func TestApplicationObjects_githubComBaseURL(t *testing.T) {
+	want, _ := ApplicationObjects(testApplication())
+	for _, base := range []string{"https://github.com/", "https://api.github.com", "https://api.github.com/"} {
+		a := testApplication()
+		a.GitHubBaseURL = base
+		got, err := ApplicationObjects(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("github.base_url %q renders differently from the default", base)
+		}
+	}
+}
+
+func TestParseGitHubBaseURL(t *testing.T) {
+	for base, want := range map[string]GitHubServer{
+		"": publicGitHub,
+		"https://ghe.example.com": {Enterprise: true, APIURL: "https://ghe.example.com/api/v3/",
+			UploadURL: "https://ghe.example.com/api/uploads/", GitHost: "ghe.example.com"},
+		"https://ghe.example.com/api/v3/": {Enterprise: true, APIURL: "https://ghe.example.com/api/v3/",
+			UploadURL: "https://ghe.example.com/api/uploads/", GitHost: "ghe.example.com"},
+		"http://10.200.0.1:30080/": {Enterprise: true, HTTP: true, APIURL: "http://10.200.0.1:30080/api/v3/",
+			UploadURL: "http://10.200.0.1:30080/api/uploads/", GitHost: "10.200.0.1:30080"},
+		"https://example.com/ghe/api/v3": {Enterprise: true, APIURL: "https://example.com/ghe/api/v3/",
+			UploadURL: "https://example.com/ghe/api/uploads/", GitHost: "example.com/ghe"},
+		"https://api.octo.ghe.com/": {Enterprise: true, APIURL: "https://api.octo.ghe.com/",
+			UploadURL: "https://api.octo.ghe.com/", GitHost: "octo.ghe.com"},
+	} {
+		got, err := ParseGitHubBaseURL(base)
+		if err != nil || got != want {
+			t.Errorf("ParseGitHubBaseURL(%q) = %+v, %v; want %+v", base, got, err, want)
+		}
+	}
+	for _, bad := range []string{"ghe.example.com", "ftp://ghe.example.com", "https://user:pw@ghe.example.com", "https://ghe.example.com/?x=1", "https://"} {
+		if _, err := ParseGitHubBaseURL(bad); err == nil {
+			t.Errorf("ParseGitHubBaseURL(%q) accepted", bad)
 		}
 	}
 }

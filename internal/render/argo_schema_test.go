@@ -51,6 +51,13 @@ func TestArgoEventsSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ghe := a
+	ghe.GitHubBaseURL = "https://ghe.example.com/"
+	enterprise, err := ApplicationObjects(ghe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, enterprise...)
 	checked := map[string]bool{}
 	var es *unstructured.Unstructured
 	for _, o := range objs {
@@ -66,7 +73,7 @@ func TestArgoEventsSchema(t *testing.T) {
 			t.Errorf("%s %s does not validate against Argo Events' schema: %v", kind, o.GetName(), err)
 		}
 		checked[kind] = true
-		if kind == "EventSource" {
+		if kind == "EventSource" && es == nil {
 			es = o
 		}
 	}

@@ -1,0 +1,73 @@
+package render
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// GitHubServer is where applications' repositories live: github.com, or a
+// GitHub Enterprise server given by the provider's github.base_url.
+type GitHubServer struct {
+	Enterprise bool
+	APIURL     string // REST API, ending in "/": https://ghe.example.com/api/v3/
+	UploadURL  string // uploads API, ending in "/"
+	// GitHost is host[:port] (and any path prefix) that repositories are
+	// cloned from: <GitHost>/<owner>/<repo>.git.
+	GitHost string
+	// HTTP: the server speaks plain http (a test server), so git must not
+	// use https.
+	HTTP bool
+}
+
+var publicGitHub = GitHubServer{APIURL: "https://api.github.com/", UploadURL: "https://uploads.github.com/", GitHost: "github.com"}
+
+// ParseGitHubBaseURL reads github.base_url much as go-github's
+// WithEnterpriseURLs does: the server root (https://ghe.example.com/) or its
+// API (https://ghe.example.com/api/v3/); an api.* host is the API itself.
+// "" and github.com's own URLs are github.com. The provider's GitHub client
+// and the pipeline (Argo Events' webhook registration, kaniko's clone) all
+// take their URLs from here, so they reach the same server.
+func ParseGitHubBaseURL(base string) (GitHubServer, error) {
+	if strings.TrimSpace(base) == "" {
+		return publicGitHub, nil
+	}
+	u, err := parseHTTPURL(base)
+	if err != nil {
+		return GitHubServer{}, fmt.Errorf("%w; it must be a GitHub Enterprise server's URL, such as https://github.example.com/", err)
+	}
+	switch strings.ToLower(u.Host) {
+	case "github.com", "www.github.com", "api.github.com":
+		return publicGitHub, nil
+	}
+	root := strings.TrimSuffix(u.Path, "/")
+	s := GitHubServer{Enterprise: true, HTTP: u.Scheme == "http"}
+	if strings.HasPrefix(strings.ToLower(u.Host), "api.") {
+		// GitHub Enterprise Cloud with data residency: api.<name>.ghe.com
+		// is the API, <name>.ghe.com serves git.
+		s.APIURL = u.Scheme + "://" + u.Host + root + "/"
+		s.UploadURL = s.APIURL
+		s.GitHost = u.Host[len("api."):] + root
+		return s, nil
+	}
+	root = strings.TrimSuffix(root, "/api/v3")
+	s.APIURL = u.Scheme + "://" + u.Host + root + "/api/v3/"
+	s.UploadURL = u.Scheme + "://" + u.Host + root + "/api/uploads/"
+	s.GitHost = u.Host + root
+	return s, nil
+}
+
+// parseHTTPURL accepts an absolute http(s) URL without credentials, query
+// or fragment.
+func parseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%q is not a URL: %v", raw, err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return nil, fmt.Errorf("%q is not an http:// or https:// URL with a host", raw)
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("%q has credentials, a query or a fragment", raw)
+	}
+	return u, nil
+}
