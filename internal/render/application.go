@@ -14,8 +14,16 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// KanikoImage builds application images.
-const KanikoImage = "gcr.io/kaniko-project/executor:v1.23.2"
+// KanikoImage builds application images, and KanikoCommand is its
+// entrypoint. Argo's emissary executor must know a container's command;
+// when a template leaves it out, the workflow controller reads the image's
+// config from its registry itself (not through the nodes' containerd and
+// its mirrors), which costs a registry call per image and fails where the
+// controller cannot reach that registry.
+const (
+	KanikoImage   = "gcr.io/kaniko-project/executor:v1.23.2"
+	KanikoCommand = "/kaniko/executor"
+)
 
 // EventSourcePort is where the EventSource listens for GitHub webhooks.
 const EventSourcePort = 12000
@@ -208,8 +216,9 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	p, n := a.Project, a.Name
 	image := func(tag string) string { return Image(a.RegistryHost, a.RegistryProject, p, n, tag) }
 	kaniko := corev1.Container{
-		Name:  "main", // Argo names a container template's container "main"
-		Image: KanikoImage,
+		Name:    "main", // Argo names a container template's container "main"
+		Image:   KanikoImage,
+		Command: []string{KanikoCommand},
 		Args: []string{
 			fmt.Sprintf("--context=git://%s/%s/%s.git#refs/heads/%s#%s", gh.GitHost, a.Owner, a.Repo, a.Branch, ShaPlaceholder),
 			"--dockerfile=Dockerfile",
