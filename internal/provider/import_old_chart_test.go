@@ -421,7 +421,8 @@ resource "idp_database" "redis" {
 // adoptionPlan asserts the shape of the first plan: every resource is
 // imported and updated in place (no create, delete or replace), and no
 // child object the resource had is dropped. The objects that are new are
-// exactly the additions: RBAC, the isolation policy, webhook secrets. And
+// exactly the additions: RBAC, the isolation policy, webhook secrets and
+// webhook routes. And
 // import read every configured attribute back from the objects, except
 // those that no object of the old chart records.
 type adoptionPlan struct {
@@ -721,8 +722,8 @@ func TestAccImportOldChart(t *testing.T) {
 					adoptionPlan{additions: map[string][]string{
 						"idp_project.shop": {key("Role", render.WorkflowRole(p)), key("RoleBinding", render.WorkflowRole(p)),
 							key("NetworkPolicy", render.IsolationPolicy(p))},
-						"idp_application.api": {key("Secret", render.WebhookSecret(p, "api"))},
-						"idp_application.web": {key("Secret", render.WebhookSecret(p, "web"))},
+						"idp_application.api": {key("Secret", render.WebhookSecret(p, "api")), key("IngressRoute", render.WebhookRoute(p, "api"))},
+						"idp_application.web": {key("Secret", render.WebhookSecret(p, "web")), key("IngressRoute", render.WebhookRoute(p, "web"))},
 						"idp_database.mysql":  nil,
 						"idp_database.redis":  nil,
 					}, changes: map[string][]string{

@@ -93,13 +93,22 @@ func TestAccProvider_missingSetting(t *testing.T) {
 // contacted, wherever it comes from.
 func TestAccProvider_invalidSetting(t *testing.T) {
 	acctest.PreCheck(t)
-	t.Setenv("GITHUB_BASE_URL", "github.example.com")
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: acctest.ProviderFactories,
-		Steps: []resource.TestStep{{
-			Config:      projectConfig(acctest.Name("acc-badurl"), ""),
-			PlanOnly:    true,
-			ExpectError: regexp.MustCompile(`(?s)Invalid provider setting github\.base_url.*environment variable GITHUB_BASE_URL.*"github\.example\.com" is not an http:// or https:// URL`),
-		}},
-	})
+	for _, tc := range []struct{ env, value, err string }{
+		{"GITHUB_BASE_URL", "github.example.com",
+			`(?s)Invalid provider setting github\.base_url.*environment\s+variable\s+GITHUB_BASE_URL.*"github\.example\.com"\s+is\s+not\s+an\s+http://\s+or\s+https://\s+URL`},
+		{"IDP_WEBHOOK_BASE_URL", "https://hooks.example.com/github",
+			`(?s)Invalid provider setting webhook_base_url.*has\s+a\s+path\s+\(/github\).*such\s+as\s+https://hooks\.example\.com`},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			t.Setenv(tc.env, tc.value)
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: acctest.ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      projectConfig(acctest.Name("acc-badurl"), ""),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(tc.err),
+				}},
+			})
+		})
+	}
 }

@@ -93,9 +93,10 @@ func (r *applicationResource) Metadata(_ context.Context, req resource.MetadataR
 
 func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "An application of a project: push-to-deploy CI (Argo Events EventSource and Sensor, an Argo " +
-			"Workflows template that builds with kaniko and rolls the image out in the cluster), a Service, a " +
-			"Deployment and one Traefik IngressRoute per domain once a commit is built, and its secrets from Vault.\n\n" +
+		MarkdownDescription: "An application of a project: push-to-deploy CI (Argo Events EventSource and Sensor, a Traefik " +
+			"IngressRoute that brings GitHub's webhooks to the EventSource, an Argo Workflows template that builds with " +
+			"kaniko and rolls the image out in the cluster), a Service, a Deployment and one Traefik IngressRoute per " +
+			"domain once a commit is built, and its secrets from Vault.\n\n" +
 			"Without `git.hash`, CI owns the deployed commit: after it deploys commit X, the plan is empty and " +
 			"`git.hash` reads X. With `git.hash`, tofu pins that commit (rollback or freeze).",
 		Attributes: map[string]schema.Attribute{
@@ -225,7 +226,7 @@ func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.V
 	if n := len(m.Project.ValueString()) + len(m.Name.ValueString()); n > render.MaxProjectAndApplication {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Name too long",
 			fmt.Sprintf("project and name together have %d characters; at most %d keep the EventSource's Service name %q within 63 characters.",
-				n, render.MaxProjectAndApplication, render.EventSource(m.Project.ValueString(), m.Name.ValueString())+"-eventsource-svc"))
+				n, render.MaxProjectAndApplication, render.EventSourceService(m.Project.ValueString(), m.Name.ValueString())))
 	}
 	for _, d := range stringSet(ctx, m.Domains, &resp.Diagnostics) {
 		if name := render.IngressRoute(m.Project.ValueString(), m.Name.ValueString(), d); len(name) > 253 {
@@ -286,7 +287,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 			return
 		}
 		plan.Objects = plannedObjects(objs)
-		plan.Image, plan.WebhookURL = imageOf(spec), types.StringValue(spec.WebhookBaseURL+render.WebhookEndpoint(spec.Project, spec.Name))
+		plan.Image, plan.WebhookURL = imageOf(spec), types.StringValue(render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name))
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -366,7 +367,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	state.Image = imageOf(spec)
-	state.WebhookURL = types.StringValue(spec.WebhookBaseURL + render.WebhookEndpoint(p, a))
+	state.WebhookURL = types.StringValue(render.WebhookURL(spec.WebhookBaseURL, p, a))
 	state.Objects, err = observedObjects(ctx, eng, desired)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading application objects", err.Error())
@@ -407,6 +408,9 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 	_ = r.fillProviderSettings(&spec, nil)
 	if spec.Hash == "" {
 		spec.Hash = "-"
+	}
+	if spec.WebhookBaseURL == "" {
+		spec.WebhookBaseURL = "https://webhook.invalid" // unset now: only the names matter here
 	}
 	objs, err := render.ApplicationObjects(spec)
 	if err != nil {
@@ -487,7 +491,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	plan.ID = types.StringValue(spec.Project + "/" + spec.Name)
 	plan.Objects = plannedObjects(desired)
 	plan.Image = imageOf(spec)
-	plan.WebhookURL = types.StringValue(spec.WebhookBaseURL + render.WebhookEndpoint(spec.Project, spec.Name))
+	plan.WebhookURL = types.StringValue(render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name))
 	if spec.Hash == "" {
 		plan.Git.Hash = types.StringNull()
 	}

@@ -190,6 +190,11 @@ data "idp_application" "app" {
 				// Create: CI wiring lands, no Deployment before a build, and
 				// the branch head is submitted as the first build.
 				Config: appConfig(project, app, git, domains),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					// The webhook route is planned with the rest, before any build.
+					plancheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("objects").AtMapKey("IngressRoute/"+project+"/"+render.WebhookRoute(project, app)),
+						knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{12}$`))),
+				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("id"), knownvalue.StringExact(project+"/"+app)),
 					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("git").AtMapKey("hash"), knownvalue.Null()),
@@ -216,6 +221,17 @@ data "idp_application" "app" {
 					event, _, _ := unstructured.NestedMap(es.Object, "spec", "github", render.GitHubEvent(project, app))
 					if event["githubBaseURL"] != gh.URL+"api/v3/" || event["githubUploadURL"] != gh.URL+"api/uploads/" {
 						return fmt.Errorf("EventSource GitHub URLs %v, %v for a server at %s", event["githubBaseURL"], event["githubUploadURL"], gh.URL)
+					}
+					// Webhooks reach the EventSource before any build.
+					hookRoute, err := dyn.Resource(ingressRouteGVR).Namespace(project).Get(ctx, render.WebhookRoute(project, app), metav1.GetOptions{})
+					if err != nil {
+						return fmt.Errorf("webhook route: %w", err)
+					}
+					routes, _, _ := unstructured.NestedSlice(hookRoute.Object, "spec", "routes")
+					wantMatch := "Host(`webhook.example.com`) && Path(`/" + project + "-" + app + "`)"
+					if r := routes[0].(map[string]any); r["match"] != wantMatch ||
+						r["services"].([]any)[0].(map[string]any)["name"] != render.EventSourceService(project, app) {
+						return fmt.Errorf("webhook route %v, want %s to %s", r, wantMatch, render.EventSourceService(project, app))
 					}
 					tmpl, err := dyn.Resource(workflowTemplateGVR).Namespace(project).Get(ctx, render.WorkflowTemplate(project, app), metav1.GetOptions{})
 					if err != nil {

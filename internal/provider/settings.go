@@ -86,7 +86,10 @@ var settings = []setting{
 		Description: "Registry project or path under the host (the contract's `RP`), e.g. `injunweb`."},
 
 	{Name: "webhook_base_url", Env: []string{"IDP_WEBHOOK_BASE_URL"},
-		Description: "Public base URL that GitHub posts push webhooks to, e.g. `https://webhook.example.com`."},
+		Description: "Public base URL that GitHub posts push webhooks to, e.g. `https://webhook.example.com`: " +
+			"Traefik's `web` and `websecure` entry points must receive it. No path: each application's webhook " +
+			"route matches its host and the path `/<project>-<application>`.",
+		Validate: func(v string) error { _, err := render.WebhookHost(v); return err }},
 }
 
 var blockDescriptions = map[string]string{

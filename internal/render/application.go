@@ -75,13 +75,18 @@ type Dispatch struct {
 const CurlImage = "curlimages/curl:8.11.0"
 
 // ApplicationObjects renders an application in apply order. The Deployment
-// and IngressRoutes exist only once a commit is known: before that there is
-// no image to run.
+// and the domains' IngressRoutes exist only once a commit is known: before
+// that there is no image to run. The webhook route exists from the start:
+// the first push must reach the EventSource.
 func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 	ns := Namespace(a.Project)
 	gh, err := ParseGitHubBaseURL(a.GitHubBaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("github.base_url: %w", err)
+	}
+	hookHost, err := WebhookHost(a.WebhookBaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("webhook_base_url: %w", err)
 	}
 	objs := []*unstructured.Unstructured{
 		secret(ns, AppSecret(a.Project, a.Name), string(corev1.SecretTypeOpaque), a.AppSecret, a.AppSecret.Values),
@@ -94,6 +99,7 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 		secret(ns, WebhookSecret(a.Project, a.Name), string(corev1.SecretTypeOpaque), a.WebhookSecret, webhook),
 		service(a),
 		eventSource(a, gh),
+		webhookRoute(a, hookHost),
 		sensor(a),
 	)
 	tmpl, err := workflowTemplate(a, gh)
@@ -378,6 +384,21 @@ func deployment(a Application, tag string) *unstructured.Unstructured {
 		},
 	}
 	return object("apps/v1", "Deployment", Namespace(a.Project), app, labels, map[string]any{"spec": fromTyped(spec)})
+}
+
+// webhookRoute brings GitHub's webhooks, posted to the public webhook URL,
+// from Traefik to the Service Argo Events makes for the EventSource.
+func webhookRoute(a Application, host string) *unstructured.Unstructured {
+	p, n := a.Project, a.Name
+	return object("traefik.io/v1alpha1", "IngressRoute", Namespace(p), WebhookRoute(p, n), nil,
+		map[string]any{"spec": map[string]any{
+			"entryPoints": []any{"web", "websecure"},
+			"routes": []any{map[string]any{
+				"match":    fmt.Sprintf("Host(`%s`) && Path(`%s`)", host, WebhookEndpoint(p, n)),
+				"kind":     "Rule",
+				"services": []any{map[string]any{"name": EventSourceService(p, n), "port": int64(EventSourcePort)}},
+			}},
+		}})
 }
 
 func ingressRoute(a Application, domain string) *unstructured.Unstructured {

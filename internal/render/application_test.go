@@ -28,7 +28,7 @@ func TestApplicationObjects_beforeFirstBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
-		if k := o.GetKind(); k == "Deployment" || k == "IngressRoute" {
+		if k := o.GetKind(); k == "Deployment" || k == "IngressRoute" && o.GetName() != WebhookRoute("shop", "api") {
 			t.Errorf("%s %s rendered without a commit", k, o.GetName())
 		}
 	}
@@ -95,6 +95,68 @@ func TestImageTag(t *testing.T) {
 func TestIngressRouteName(t *testing.T) {
 	if got := IngressRoute("shop", "api", "api.example.com"); got != "shop-api-api-example-com-route" {
 		t.Fatal(got)
+	}
+	if got := WebhookRoute("shop", "api"); got != "shop-api-webhook-route" {
+		t.Fatal(got)
+	}
+}
+
+// The longest project and application names still give the EventSource a
+// valid Service name.
+func TestMaxProjectAndApplication(t *testing.T) {
+	p, a := strings.Repeat("p", MaxProjectAndApplication-1), "a"
+	if n := len(EventSourceService(p, a)); n != dnsLabelMax {
+		t.Fatalf("EventSourceService of the longest names has %d characters, want %d", n, dnsLabelMax)
+	}
+}
+
+// The webhook route exists before the first build and sends GitHub's posts
+// for the EventSource's endpoint, on the webhook host whatever the port,
+// to the Service Argo Events makes for the EventSource.
+func TestApplicationObjects_webhookRoute(t *testing.T) {
+	for base, match := range map[string]string{
+		"https://webhook.example.com":    "Host(`webhook.example.com`) && Path(`/shop-api`)",
+		"http://127.0.0.1:18080/":        "Host(`127.0.0.1`) && Path(`/shop-api`)",
+		"https://Hooks.Example.com:8443": "Host(`hooks.example.com`) && Path(`/shop-api`)",
+	} {
+		a := testApplication()
+		a.WebhookBaseURL = base
+		objs, err := ApplicationObjects(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var route map[string]any
+		for _, o := range objs {
+			if o.GetKind() == "IngressRoute" && o.GetName() == WebhookRoute("shop", "api") {
+				route = o.Object["spec"].(map[string]any)["routes"].([]any)[0].(map[string]any)
+			}
+		}
+		if route == nil {
+			t.Fatalf("%s: no webhook route before the first build", base)
+		}
+		svc := route["services"].([]any)[0].(map[string]any)
+		if route["match"] != match || svc["name"] != "shop-api-github-eventsource-eventsource-svc" || svc["port"] != int64(EventSourcePort) {
+			t.Errorf("%s: route %v", base, route)
+		}
+	}
+}
+
+func TestWebhookHost(t *testing.T) {
+	for _, bad := range []string{
+		"webhook.example.com", "https://webhook.example.com/github", "https://webhook.example.com/?a=b",
+		"https://user@webhook.example.com", "https://bad_host.example.com", "ftp://webhook.example.com", "",
+	} {
+		if h, err := WebhookHost(bad); err == nil {
+			t.Errorf("WebhookHost(%q) = %q, want an error", bad, h)
+		}
+	}
+	_, err := WebhookHost("https://hooks.example.com/github/")
+	if err == nil || !strings.Contains(err.Error(), "https://hooks.example.com/github/<project>-<application>") ||
+		!strings.Contains(err.Error(), "such as https://hooks.example.com") {
+		t.Errorf("a base path is refused without saying why: %v", err)
+	}
+	if got := WebhookURL("https://webhook.example.com/", "shop", "api"); got != "https://webhook.example.com/shop-api" {
+		t.Errorf("WebhookURL joins to %q", got)
 	}
 }
 

@@ -70,6 +70,16 @@ func WorkflowGenerateName(p, a string) string { return p + "-" + a + "-build-wor
 // WebhookEndpoint is the EventSource's HTTP path.
 func WebhookEndpoint(p, a string) string { return "/" + p + "-" + a }
 
+// EventSourceService is the Service Argo Events makes for A's EventSource
+// (v1.9 pkg/reconciler/eventsource/resource.go: "<EventSource>-eventsource-svc").
+// MaxProjectAndApplication keeps it a valid Service name.
+func EventSourceService(p, a string) string { return EventSource(p, a) + "-eventsource-svc" }
+
+// WebhookRoute is the IngressRoute that brings GitHub's webhooks to
+// EventSourceService. Not in the old chart: an addition. No domain route of
+// A can take this name: a domain has a dot, so its part of the name a dash.
+func WebhookRoute(p, a string) string { return p + "-" + a + "-webhook-route" }
+
 // Deployment runs A; it is also A's pod label value and container name.
 func Deployment(a string) string { return a + "-app" }
 
@@ -105,8 +115,9 @@ func BuildCache(registryHost, registryProject string) string {
 }
 
 // MaxProjectAndApplication bounds len(P)+len(A): Argo Events names the
-// EventSource's Service "P-A-github-eventsource-eventsource-svc", a DNS-1035
-// label of at most 63 characters.
+// EventSource's Service "P-A-github-eventsource-eventsource-svc"
+// (EventSourceService), a DNS-1035 label of at most 63 characters. Every
+// other per-application name is shorter.
 const MaxProjectAndApplication = dnsLabelMax - len("--github-eventsource-eventsource-svc")
 
 // Per database D of project P (the contract's "Per database").

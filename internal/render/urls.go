@@ -2,7 +2,9 @@ package render
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -55,6 +57,39 @@ func ParseGitHubBaseURL(base string) (GitHubServer, error) {
 	s.UploadURL = u.Scheme + "://" + u.Host + root + "/api/uploads/"
 	s.GitHost = u.Host + root
 	return s, nil
+}
+
+// WebhookURL is where GitHub posts A's pushes: the public base URL joined
+// with the EventSource's endpoint the way Argo Events joins them when it
+// registers the webhook (util.FormattedURL).
+func WebhookURL(base, p, a string) string {
+	return strings.TrimRight(base, "/") + WebhookEndpoint(p, a)
+}
+
+var dnsHost = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?\.?$`)
+
+// WebhookHost checks the provider's webhook_base_url and returns the host
+// the webhook route matches: without the port, which Traefik's Host()
+// ignores in requests too.
+//
+// The URL may not have a path. GitHub posts to <base URL><endpoint>, but
+// the EventSource serves the endpoint alone (/<P>-<A>, the contract's), and
+// the route forwards a request's path as it is.
+func WebhookHost(base string) (string, error) {
+	u, err := parseHTTPURL(base)
+	if err != nil {
+		return "", fmt.Errorf("%w; it must be the public URL GitHub posts webhooks to, such as https://webhook.example.com", err)
+	}
+	host := strings.ToLower(u.Hostname())
+	if net.ParseIP(host) == nil && !dnsHost.MatchString(host) {
+		return "", fmt.Errorf("%q: host %q is not a DNS name or an IP address", base, u.Hostname())
+	}
+	if path := strings.TrimRight(u.Path, "/"); path != "" {
+		return "", fmt.Errorf("%q has a path (%s): GitHub would post to %s, but the EventSource serves "+
+			"only %s and the webhook route passes paths on unchanged; use a URL without a path, such as %s://%s",
+			base, path, WebhookURL(base, "<project>", "<application>"), WebhookEndpoint("<project>", "<application>"), u.Scheme, u.Host)
+	}
+	return host, nil
 }
 
 // parseHTTPURL accepts an absolute http(s) URL without credentials, query
