@@ -321,21 +321,45 @@ func checkWorkflowRBAC(t *testing.T, ns string) resource.TestCheckFunc {
 			ns, group, resource, verb string
 			allowed                   bool
 		}{
+			// Sensors create Workflows, and only that.
 			{ns, "argoproj.io", "workflows", "create", true},
+			{ns, "argoproj.io", "workflows", "get", false},
+			{ns, "argoproj.io", "workflows", "list", false},
+			{ns, "argoproj.io", "workflows", "delete", false},
+			{ns, "argoproj.io", "workflowtemplates", "create", false},
+			{ns, "argoproj.io", "sensors", "create", false},
+			{ns, "argoproj.io", "eventsources", "patch", false},
+			// The Argo executor reports results; it needs no pod access.
+			{ns, "argoproj.io", "workflowtaskresults", "create", true},
 			{ns, "argoproj.io", "workflowtaskresults", "patch", true},
+			{ns, "", "pods", "patch", false},
+			{ns, "", "pods/log", "get", false},
+			{ns, "", "configmaps", "get", false},
+			{ns, "coordination.k8s.io", "leases", "create", false},
+			// The deploy steps apply the Deployment and domain routes.
+			{ns, "apps", "deployments", "create", true},
 			{ns, "apps", "deployments", "patch", true},
+			{ns, "apps", "deployments", "get", true},
 			{ns, "traefik.io", "ingressroutes", "create", true},
+			{ns, "traefik.io", "ingressroutes", "patch", true},
+			{ns, "apps", "deployments", "delete", false},
+			{ns, "traefik.io", "ingressroutes", "delete", false},
+			{ns, "traefik.io", "middlewares", "create", false},
+			{ns, "", "services", "create", false},
+			// Nothing else.
 			{ns, "", "secrets", "get", false},
 			{ns, "", "secrets", "list", false},
-			{ns, "apps", "deployments", "delete", false},
 			{ns, "rbac.authorization.k8s.io", "roles", "create", false},
 			{"default", "argoproj.io", "workflows", "create", false},
+			{"default", "argoproj.io", "workflowtaskresults", "create", false},
 			{"", "", "namespaces", "list", false},
 		} {
+			res, sub, _ := strings.Cut(c.resource, "/")
 			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-				User:               user,
-				Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
-				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: c.ns, Group: c.group, Resource: c.resource, Verb: c.verb},
+				User:   user,
+				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: c.ns, Group: c.group, Resource: res,
+					Subresource: sub, Verb: c.verb},
 			}}
 			got, err := cs.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
 			if err != nil {

@@ -73,11 +73,21 @@ func ProjectObjects(p Project) ([]*unstructured.Unstructured, error) {
 }
 
 // workflowRules is all the project's service account may do, and only in
-// its own namespace: Sensors create Workflows, the Argo executor reports
-// step results, and the deploy step rolls out the project's applications.
+// its own namespace. What runs with it:
+//   - EventSource pods (Argo Events v1.9, github): nothing; their Secrets
+//     are mounted volumes, and the GitHub event source is not leader-elected.
+//   - Sensor pods: the k8s trigger creates Workflows (operation create, no
+//     live object or policy, so no get or watch). Leader election goes
+//     through the NATS EventBus, not Leases.
+//   - Workflow pods (Argo Workflows v3.7, emissary): the executor creates
+//     and patches its WorkflowTaskResult (docs/workflow-rbac.md), nothing
+//     else without artifacts; the deploy steps' kubectl apply --server-side
+//     needs patch and, for a new object, create; get when it migrates
+//     client-side-apply ownership. No pods patch or pods/log.
+//
 // No Secrets: pods get theirs mounted by the kubelet.
 var workflowRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create", "get", "list", "watch"}},
+	{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
 	{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}},
 	{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "create", "patch"}},
 	{APIGroups: []string{"traefik.io"}, Resources: []string{"ingressroutes"}, Verbs: []string{"get", "create", "patch"}},
