@@ -1,54 +1,128 @@
 package acctest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 )
 
-// GitHub is a local HTTP server that answers the GitHub REST API calls the
-// provider makes, with GitHub's paths (under GitHub Enterprise's /api/v3/),
-// status codes and JSON shapes. GitHub is the one service tests cannot
-// reach, so this is the only stand-in in the test suite.
+// GitHub is a local stand-in for a GitHub Enterprise server: the REST API
+// under /api/v3/ (repositories, branches, repository webhooks,
+// repository_dispatch) with
+// GitHub's paths, status codes and JSON shapes; git smart-HTTP at
+// /<owner>/<repo>.git served from real bare repositories by git
+// http-backend; and push webhooks delivered, signed, to registered hooks
+// when a test pushes (Push). GitHub is the one service tests cannot reach,
+// so this is the only stand-in in the test suite.
 type GitHub struct {
-	URL   string // base URL, as GITHUB_BASE_URL takes it
+	URL   string // server root ending in "/", as GITHUB_BASE_URL takes it
 	Token string
 
-	mu    sync.Mutex
-	repos map[string]*fakeRepo // "owner/repo"
+	root      string // GIT_PROJECT_ROOT: <root>/<owner>/<repo>.git
+	userAgent string // GitHub-Hookshot/<id>, fixed per server like a real one
+
+	mu         sync.Mutex
+	repos      map[string]*fakeRepo // "owner/repo"
+	nextRepoID int64
+	nextHookID int64
+	deliveries []Delivery
+	dispatches []Dispatch
+
+	pushMu  sync.Mutex     // one Push at a time: each reads then moves a ref
+	bareMu  sync.Mutex     // creating bare repositories
+	pending sync.WaitGroup // asynchronous deliveries (pings), awaited at cleanup
+
+	gitOnce sync.Once
+	git     http.Handler // git http-backend, found on first use
+	gitErr  error
 }
 
 type fakeRepo struct {
-	admin    bool
-	branches map[string]string // branch -> head sha
+	id            int64
+	admin         bool
+	defaultBranch string
+	branches      map[string]string // branch -> head sha, as the REST API reports it
+	hooks         []*hook
 }
 
-// NewGitHub starts a fake GitHub and points the provider at it through
-// GITHUB_BASE_URL and GITHUB_TOKEN for the rest of the test.
+// StackHostIP is the address pods reach the host at (IDP_STACK_HOST_IP),
+// or 127.0.0.1 outside the stack.
+func StackHostIP() string {
+	if ip := os.Getenv("IDP_STACK_HOST_IP"); ip != "" {
+		return ip
+	}
+	return "127.0.0.1"
+}
+
+// NewGitHub starts a fake GitHub on 127.0.0.1 and points the provider at it
+// through GITHUB_BASE_URL and GITHUB_TOKEN for the rest of the test. Use
+// NewGitHubOn(t, StackHostIP()) when pods (Argo Events, kaniko) must
+// reach it too.
 func NewGitHub(t *testing.T) *GitHub {
 	t.Helper()
-	g := &GitHub{Token: "ghp_test_" + Name("tok"), repos: map[string]*fakeRepo{}}
-	srv := httptest.NewServer(http.HandlerFunc(g.serve))
+	return NewGitHubOn(t, "127.0.0.1")
+}
+
+// NewGitHubOn is NewGitHub listening on host (an IP of this machine) on a
+// free port.
+func NewGitHubOn(t *testing.T, host string) *GitHub {
+	t.Helper()
+	g := &GitHub{
+		Token:     "ghp_test_" + Name("tok"),
+		root:      t.TempDir(),
+		userAgent: "GitHub-Hookshot/" + randomHex(4)[:7],
+		repos:     map[string]*fakeRepo{},
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("fake GitHub: listening on %s: %v", host, err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(g.serve))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
 	t.Cleanup(srv.Close)
+	// Cleanups run last-in first-out: pings still in flight finish before
+	// the server (and the test's receivers) close.
+	t.Cleanup(g.pending.Wait)
 	g.URL = srv.URL + "/"
 	t.Setenv("GITHUB_BASE_URL", g.URL)
 	t.Setenv("GITHUB_TOKEN", g.Token)
 	return g
 }
 
+// APIURL is the REST API base, "<URL>api/v3/": what go-github's
+// WithEnterpriseURLs derives from URL, and what Argo Events' github event
+// source takes as githubBaseURL verbatim (it does not append api/v3).
+func (g *GitHub) APIURL() string { return g.URL + "api/v3/" }
+
+// UploadURL is the uploads API base. Argo Events only uses GitHub
+// Enterprise URLs when both githubBaseURL and githubUploadURL are set.
+func (g *GitHub) UploadURL() string { return g.URL + "api/uploads/" }
+
+// GitURL is the repository's clone URL (http, no credentials).
+func (g *GitHub) GitURL(owner, repo string) string { return g.URL + owner + "/" + repo + ".git" }
+
 // AddRepo adds a repository the token can see; admin decides whether the
-// token may manage its webhooks.
+// token may manage its webhooks. Its default branch is main until the
+// first Push to an empty repository names another.
 func (g *GitHub) AddRepo(owner, repo string, admin bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.repos[owner+"/"+repo] = &fakeRepo{admin: admin, branches: map[string]string{}}
+	g.nextRepoID++
+	g.repos[owner+"/"+repo] = &fakeRepo{id: g.nextRepoID, admin: admin, defaultBranch: "main", branches: map[string]string{}}
 }
 
-// SetBranch sets a branch's head commit.
+// SetBranch sets the head commit the REST API reports for a branch. It does
+// not touch the git repository: use Push for a real commit.
 func (g *GitHub) SetBranch(owner, repo, branch, sha string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -56,34 +130,61 @@ func (g *GitHub) SetBranch(owner, repo, branch, sha string) {
 }
 
 func (g *GitHub) serve(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/api/v3/"):
+		g.serveAPI(w, r)
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		notFound(w)
+	default:
+		g.serveGit(w, r)
+	}
+}
+
+// authorized accepts the token the ways GitHub does: "Bearer <t>",
+// "token <t>", or HTTP basic auth with the token as password (any user) or
+// as user (with an empty or x-oauth-basic password).
+func (g *GitHub) authorized(r *http.Request) bool {
+	if user, pass, ok := r.BasicAuth(); ok {
+		return pass == g.Token || (user == g.Token && (pass == "" || pass == "x-oauth-basic"))
+	}
+	scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && (strings.EqualFold(scheme, "bearer") || strings.EqualFold(scheme, "token")) && strings.TrimSpace(cred) == g.Token
+}
+
+func (g *GitHub) serveAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if r.Header.Get("Authorization") != "Bearer "+g.Token {
+	if !g.authorized(r) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
 		return
 	}
-	// /api/v3/repos/{owner}/{repo}[/branches/{branch}]
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v3/"), "/")
-	if r.Method != http.MethodGet || len(parts) < 3 || parts[0] != "repos" {
+	// /api/v3/repos/{owner}/{repo}[/branches/{branch} | /hooks[/{id}[/config|/pings]] | /dispatches]
+	parts := strings.Split(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v3/"), "/"), "/")
+	if len(parts) < 3 || parts[0] != "repos" {
 		notFound(w)
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	full := parts[1] + "/" + parts[2]
+	owner, name := parts[1], parts[2]
+	full := owner + "/" + name
 	repo, ok := g.repos[full]
 	if !ok {
 		notFound(w)
 		return
 	}
 	switch {
-	case len(parts) == 3:
+	case len(parts) == 3 && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, map[string]any{
-			"id": 1, "name": parts[2], "full_name": full, "private": true,
-			"owner":          map[string]any{"login": parts[1]},
-			"default_branch": "main",
+			"id": repo.id, "name": name, "full_name": full, "private": true,
+			"owner":          map[string]any{"login": owner},
+			"html_url":       g.URL + full,
+			"url":            g.APIURL() + "repos/" + full,
+			"clone_url":      g.GitURL(owner, name),
+			"default_branch": repo.defaultBranch,
 			"permissions":    map[string]bool{"admin": repo.admin, "maintain": repo.admin, "push": true, "triage": true, "pull": true},
 		})
-	case len(parts) >= 5 && parts[3] == "branches":
+	case len(parts) >= 5 && parts[3] == "branches" && r.Method == http.MethodGet:
 		branch := strings.Join(parts[4:], "/")
 		sha, ok := repo.branches[branch]
 		if !ok {
@@ -92,8 +193,17 @@ func (g *GitHub) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"name":   branch,
-			"commit": map[string]any{"sha": sha, "url": fmt.Sprintf("%sapi/v3/repos/%s/commits/%s", g.URL, full, sha)},
+			"commit": map[string]any{"sha": sha, "url": fmt.Sprintf("%srepos/%s/commits/%s", g.APIURL(), full, sha)},
 		})
+	case len(parts) >= 4 && parts[3] == "hooks":
+		// GitHub hides a repository's webhooks from tokens without admin.
+		if !repo.admin {
+			notFound(w)
+			return
+		}
+		g.serveHooks(w, r, owner, name, repo, parts[4:])
+	case len(parts) == 4 && parts[3] == "dispatches" && r.Method == http.MethodPost:
+		g.serveDispatch(w, r, owner, name, repo)
 	default:
 		notFound(w)
 	}
@@ -106,4 +216,19 @@ func notFound(w http.ResponseWriter) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newUUID is a random (version 4) UUID, the form of X-GitHub-Delivery.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
