@@ -18,7 +18,7 @@ TOOLS_DIR=$ROOT/tools
 CACHE=${IDP_CACHE_DIR:-$HOME/.cache/terraform-provider-idp}
 JOBS=${IDP_TOOLS_JOBS:-2}
 # Biggest first so the long builds overlap.
-ALL_TOOLS=(vault kubernetes kubernetes-node argo-events tofu traefik argo-workflows kaniko coredns registry kwok etcd nats-streaming)
+ALL_TOOLS=(vault kubernetes kubernetes-node argo-events tofu traefik argo-workflows kaniko coredns registry kwok etcd nats-streaming nats-exporter)
 
 die() { echo "tools.sh: $*" >&2; exit 1; }
 
@@ -53,6 +53,7 @@ tool_table() {
 	registry) echo registry github.com/distribution/distribution/v3 && echo github.com/distribution/distribution/v3/cmd/registry registry ;;
 	kaniko) echo kaniko github.com/GoogleContainerTools/kaniko && echo github.com/GoogleContainerTools/kaniko/cmd/executor executor ;;
 	nats-streaming) echo nats-streaming github.com/nats-io/nats-streaming-server && echo github.com/nats-io/nats-streaming-server nats-streaming-server ;;
+	nats-exporter) echo nats-exporter github.com/nats-io/prometheus-nats-exporter && echo github.com/nats-io/prometheus-nats-exporter prometheus-nats-exporter ;;
 	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
 	esac
 }
