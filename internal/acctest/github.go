@@ -27,6 +27,8 @@ type GitHub struct {
 	Token string
 
 	root      string // GIT_PROJECT_ROOT: <root>/<owner>/<repo>.git
+	ownRoot   bool   // root is ours to remove (StartGitHub)
+	srv       *httptest.Server
 	userAgent string // GitHub-Hookshot/<id>, fixed per server like a real one
 
 	mu         sync.Mutex
@@ -75,28 +77,64 @@ func NewGitHub(t *testing.T) *GitHub {
 // free port.
 func NewGitHubOn(t *testing.T, host string) *GitHub {
 	t.Helper()
+	g, err := startGitHub(host, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Close waits for pings still in flight before the server (and the
+	// test's receivers, closed by cleanups registered later, which run
+	// first) goes away.
+	t.Cleanup(g.Close)
+	t.Setenv("GITHUB_BASE_URL", g.URL)
+	t.Setenv("GITHUB_TOKEN", g.Token)
+	return g
+}
+
+// StartGitHub is NewGitHubOn for programs outside tests (make demo): it
+// starts a fake GitHub on host on a free port, keeping its repositories in
+// a temporary directory, and leaves the environment alone. Close stops it
+// and removes the directory.
+func StartGitHub(host string) (*GitHub, error) {
+	root, err := os.MkdirTemp("", "fake-github-")
+	if err != nil {
+		return nil, err
+	}
+	g, err := startGitHub(host, root)
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, err
+	}
+	g.ownRoot = true
+	return g, nil
+}
+
+func startGitHub(host, root string) (*GitHub, error) {
 	g := &GitHub{
 		Token:     "ghp_test_" + Name("tok"),
-		root:      t.TempDir(),
+		root:      root,
 		userAgent: "GitHub-Hookshot/" + randomHex(4)[:7],
 		repos:     map[string]*fakeRepo{},
 	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		t.Fatalf("fake GitHub: listening on %s: %v", host, err)
+		return nil, fmt.Errorf("fake GitHub: listening on %s: %w", host, err)
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(g.serve))
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	// Cleanups run last-in first-out: pings still in flight finish before
-	// the server (and the test's receivers) close.
-	t.Cleanup(g.pending.Wait)
-	g.URL = srv.URL + "/"
-	t.Setenv("GITHUB_BASE_URL", g.URL)
-	t.Setenv("GITHUB_TOKEN", g.Token)
-	return g
+	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(g.serve))
+	g.srv.Listener.Close()
+	g.srv.Listener = l
+	g.srv.Start()
+	g.URL = g.srv.URL + "/"
+	return g, nil
+}
+
+// Close waits for deliveries in flight, then stops the server. After
+// StartGitHub it also removes the repositories.
+func (g *GitHub) Close() {
+	g.pending.Wait()
+	g.srv.Close()
+	if g.ownRoot {
+		os.RemoveAll(g.root)
+	}
 }
 
 // APIURL is the REST API base, "<URL>api/v3/": what go-github's
