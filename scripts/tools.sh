@@ -102,20 +102,25 @@ tool_ldflags() {
 	esac
 }
 
-# tool_overlay <tool> <dir>: write a go build -overlay file into dir and
-# print its path, for modules whose zip lacks a file (nothing otherwise).
-tool_overlay() {
+# tool_patched <tool> <dir>: for a module whose zip lacks a file, set up a
+# build directory in dir (our go.mod, replacing the module by a patched copy
+# of its source) and print it; print nothing to build in tools/<dir>.
+tool_patched() {
 	case $1 in
 	argo-workflows)
 		# Upstream's signal_linux.go is a symlink to signal_darwin.go, and
-		# module zips drop symlinks: point the build at the same file.
-		local src
-		src=$(cd "$TOOLS_DIR/argo-workflows" && GOWORK=off go mod download -json "$(tool_module "$1")" |
+		# module zips drop symlinks (go build -overlay may not touch the
+		# module cache): build from a copy with the file restored.
+		local src mod
+		mod=$(tool_module "$1")
+		src=$(cd "$TOOLS_DIR/argo-workflows" && GOWORK=off go mod download -json "$mod" |
 			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || return 1
 		[[ -n $src ]] || return 1
-		src=$src/workflow/executor/osspecific
-		printf '{"Replace":{"%s/signal_linux.go":"%s/signal_darwin.go"}}\n' "$src" "$src" >"$2/overlay.json"
-		echo "$2/overlay.json"
+		cp -r "$src" "$2/src" && chmod -R u+w "$2/src" || return 1
+		cp "$2/src/workflow/executor/osspecific/signal_darwin.go" "$2/src/workflow/executor/osspecific/signal_linux.go"
+		cp "$TOOLS_DIR/argo-workflows/go.mod" "$TOOLS_DIR/argo-workflows/go.sum" "$2/"
+		(cd "$2" && GOWORK=off go mod edit -replace "$mod=./src") || return 1
+		echo "$2"
 		;;
 	esac
 }
@@ -133,21 +138,21 @@ build_one() {
 		echo "$tool $version: $dir (cached, $((SECONDS - start))s)"
 		return 0
 	fi
-	rm -rf "$dir" "$CACHE/.tmp-$tool-"*
+	rm -rf "$dir" "$CACHE/.tmp-$tool-"* "$CACHE/.build-$tool."*
 	tmp=$(mktemp -d "$CACHE/.tmp-$tool-$version.XXXXXX")
 	log=$CACHE/logs/$tool-$version.log
 	echo "$tool $version: building (log: $log)" >&2
 	rc=0
 	(
-		cd "$TOOLS_DIR/$(tool_moddir "$tool")"
+		build=$(mktemp -d "$CACHE/.build-$tool.XXXXXX")
+		trap 'rm -rf "$build"' EXIT
+		dir=$(tool_patched "$tool" "$build") || exit 1
+		cd "${dir:-$TOOLS_DIR/$(tool_moddir "$tool")}"
 		flags=(-trimpath -buildvcs=false "-ldflags=-s -w$(tool_ldflags "$tool" "$version")")
-		overlay=$(tool_overlay "$tool" "$tmp") || exit 1
-		[[ -z $overlay ]] || flags+=("-overlay=$overlay")
 		tool_table "$tool" | awk 'NR > 1' | while read -r pkg bin; do
 			echo "== go build $pkg -> $bin"
 			GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 go build "${flags[@]}" -o "$tmp/$bin" "$pkg" || exit 1
 		done
-		rm -f "$tmp/overlay.json"
 	) >"$log" 2>&1 || rc=$?
 	if ((rc != 0)) || ! is_built "$tmp" "$tool"; then
 		rm -rf "$tmp"
