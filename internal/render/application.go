@@ -150,9 +150,10 @@ func eventSource(a Application, gh GitHubServer) *unstructured.Unstructured {
 		"events":        []any{"push"},
 		"apiToken":      map[string]any{"name": GitHubAccessSecret(p), "key": "token"},
 		"webhookSecret": map[string]any{"name": WebhookSecret(p, n), "key": "secret"},
-		"insecure":      false,
-		"active":        true,
-		"contentType":   "json",
+		// No insecure: false: the default, and the Argo Events controller's
+		// updates drop false booleans (omitempty), which would read as drift.
+		"active":      true,
+		"contentType": "json",
 	}
 	if gh.Enterprise {
 		event["githubBaseURL"], event["githubUploadURL"] = gh.APIURL, gh.UploadURL

@@ -48,8 +48,11 @@ func ProjectObjects(p Project) ([]*unstructured.Unstructured, error) {
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: WorkflowServiceAccount(p.Name), Namespace: ns}},
 		}, "roleRef", "subjects")),
 		object("argoproj.io/v1alpha1", "EventBus", ns, EventBus(p.Name), nil, map[string]any{
+			// No antiAffinity: false. It is the default, and the Argo Events
+			// controller's updates drop false booleans (omitempty), which would
+			// read as drift on every refresh.
 			"spec": map[string]any{"nats": map[string]any{"native": map[string]any{
-				"replicas": p.EventBusReplicas, "auth": "none", "antiAffinity": false,
+				"replicas": p.EventBusReplicas, "auth": "none",
 			}}},
 		}),
 	}
