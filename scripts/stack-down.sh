@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Stop the local stack started by scripts/stack-up.sh and remove its state
-# (etcd data, certificates, vault state) so the next stack-up starts fresh.
+# (etcd data, certificates, vault state, the real node) so the next stack-up
+# starts fresh, and restore the host: network namespace, pod cgroups and
+# mounts, the kubelet's sysctls (scripts/stack/node.sh node_down).
 # Logs in .stack/logs are kept. Idempotent.
 set -euo pipefail
 # shellcheck source=stack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/stack/lib.sh"
+# shellcheck source=stack/node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stack/node.sh"
 
 if [[ ! -d $STATE ]]; then
 	echo "stack-down: nothing to do (no $STATE)"
@@ -36,6 +40,7 @@ if ((${#pids[@]})); then
 	fi
 fi
 
+node_down
 left=$(stray_pids)
 if [[ -n $left ]]; then
 	echo "stack-down: processes still running: $left" >&2

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Start a local Kubernetes (etcd + kube-apiserver + kube-controller-manager +
-# kube-scheduler + kwok fake nodes) and Vault dev server on loopback, install
-# the CRDs from ${IDP_CRDS_DIR:-<repo>/../shared/crds}, and write .stack/env:
+# Start the local stack (README: "The local stack"): etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kwok fake nodes, a storage
+# provisioner, a Vault dev server, a bare second apiserver, and the real node
+# (scripts/stack/node.sh: kubelet, containerd, kube-proxy, CoreDNS in the
+# network namespace idp-node) with what CI needs on it (scripts/stack/platform.sh:
+# registries, images, Argo Events, Argo Workflows, Traefik). CRDs come from
+# ${IDP_CRDS_DIR:-<repo>/../shared/crds}. Writes .stack/env:
 #
 #   source .stack/env   # KUBECONFIG, VAULT_ADDR, VAULT_TOKEN, IDP_VAULT_KV_MOUNT,
-#                       # TF_ACC_TERRAFORM_PATH (+ TF_ACC_PROVIDER_HOST/NAMESPACE for tofu)
+#                       # TF_ACC_TERRAFORM_PATH, IDP_STACK_* (the real node's services)
 #
-# Idempotent: exits at once if the stack is already up and healthy. Tools are
-# built (once) by scripts/tools.sh. Stop with scripts/stack-down.sh. On
-# failure the relevant log tail is printed and everything started is stopped
-# (set IDP_STACK_KEEP_ON_FAILURE=1 to leave it running for debugging).
+# Idempotent: exits at once if the stack is already up and healthy. Needs
+# root (network namespace, containerd). Debian packages are installed by
+# scripts/stack/packages.sh, tools built (once) by scripts/tools.sh. Stop with
+# scripts/stack-down.sh, which restores the host. On failure the relevant log
+# tail is printed and everything started is stopped (set
+# IDP_STACK_KEEP_ON_FAILURE=1 to leave it running for debugging).
 set -euo pipefail
 # shellcheck source=stack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/stack/lib.sh"
+# shellcheck source=stack/node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stack/node.sh"
+# shellcheck source=stack/platform.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stack/platform.sh"
 
 t0=$(now_ms)
 lock_stack
@@ -44,7 +54,8 @@ if [[ -d $PIDS ]] || [[ -n $(stray_pids) ]]; then
 fi
 
 # ---------------------------------------------------------------- tools
-"$TOOLS_SH" kubernetes etcd kwok vault tofu
+"$ROOT/scripts/stack/packages.sh"
+"$TOOLS_SH" # all of them, biggest first
 KUBE_BIN=$("$TOOLS_SH" --path kubernetes)
 ETCD_BIN=$("$TOOLS_SH" --path etcd)/etcd
 KWOK_BIN=$("$TOOLS_SH" --path kwok)/kwok
@@ -55,9 +66,11 @@ CRDS_DIR=$(cd "$CRDS_DIR" && pwd)
 
 # The stack's storage provisioner is this repository's own small program.
 PROVISIONER_BIN=$TOOL_CACHE/stack-provisioner/provisioner
-(cd "$ROOT" && go build -o "$PROVISIONER_BIN" ./scripts/stack/provisioner) || { echo "stack-up: building the provisioner failed" >&2; exit 1; }
+(cd "$ROOT" && go build -o "$PROVISIONER_BIN" ./scripts/stack/provisioner && go build -o "$IMAGES_BIN" ./scripts/stack/images) ||
+	{ echo "stack-up: building the provisioner or the image builder failed" >&2; exit 1; }
 
-for p in $ETCD_PORT $ETCD_PEER_PORT $APISERVER_PORT $BARE_APISERVER_PORT $KCM_PORT $BARE_KCM_PORT $SCHEDULER_PORT $VAULT_PORT $((VAULT_PORT + 1)); do
+for p in $ETCD_PORT $ETCD_PEER_PORT $APISERVER_PORT $BARE_APISERVER_PORT $KCM_PORT $BARE_KCM_PORT $SCHEDULER_PORT $VAULT_PORT $((VAULT_PORT + 1)) \
+	$TRAEFIK_WEB_PORT $TRAEFIK_WEBSECURE_PORT $TRAEFIK_PING_PORT; do
 	if port_open "$p"; then
 		echo "stack-up: 127.0.0.1:$p is already in use by something else" >&2
 		exit 1
@@ -124,7 +137,7 @@ start() {
 
 # ---------------------------------------------------------------- state + pki
 mkdir -p "$STATE" "$PKI" "$LOGS" "$PIDS" "$STATE/home" "$STATE/crds"
-rm -rf "$STATE/etcd" "$STATE/crds"/* "$STATE/env"
+rm -rf "$STATE/etcd" "$STATE/crds"/* "$STATE/crds-argo" "$STATE/env"
 (
 	cd "$PKI"
 	ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
@@ -135,10 +148,16 @@ rm -rf "$STATE/etcd" "$STATE/crds"/* "$STATE/env"
 		"basicConstraints=CA:FALSE" \
 		"keyUsage=critical,digitalSignature,keyEncipherment" \
 		"extendedKeyUsage=serverAuth" \
-		"subjectAltName=IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
+		"subjectAltName=IP:127.0.0.1,DNS:localhost,IP:$HOST_IP,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
 		>apiserver.ext
 	openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -set_serial "0x$(openssl rand -hex 16)" \
 		-days 3650 -extfile apiserver.ext -out apiserver.crt
+	# The apiserver's client certificate towards the kubelet (logs, exec).
+	openssl req -new "${ec[@]}" -keyout kubelet-client.key -out kubelet-client.csr \
+		-subj /O=system:masters/CN=kube-apiserver-kubelet-client
+	printf '%s\n' "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=clientAuth" >kubelet-client.ext
+	openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -set_serial "0x$(openssl rand -hex 16)" \
+		-days 3650 -extfile kubelet-client.ext -out kubelet-client.crt
 	openssl genrsa -out sa.key 2048
 	openssl rsa -in sa.key -pubout -out sa.pub
 	chmod 600 ./*.key
@@ -177,6 +196,10 @@ BARE_KUBECONFIG_FILE=$STATE/kubeconfig-bare
 write_kubeconfig "$KUBECONFIG_FILE" "$APISERVER_URL"
 write_kubeconfig "$BARE_KUBECONFIG_FILE" "$BARE_APISERVER_URL"
 
+# ---------------------------------------------------------------- node network
+STARTED=1 # from here on a failure must undo the namespace too
+node_network_up >"$LOGS/node-network.log" 2>&1 || fail node-network "creating network namespace $NODE_NETNS and veth $HOST_VETH (is a previous stack still up? scripts/stack-down.sh)"
+
 # ---------------------------------------------------------------- processes
 start etcd "$ETCD_BIN" \
 	--name=idp --data-dir="$STATE/etcd" \
@@ -191,23 +214,31 @@ start vault /usr/bin/env -u VAULT_ADDR -u VAULT_TOKEN -u VAULT_CACERT -u VAULT_N
 	"$VAULT_BIN" server -dev -dev-listen-address="127.0.0.1:$VAULT_PORT" \
 	-dev-root-token-id="$VAULT_ROOT_TOKEN" -dev-no-store-token -dev-no-kv -log-level=warn
 
-# start_apiserver <component> <port> <etcd-prefix>
+# start_apiserver <component> <address> <port> <etcd-prefix> <extra flags...>
 start_apiserver() {
-	start "$1" "$KUBE_BIN/kube-apiserver" \
-		--etcd-servers="http://127.0.0.1:$ETCD_PORT" --etcd-prefix="$3" \
-		--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$2" \
+	local comp=$1 addr=$2 port=$3 prefix=$4
+	shift 4
+	start "$comp" "$KUBE_BIN/kube-apiserver" \
+		--etcd-servers="http://127.0.0.1:$ETCD_PORT" --etcd-prefix="$prefix" \
+		--bind-address="$addr" --advertise-address="$addr" --secure-port="$port" \
 		--tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
 		--client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
 		--authorization-mode=RBAC \
 		--service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
 		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
-		--service-cluster-ip-range="$SERVICE_CIDR" --endpoint-reconciler-type=none \
-		--allow-privileged=true --cert-dir="$PKI/$1" --profiling=false
+		--service-cluster-ip-range="$SERVICE_CIDR" \
+		--allow-privileged=true --cert-dir="$PKI/$comp" --profiling=false "$@"
 }
-start_apiserver kube-apiserver "$APISERVER_PORT" /registry
+# The `kubernetes` Service points pods at $HOST_IP. PodNodeSelector and
+# PodTolerationRestriction let a namespace's annotations send its pods to
+# the real node (README: "Which node runs a pod").
+start_apiserver kube-apiserver "$HOST_IP" "$APISERVER_PORT" /registry \
+	--kubelet-preferred-address-types=InternalIP,Hostname \
+	--kubelet-client-certificate="$PKI/kubelet-client.crt" --kubelet-client-key="$PKI/kubelet-client.key" \
+	--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction
 # The bare server shares etcd under another prefix: a separate, empty cluster
 # with no CRDs, like one that an app-of-apps has not bootstrapped yet.
-start_apiserver kube-apiserver-bare "$BARE_APISERVER_PORT" /registry-bare
+start_apiserver kube-apiserver-bare 127.0.0.1 "$BARE_APISERVER_PORT" /registry-bare --endpoint-reconciler-type=none
 
 etcd_healthy() { [[ $(curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health") == *'"health":"true"'* ]]; }
 wait_for etcd 30 "etcd health" etcd_healthy
@@ -253,7 +284,12 @@ start kwok /usr/bin/env HOME="$STATE/home" "$KWOK_BIN" \
 # A default StorageClass whose claims get hostPath volumes (databases).
 start provisioner "$PROVISIONER_BIN" --kubeconfig="$KUBECONFIG_FILE" --root="$STATE/volumes"
 
-# ---------------------------------------------------------------- nodes
+# ---------------------------------------------------------------- the real node
+node_config "$KUBECONFIG_FILE"
+node_start "$KUBECONFIG_FILE"
+platform_registries
+
+# ---------------------------------------------------------------- kwok nodes
 for i in $(seq 0 $((NODE_COUNT - 1))); do
 	n=kwok-node-$i
 	zones=(a b c)
@@ -284,7 +320,8 @@ done
 # CustomResourceDefinition (some are too big for client-side apply).
 crd_list=$STATE/crds/list
 # shellcheck disable=SC2016 # awk program
-find "$CRDS_DIR" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | sort -z |
+platform_crds "$STATE/crds-argo" >"$LOGS/crds-argo.log" 2>&1 || fail crds-argo "copying Argo Workflows CRDs from the module cache"
+find "$CRDS_DIR" "$STATE/crds-argo" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | sort -z |
 	xargs -0 -r awk -v out="$STATE/crds" '
 		function flush() {
 			if (f != "") { close(f); print f, kind, name }
@@ -353,10 +390,30 @@ nodes_ready() {
 }
 wait_for - 60 "$crd_count CRDs to be Established" crd_established
 say "CRDs established ($(elapsed))"
+KUBECTL=("$("$TOOLS_SH" --path kubernetes-node)/kubectl" --kubeconfig="$KUBECONFIG_FILE")
+platform_manifests "${KUBECTL[@]}" >"$LOGS/platform-manifests.log" 2>&1 || fail platform-manifests "applying the Argo Events controller and Argo's settings"
+platform_controllers "$KUBECONFIG_FILE"
 wait_for kube-controller-manager 60 "default ServiceAccount in namespace default" \
 	kcurl -f --max-time 5 "$APISERVER_URL/api/v1/namespaces/default/serviceaccounts/default"
 wait_for kwok 60 "$NODE_COUNT kwok nodes Ready without not-ready taint" nodes_ready
-say "default ServiceAccount present, $NODE_COUNT nodes Ready ($(elapsed))"
+real_node_ready() {
+	local js
+	js=$(kcurl --max-time 5 "$APISERVER_URL/api/v1/nodes/$NODE_NAME") || return 1
+	[[ $js == *'"type":"Ready","status":"True"'* ]]
+}
+wait_for kubelet 90 "node $NODE_NAME Ready" real_node_ready
+say "node $NODE_NAME Ready ($(elapsed))"
+
+# ---------------------------------------------------------------- CI platform
+platform_images >"$LOGS/images.log" 2>&1 || fail images "building or pushing the stack's images"
+say "images in the mirror ($(elapsed))"
+argo_events_ready() {
+	[[ $("${KUBECTL[@]}" -n "$ARGO_EVENTS_NS" get deploy controller-manager -o 'jsonpath={.status.readyReplicas}') == 1 ]]
+}
+wait_for kubelet 120 "the Argo Events controller (namespace $ARGO_EVENTS_NS) to be Ready" argo_events_ready
+wait_for traefik 30 "Traefik /ping" curl -sf --max-time 2 "http://127.0.0.1:$TRAEFIK_PING_PORT/ping"
+say "Argo Events, Argo Workflows and Traefik up ($(elapsed))"
+say "default ServiceAccount present, $NODE_COUNT kwok nodes and $NODE_NAME Ready ($(elapsed))"
 for c in "${COMPONENTS[@]}"; do
 	[[ -n $(pid_of "$c") ]] || { fail "$c" "$c is not running"; }
 done
@@ -374,6 +431,15 @@ export IDP_REGISTRY_PROJECT='idp'
 export IDP_WEBHOOK_BASE_URL='https://webhook.local'
 # The second API server, without CRDs (bootstrap tests).
 export IDP_BARE_KUBECONFIG='$BARE_KUBECONFIG_FILE'
+# The real node: pods reach the host at IDP_STACK_HOST_IP (a test's fake
+# GitHub listens there).
+export IDP_STACK_HOST_IP='$HOST_IP'
+# Traefik's entry point 'web' (IngressRoutes); CI images go to the builds
+# registry with these credentials (tests store them in Vault).
+export IDP_STACK_TRAEFIK_URL='http://127.0.0.1:$TRAEFIK_WEB_PORT'
+export IDP_STACK_REGISTRY_HOST='$REGISTRY_HOST'
+export IDP_STACK_REGISTRY_USER='$REGISTRY_USER'
+export IDP_STACK_REGISTRY_PASSWORD='$(<"$STATE/registry-password")'
 EOF
 mv "$STATE/env.tmp" "$STATE/env"
 trap - EXIT

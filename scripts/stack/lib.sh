@@ -27,13 +27,26 @@ SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1
 POD_CIDR=10.244.0.1/16
 
-APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
+# The real node's network (scripts/stack/node.sh): the host end of its veth
+# pair is where pods and the node reach host services (the apiserver, the
+# registries, a test's fake GitHub); one real node per host.
+HOST_VETH=idp-host
+HOST_IP=10.200.0.1
+NODE_IP=10.200.0.2
+MIRROR_HOST=$HOST_IP:5001   # upstream images (docker.io, quay.io, ...), no auth
+REGISTRY_HOST=$HOST_IP:5000 # what CI builds push and apps pull, htpasswd auth
+PAUSE_IMAGE=registry.k8s.io/pause:3.10
+
+# The main apiserver listens on the host end of the veth pair so the node
+# and pods reach it; the bare one stays on loopback.
+APISERVER_URL=https://$HOST_IP:$APISERVER_PORT
 BARE_APISERVER_URL=https://127.0.0.1:$BARE_APISERVER_PORT
 VAULT_URL=http://127.0.0.1:$VAULT_PORT
 
 # Started in this order; stopped all at once.
 COMPONENTS=(etcd vault kube-apiserver kube-apiserver-bare kube-controller-manager kube-controller-manager-bare
-	kube-scheduler kwok provisioner)
+	kube-scheduler kwok provisioner containerd kubelet kube-proxy coredns registry-mirror registry
+	workflow-controller traefik)
 
 now_ms() { date +%s%3N; }
 
@@ -44,7 +57,7 @@ TOOL_CACHE=$(cd "$TOOL_CACHE" 2>/dev/null && pwd -P || echo "$TOOL_CACHE")
 # working directory (every stack process does; guards against pid reuse).
 ours() {
 	[[ $(readlink "/proc/$1/cwd" 2>/dev/null) == "$STATE" ]] &&
-		[[ $(readlink "/proc/$1/exe" 2>/dev/null) == "$TOOL_CACHE"/* ]]
+		[[ $(readlink "/proc/$1/exe" 2>/dev/null) == @("$TOOL_CACHE"/*|/usr/bin/containerd) ]]
 }
 
 # pid_of <component>: the recorded pid if that process still runs, else nothing.
