@@ -844,7 +844,7 @@ func sensorBranch(sensor *unstructured.Unstructured) string {
 			fm := f.(map[string]any)
 			vals, _, _ := unstructured.NestedStringSlice(fm, "value")
 			if fm["path"] == "body.ref" && len(vals) == 1 {
-				return strings.TrimPrefix(vals[0], "refs/heads/")
+				return render.ParseBranchFilter(vals[0])
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -191,7 +192,7 @@ func sensor(a Application) *unstructured.Unstructured {
 				"eventName":       GitHubEvent(p, n),
 				"filters": map[string]any{"data": []any{map[string]any{
 					"path": "body.ref", "type": "string", "comparator": "=",
-					"value": []any{"refs/heads/" + a.Branch},
+					"value": []any{BranchFilter(a.Branch)},
 				}}},
 			}},
 			"triggers": []any{map[string]any{
@@ -210,6 +211,39 @@ func sensor(a Application) *unstructured.Unstructured {
 			}},
 		},
 	})
+}
+
+// BranchFilter is the Sensor's body.ref filter for pushes to branch. Argo
+// Events compiles a string filter as an unanchored regular expression, so
+// the ref is quoted and anchored: "main" must not match main-old or
+// maintenance, and "release+1" must match itself.
+func BranchFilter(branch string) string {
+	return "^" + regexp.QuoteMeta("refs/heads/"+branch) + "$"
+}
+
+// ParseBranchFilter is the branch a Sensor's body.ref filter selects, for
+// BranchFilter's values and for the plain "refs/heads/<branch>" that older
+// installations use ("" when it is neither).
+func ParseBranchFilter(v string) string {
+	if inner, ok := strings.CutPrefix(v, "^"); ok {
+		inner, ok = strings.CutSuffix(inner, "$")
+		if !ok {
+			return ""
+		}
+		var b strings.Builder
+		for i := 0; i < len(inner); i++ {
+			if inner[i] == '\\' && i+1 < len(inner) {
+				i++
+			}
+			b.WriteByte(inner[i])
+		}
+		v = b.String()
+	}
+	branch, ok := strings.CutPrefix(v, "refs/heads/")
+	if !ok {
+		return ""
+	}
+	return branch
 }
 
 // workflowTemplate builds the commit with kaniko, then rolls it out from

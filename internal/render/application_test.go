@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -248,5 +249,38 @@ func TestParseGitHubBaseURL(t *testing.T) {
 		if _, err := ParseGitHubBaseURL(bad); err == nil {
 			t.Errorf("ParseGitHubBaseURL(%q) accepted", bad)
 		}
+	}
+}
+
+func TestBranchFilter(t *testing.T) {
+	for _, tc := range []struct {
+		branch      string
+		match, miss []string
+	}{
+		{"main", []string{"refs/heads/main"}, []string{"refs/heads/main-old", "refs/heads/maintenance", "refs/heads/main2", "refs/heads/x/main", "refs/tags/main"}},
+		{"release+1", []string{"refs/heads/release+1"}, []string{"refs/heads/release1", "refs/heads/releaseee1"}},
+		{"feature/a.b", []string{"refs/heads/feature/a.b"}, []string{"refs/heads/feature/aXb"}},
+	} {
+		f := BranchFilter(tc.branch)
+		re := regexp.MustCompile(f) // as Argo Events compiles it
+		for _, m := range tc.match {
+			if !re.MatchString(m) {
+				t.Errorf("filter %q for %q does not match %q", f, tc.branch, m)
+			}
+		}
+		for _, m := range tc.miss {
+			if re.MatchString(m) {
+				t.Errorf("filter %q for %q matches %q", f, tc.branch, m)
+			}
+		}
+		if got := ParseBranchFilter(f); got != tc.branch {
+			t.Errorf("ParseBranchFilter(%q) = %q, want %q", f, got, tc.branch)
+		}
+	}
+	if got := ParseBranchFilter("refs/heads/main"); got != "main" {
+		t.Errorf("old chart's filter parsed as %q, want main", got)
+	}
+	if got := ParseBranchFilter("^refs/heads/main"); got != "" {
+		t.Errorf("half-anchored filter parsed as %q, want \"\"", got)
 	}
 }
