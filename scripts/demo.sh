@@ -1,36 +1,28 @@
 #!/usr/bin/env bash
-# make demo: bring the local stack up, apply examples/quickstart with this
-# provider (built here, used through dev_overrides), show what landed.
+# make demo: bring the local stack up, then (scripts/demo) apply
+# examples/quickstart with this provider (built here, used through
+# dev_overrides) on the stack's real node, push two commits to the
+# application's repository on a local fake GitHub and follow each through
+# CI to what Traefik serves. Extra arguments go to scripts/demo (-hold keeps
+# the fake GitHub up at the end until Ctrl-C).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+if [[ ! -f .stack/env ]]; then
+	cache=${IDP_CACHE_DIR:-$HOME/.cache/terraform-provider-idp}
+	cat <<EOF
+make demo: starting the local stack. The first run builds about 15 tools from
+their Go modules (30-45 minutes on 2 cores; a line per tool below) and caches
+them in $cache for later runs; build logs: $cache/logs.
+EOF
+fi
 scripts/stack-up.sh
 set -a
 # shellcheck source=/dev/null
 . .stack/env
 set +a
-tofu=$TF_ACC_TERRAFORM_PATH
-
-# What a platform team keeps in Vault before the first apply. Written only
-# if absent (check-and-set 0), so re-running the demo never rotates them.
-seed() {
-	curl -sS -o /dev/null -H "X-Vault-Token: $VAULT_TOKEN" -X POST \
-		"$VAULT_ADDR/v1/$IDP_VAULT_KV_MOUNT/data/$1" -d "{\"options\":{\"cas\":0},\"data\":$2}" || true
-}
-seed shop-github-access '{"username":"ci-bot","token":"demo-github-token"}'
-seed shop-registry '{"username":"robot$shop","password":"demo-registry-password"}'
-
-export IDP_REGISTRY_HOST=${IDP_REGISTRY_HOST:-registry.local} IDP_REGISTRY_PROJECT=${IDP_REGISTRY_PROJECT:-demo}
-export IDP_WEBHOOK_BASE_URL=${IDP_WEBHOOK_BASE_URL:-https://webhook.local}
 
 scripts/dev-provider.sh .stack/provider
 export TF_CLI_CONFIG_FILE=$ROOT/.stack/provider/tofurc
-mkdir -p .stack/quickstart
-cp examples/quickstart/*.tf .stack/quickstart/
-"$tofu" -chdir=.stack/quickstart apply -auto-approve -input=false
-echo
-go run ./scripts/show shop
-echo
-echo "Plan after apply (should say: No changes):"
-"$tofu" -chdir=.stack/quickstart plan -input=false -detailed-exitcode | tail -3
+exec go run ./scripts/demo "$@"

@@ -1,6 +1,8 @@
 # The quickstart that `make demo` applies against the local stack.
-# Provider settings come from the environment (.stack/env, plus the registry
-# and webhook settings the demo exports).
+# Provider settings come from the environment (.stack/env, plus the GitHub,
+# registry and webhook settings the demo exports). The demo also adds a
+# demo_override.tf: the stack's real node, and a repository on its local
+# GitHub with no pinned commit, so that CI deploys every push.
 terraform {
   required_providers {
     idp = {
@@ -21,9 +23,9 @@ resource "idp_project" "shop" {
   }
 }
 
-# Push-to-deploy CI for a GitHub repository, a Service, and, because a
-# commit is pinned here (there is no real CI in the local stack), the
-# Deployment and its route.
+# Push-to-deploy CI for a GitHub repository and a Service. A pinned commit
+# (hash) is also deployed at once, with its route; without one, the first
+# push deploys.
 resource "idp_application" "api" {
   project = idp_project.shop.name
   name    = "api"
