@@ -76,7 +76,7 @@ func show(ctx context.Context, ns string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nPods (on kwok's fake nodes):\n")
+	fmt.Printf("\nPods (node idp-node is real, kwok-node-* are fake):\n")
 	for _, p := range pods.Items {
 		phase, _, _ := unstructured.NestedString(p.Object, "status", "phase")
 		node, _, _ := unstructured.NestedString(p.Object, "spec", "nodeName")
@@ -87,7 +87,7 @@ func show(ctx context.Context, ns string) error {
 				ready = "ready"
 			}
 		}
-		fmt.Printf("  %-30s %-8s %-9s on %s\n", p.GetName(), phase, ready, node)
+		fmt.Printf("  %-60s %-9s %-9s on %s\n", p.GetName(), phase, ready, node)
 	}
 	return nil
 }
