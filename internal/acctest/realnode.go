@@ -13,6 +13,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 )
 
 // RealNode skips a test unless the stack runs the real node and its CI
@@ -112,4 +119,95 @@ func Serving(ctx context.Context, domain string) (string, error) {
 		return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return string(b), nil
+}
+
+var (
+	workflowsGVR    = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "workflows"}
+	eventSourcesGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "eventsources"}
+	sensorsGVR      = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "sensors"}
+)
+
+// PipelineReport describes what namespace ns runs for CI, to tell which
+// stage of a push's way failed (README: "When a pipeline fails"): each pod's
+// containers, the Workflows', EventSources' and Sensors' status, warning
+// events, and the webhook deliveries given.
+func PipelineReport(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, ns string, deliveries []Delivery) []string {
+	var out []string
+	if pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, p := range pods.Items {
+			var states []string
+			for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+				states = append(states, c.Name+"="+containerState(c))
+			}
+			out = append(out, fmt.Sprintf("pod %s on %s: %s %s", p.Name, p.Spec.NodeName, p.Status.Phase, strings.Join(states, " ")))
+		}
+	}
+	for _, gvr := range []schema.GroupVersionResource{workflowsGVR, eventSourcesGVR, sensorsGVR} {
+		l, err := dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		for _, o := range l.Items {
+			out = append(out, fmt.Sprintf("%s %s: %s", o.GetKind(), o.GetName(), statusSummary(&o)))
+		}
+	}
+	if evs, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, e := range evs.Items {
+			if e.Type != corev1.EventTypeNormal {
+				out = append(out, fmt.Sprintf("event %s/%s: %s %s", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message))
+			}
+		}
+	}
+	for _, d := range deliveries {
+		resp := strings.TrimSpace(string(d.Response))
+		if i := strings.IndexByte(resp, '\n'); i >= 0 {
+			resp = resp[:i]
+		}
+		if d.Err != nil {
+			resp = d.Err.Error()
+		}
+		out = append(out, fmt.Sprintf("webhook %s -> %s: HTTP %d %s", d.Event, d.URL, d.StatusCode, resp))
+	}
+	return out
+}
+
+func containerState(c corev1.ContainerStatus) string {
+	switch {
+	case c.State.Running != nil:
+		return fmt.Sprintf("running(ready=%v)", c.Ready)
+	case c.State.Waiting != nil:
+		return "waiting(" + c.State.Waiting.Reason + ": " + c.State.Waiting.Message + ")"
+	case c.State.Terminated != nil:
+		return fmt.Sprintf("terminated(%s, exit %d)", c.State.Terminated.Reason, c.State.Terminated.ExitCode)
+	}
+	return "unknown"
+}
+
+// statusSummary is an Argo object's phase and message, its failed nodes'
+// messages (Workflows) and its conditions that are not True.
+func statusSummary(o *unstructured.Unstructured) string {
+	var parts []string
+	for _, f := range []string{"phase", "message"} {
+		if v, _, _ := unstructured.NestedString(o.Object, "status", f); v != "" {
+			parts = append(parts, f+"="+v)
+		}
+	}
+	nodes, _, _ := unstructured.NestedMap(o.Object, "status", "nodes")
+	for _, n := range nodes {
+		m, _ := n.(map[string]any)
+		if m["type"] == "Pod" && m["phase"] != "Succeeded" {
+			parts = append(parts, fmt.Sprintf("%v=%v %v", m["displayName"], m["phase"], m["message"]))
+		}
+	}
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["status"] != "True" {
+			parts = append(parts, fmt.Sprintf("%v=%v %v %v", m["type"], m["status"], m["reason"], m["message"]))
+		}
+	}
+	if len(parts) == 0 {
+		return "ok"
+	}
+	return strings.Join(parts, "; ")
 }

@@ -16,10 +16,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
@@ -274,41 +272,7 @@ func strangersStartNothing(t *testing.T, gh *acctest.GitHub, owner, repo, ns str
 func dumpNamespace(t *testing.T, ns string) {
 	t.Helper()
 	cs, dyn := acctest.Kube(t)
-	ctx := context.Background()
-	pods, _ := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	for _, p := range pods.Items {
-		var states []string
-		for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
-			states = append(states, c.Name+"="+containerState(c))
-		}
-		t.Logf("pod %s on %s: %s %s", p.Name, p.Spec.NodeName, p.Status.Phase, strings.Join(states, " "))
+	for _, l := range acctest.PipelineReport(context.Background(), cs, dyn, ns, nil) {
+		t.Log(l)
 	}
-	for _, gvr := range []schema.GroupVersionResource{workflowGVR, eventSourceGVR, sensorGVR} {
-		l, _ := dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
-		if l == nil {
-			continue
-		}
-		for _, o := range l.Items {
-			st, _, _ := unstructured.NestedFieldNoCopy(o.Object, "status")
-			t.Logf("%s %s status: %v", o.GetKind(), o.GetName(), st)
-		}
-	}
-	evs, _ := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
-	for _, e := range evs.Items {
-		if e.Type != corev1.EventTypeNormal {
-			t.Logf("event %s/%s: %s %s", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
-		}
-	}
-}
-
-func containerState(c corev1.ContainerStatus) string {
-	switch {
-	case c.State.Running != nil:
-		return fmt.Sprintf("running(ready=%v)", c.Ready)
-	case c.State.Waiting != nil:
-		return "waiting(" + c.State.Waiting.Reason + ": " + c.State.Waiting.Message + ")"
-	case c.State.Terminated != nil:
-		return fmt.Sprintf("terminated(%s, exit %d)", c.State.Terminated.Reason, c.State.Terminated.ExitCode)
-	}
-	return "unknown"
 }

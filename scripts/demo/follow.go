@@ -24,9 +24,7 @@ import (
 )
 
 var (
-	workflowGVR    = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "workflows"}
-	eventSourceGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "eventsources"}
-	sensorGVR      = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "sensors"}
+	workflowGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "workflows"}
 )
 
 // How long one push may take from the push to the new version serving
@@ -351,82 +349,12 @@ func (d *demo) dump(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	fmt.Printf("\n--- what namespace %s runs:\n", ns)
-	if pods, err := d.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, p := range pods.Items {
-			var states []string
-			for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
-				states = append(states, c.Name+"="+containerState(c))
-			}
-			fmt.Printf("pod %s on %s: %s %s\n", p.Name, p.Spec.NodeName, p.Status.Phase, strings.Join(states, " "))
-		}
-	}
-	for _, gvr := range []schema.GroupVersionResource{workflowGVR, eventSourceGVR, sensorGVR} {
-		l, err := d.dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			continue
-		}
-		for _, o := range l.Items {
-			fmt.Printf("%s %s: %s\n", o.GetKind(), o.GetName(), statusSummary(&o))
-		}
-	}
-	if evs, err := d.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, e := range evs.Items {
-			if e.Type != corev1.EventTypeNormal {
-				fmt.Printf("event %s/%s: %s %s\n", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
-			}
-		}
-	}
-	for _, dl := range d.gh.Deliveries() {
-		fmt.Printf("webhook %s -> %s: HTTP %d %s\n", dl.Event, dl.URL, dl.StatusCode, firstLine(string(dl.Response), dl.Err))
+	for _, l := range acctest.PipelineReport(ctx, d.kube, d.dyn, ns, d.gh.Deliveries()) {
+		fmt.Println(l)
 	}
 	fmt.Println("--- (README: When a pipeline fails)")
 }
 
-func containerState(c corev1.ContainerStatus) string {
-	switch {
-	case c.State.Running != nil:
-		return fmt.Sprintf("running(ready=%v)", c.Ready)
-	case c.State.Waiting != nil:
-		return "waiting(" + c.State.Waiting.Reason + ": " + c.State.Waiting.Message + ")"
-	case c.State.Terminated != nil:
-		return fmt.Sprintf("terminated(%s, exit %d)", c.State.Terminated.Reason, c.State.Terminated.ExitCode)
-	}
-	return "unknown"
-}
-
-// statusSummary is an Argo object's phase and message, its failed nodes'
-// messages (Workflows) and its conditions that are not True.
-func statusSummary(o *unstructured.Unstructured) string {
-	var parts []string
-	for _, f := range []string{"phase", "message"} {
-		if v, _, _ := unstructured.NestedString(o.Object, "status", f); v != "" {
-			parts = append(parts, f+"="+v)
-		}
-	}
-	nodes, _, _ := unstructured.NestedMap(o.Object, "status", "nodes")
-	for _, n := range nodes {
-		m, _ := n.(map[string]any)
-		if m["type"] == "Pod" && m["phase"] != "Succeeded" {
-			parts = append(parts, fmt.Sprintf("%v=%v %v", m["displayName"], m["phase"], m["message"]))
-		}
-	}
-	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["status"] != "True" {
-			parts = append(parts, fmt.Sprintf("%v=%v %v %v", m["type"], m["status"], m["reason"], m["message"]))
-		}
-	}
-	if len(parts) == 0 {
-		return "ok"
-	}
-	return strings.Join(parts, "; ")
-}
-
-// waitCI waits until the application's EventSource and Sensor pods have
-// run for a few seconds without restarting: a Sensor that starts before
-// its EventBus is resolvable exits and restarts, and an event published
-// before the Sensor subscribed is lost.
 func (d *demo) waitCI(ctx context.Context) error {
 	const steady = 5 * time.Second
 	ns := render.Namespace(project)
