@@ -57,6 +57,17 @@ tool_table() {
 	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
 	esac
 }
+# tool_typical <tool>: about how many seconds a cold build takes on 2 cores
+# with another build beside it (measured; for progress messages only).
+tool_typical() {
+	case $1 in
+	vault) echo 900 ;;
+	kubernetes | kubernetes-node | tofu) echo 600 ;;
+	traefik | coredns | argo-events | argo-workflows) echo 400 ;;
+	registry | kaniko) echo 200 ;;
+	*) echo 90 ;;
+	esac
+}
 tool_moddir() { tool_table "$1" | awk 'NR == 1 { print $1 }'; }
 tool_module() { tool_table "$1" | awk 'NR == 1 { print $2 }'; }
 tool_bins() { tool_table "$1" | awk 'NR > 1 { print $2 }'; }
@@ -141,7 +152,7 @@ build_one() {
 	rm -rf "$dir" "$CACHE/.tmp-$tool-"* "$CACHE/.build-$tool."*
 	tmp=$(mktemp -d "$CACHE/.tmp-$tool-$version.XXXXXX")
 	log=$CACHE/logs/$tool-$version.log
-	echo "$tool $version: building (log: $log)" >&2
+	echo "$tool $version: building, usually about $((($(tool_typical "$tool") + 59) / 60)) min (log: $log)" >&2
 	rc=0
 	(
 		build=$(mktemp -d "$CACHE/.build-$tool.XXXXXX")
@@ -182,16 +193,32 @@ for t in "${tools[@]}"; do tool_version "$t" >/dev/null; done
 mkdir -p "$CACHE"
 
 total=$SECONDS
+missing=() expect=0
+for t in "${tools[@]}"; do
+	is_built "$(tool_dir "$t")" "$t" && continue
+	missing+=("$t")
+	expect=$((expect + $(tool_typical "$t")))
+done
+if ((${#missing[@]})); then
+	echo "tools: building ${#missing[@]} of ${#tools[@]} (${missing[*]}), $JOBS at a time: about $(((expect / JOBS + 59) / 60)) min on 2 cores"
+fi
 failed=0
 running=0
+done_count=0
+finished() { # one build ended: count it, and say how far the batch is
+	done_count=$((done_count + 1))
+	((${#missing[@]} == 0)) || echo "tools: $done_count/${#tools[@]} ready ($((SECONDS - total))s)"
+}
 for t in "${tools[@]}"; do
 	if ((JOBS <= 1)); then
 		(build_one "$t") || failed=1
+		finished
 		continue
 	fi
 	while ((running >= JOBS)); do
 		wait -n || failed=1
 		running=$((running - 1))
+		finished
 	done
 	(build_one "$t") &
 	running=$((running + 1))
@@ -199,6 +226,7 @@ done
 while ((running > 0)); do
 	wait -n || failed=1
 	running=$((running - 1))
+	finished
 done
 ((failed == 0)) || die "some tools failed to build"
 if ((SECONDS - total > 1)); then echo "tools: done in $((SECONDS - total))s"; fi
