@@ -58,14 +58,15 @@ tool_table() {
 	esac
 }
 # tool_typical <tool>: about how many seconds a cold build takes on 2 cores
-# with another build beside it (measured; for progress messages only).
+# with another build beside it (measured in a cold .ci/run; progress
+# messages only). kubernetes-node reuses kubernetes' compiled packages.
 tool_typical() {
 	case $1 in
-	vault) echo 900 ;;
-	kubernetes | kubernetes-node | tofu) echo 600 ;;
-	traefik | coredns | argo-events | argo-workflows) echo 400 ;;
-	registry | kaniko) echo 200 ;;
-	*) echo 90 ;;
+	vault) echo 1000 ;;
+	kubernetes | traefik) echo 550 ;;
+	argo-workflows | argo-events | tofu) echo 350 ;;
+	coredns | kwok | kubernetes-node | kaniko | registry) echo 120 ;;
+	*) echo 45 ;;
 	esac
 }
 tool_moddir() { tool_table "$1" | awk 'NR == 1 { print $1 }'; }
