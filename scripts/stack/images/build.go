@@ -138,20 +138,14 @@ func (e *Env) resolve(img Image) (*resolved, error) {
 			if err := add(entry{Name: name, Type: tar.TypeDir, Mode: tarMode(f.Mode), UID: f.UID, GID: f.GID}); err != nil {
 				return nil, err
 			}
-		case src.Tool != "":
-			p, err := e.toolBinary(img, src)
-			if err != nil {
-				return nil, err
+		case src.Tool != "" || src.Pause:
+			var p string
+			var err error
+			if src.Pause {
+				p, err = e.pauseBinary()
+			} else {
+				p, err = e.toolBinary(img, src)
 			}
-			en, err := e.fileEntry(name, p, f)
-			if err != nil {
-				return nil, err
-			}
-			if err := add(en); err != nil {
-				return nil, err
-			}
-		case src.Pause:
-			p, err := e.pauseBinary()
 			if err != nil {
 				return nil, err
 			}
