@@ -191,7 +191,13 @@ func run(ctx context.Context, example, dir string, hold bool) error {
 		fmt.Printf("    The database was left out (see above): the mirror has no %s image.\n", render.DatabaseImage(dbType, dbVersion))
 	}
 	if hold {
-		fmt.Println("\n    -hold: the fake GitHub stays up until Ctrl-C; GITHUB_BASE_URL=" + d.gh.URL + " GITHUB_TOKEN=" + d.gh.Token)
+		// The token goes to a file only readable by us, never to the terminal.
+		tokenFile := filepath.Join(dir, "github-token")
+		if err := os.WriteFile(tokenFile, []byte(d.gh.Token+"\n"), 0o600); err != nil {
+			return err
+		}
+		fmt.Println("\n    -hold: the fake GitHub stays up until Ctrl-C; GITHUB_BASE_URL=" + d.gh.URL +
+			" GITHUB_TOKEN=$(cat " + tokenFile + ")")
 		<-ctx.Done()
 	}
 	return nil
