@@ -138,22 +138,26 @@ func (l *lazyGitHub) get(cfg config) (*github.Client, error) {
 			l.err = err
 			return
 		}
-		base, err := cfg.get("github.base_url")
-		if err != nil {
-			l.err = err
-			return
-		}
-		// The same server the pipeline registers webhooks with and clones from.
-		srv, err := render.ParseGitHubBaseURL(base)
-		if err != nil {
-			l.err = fmt.Errorf("provider setting github.base_url: %w", err)
-			return
-		}
-		c := github.NewClient(&http.Client{}).WithAuthToken(token)
-		if srv.Enterprise {
-			c, l.err = c.WithEnterpriseURLs(srv.APIURL, srv.UploadURL)
-		}
-		l.client = c
+		l.client, l.err = newGitHubClient(cfg, token)
 	})
 	return l.client, l.err
+}
+
+// newGitHubClient returns a client for the configured server with token (the
+// provider's, or the one CI uses).
+func newGitHubClient(cfg config, token string) (*github.Client, error) {
+	base, err := cfg.get("github.base_url")
+	if err != nil {
+		return nil, err
+	}
+	// The same server the pipeline registers webhooks with and clones from.
+	srv, err := render.ParseGitHubBaseURL(base)
+	if err != nil {
+		return nil, fmt.Errorf("provider setting github.base_url: %w", err)
+	}
+	c := github.NewClient(&http.Client{Timeout: githubRequestTimeout}).WithAuthToken(token)
+	if srv.Enterprise {
+		return c.WithEnterpriseURLs(srv.APIURL, srv.UploadURL)
+	}
+	return c, nil
 }

@@ -260,13 +260,12 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 			plan.Git.Hash = state.Git.Hash
 		}
 	}
-	if plan.BuildOnCreate.IsUnknown() {
+	if plan.BuildOnCreate.IsUnknown() && !r.data.cfg["github.token"].unknown {
 		gh, err := r.data.GitHub()
 		plan.BuildOnCreate = types.BoolValue(err == nil && gh != nil)
 	}
-	if g := plan.Git; g != nil && !g.Owner.IsUnknown() && !g.Repo.IsUnknown() && !g.Branch.IsUnknown() &&
-		(state == nil || state.Git == nil || *state.Git != *g) {
-		if _, err := r.data.checkRepository(ctx, g.Owner.ValueString(), g.Repo.ValueString(), g.Branch.ValueString()); err != nil {
+	if g := plan.Git; g != nil && (state == nil || state.Git == nil || *state.Git != *g) {
+		if err := r.data.checkRepository(ctx, plan.Project, g.Owner, g.Repo, g.Branch); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("git"), "GitHub repository check failed", err.Error())
 			return
 		}

@@ -164,6 +164,8 @@ func TestAccApplication_ciAndTofuAgree(t *testing.T) {
 	gh.SetBranch("myorg", "my-api", "main", sha('1'))
 	project, app := acctest.Name("acc-app"), "api"
 	seedProjectVault(t, project)
+	// The plan checks the repository with the token CI uses.
+	acctest.PutVault(t, render.GitHubAccessVaultPath(project), map[string]any{"username": "ci-bot", "token": gh.Token})
 	cs, dyn := acctest.Kube(t)
 	ctx := context.Background()
 	git := `owner = "myorg", repo = "my-api", branch = "main"`

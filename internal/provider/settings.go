@@ -73,7 +73,11 @@ var settings = []setting{
 		Description: "Vault Enterprise namespace."},
 
 	{Block: "github", Name: "token", Env: []string{"GITHUB_TOKEN"}, Sensitive: true,
-		Description: "GitHub token used to check repositories and branches and to start first builds."},
+		Description: "GitHub token. With one, plans check each new or changed application's repository, branch " +
+			"and webhook permission, and creates start a first build. Without one the provider never contacts GitHub. " +
+			"The plan-time check uses the token CI will use, the `token` of the project's Vault secret " +
+			"`<kv_mount>/<project>-github-access`, and this token only while Vault holds no such secret (for example " +
+			"with a custom `github_access_vault_path`). It is skipped while any of these is unknown, and gives up after 15 seconds."},
 	{Block: "github", Name: "base_url", Env: []string{"GITHUB_BASE_URL"},
 		Description: "GitHub Enterprise server URL, e.g. `https://github.example.com/` (or its API, `.../api/v3/`). " +
 			"Defaults to github.com. The provider's checks, the EventSources' webhook registration and the builds' " +
