@@ -55,7 +55,7 @@ func (e *databaseCredentials) Schema(_ context.Context, _ ephemeral.SchemaReques
 		Attributes: map[string]schema.Attribute{
 			"project": schema.StringAttribute{
 				Required: true, MarkdownDescription: "The database's project.",
-				Validators: nameValidators(render.MaxProjectName),
+				Validators: projectNameValidators(),
 			},
 			"name": schema.StringAttribute{
 				Required: true, MarkdownDescription: "The database's name.",

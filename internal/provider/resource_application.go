@@ -81,9 +81,8 @@ type gitModel struct {
 var (
 	githubOwner = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
 	githubRepo  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-	commitHash  = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
-	// A domain as Traefik's Host() matcher takes it: RFC 1123 labels, with
-	// an optional leading "*." wildcard label.
+	// A domain as Traefik's Host() matcher takes it: RFC 1123 labels. A
+	// leading "*." passes here so that wildcardDomainValidator says why not.
 	domainName = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 )
 
@@ -106,14 +105,16 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 			},
 			"project": schema.StringAttribute{
 				Required: true, MarkdownDescription: "The project (`idp_project.name`). Changing it replaces the application.",
-				Validators:    nameValidators(render.MaxProjectName),
+				Validators:    projectNameValidators(),
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"name": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: fmt.Sprintf("Application name: a DNS-1035 label (it names the Service). Project and "+
 					"application names together may have at most %d characters, so every derived name stays valid. "+
-					"Changing it replaces the application.", render.MaxProjectAndApplication),
+					"Not `github-access` nor ending in `-webhook` (their Secrets would be the project's or another "+
+					"application's). Apply refuses names whose objects belong to another application or database of the "+
+					"project (label `%s`). Changing it replaces the application.", render.MaxProjectAndApplication, render.LabelOwner),
 				Validators: append(nameValidators(render.MaxProjectAndApplication-1),
 					stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z]`), "must start with a letter (it names a Service)")),
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
@@ -135,14 +136,15 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 						Validators: []validator.String{stringvalidator.RegexMatches(githubRepo, "must be a GitHub repository name")},
 					},
 					"branch": schema.StringAttribute{
-						Required: true, MarkdownDescription: "Branch whose pushes are built and deployed.",
+						Required: true, MarkdownDescription: "Branch whose pushes are built and deployed. Besides git's rules, it may not " +
+							"contain `#`, `{{` or `$(`, which the build's git context and templates would interpret.",
 						Validators: []validator.String{branchValidator{}},
 					},
 					"hash": schema.StringAttribute{
 						Optional: true, Computed: true,
-						MarkdownDescription: "Commit to deploy. Unset: CI decides and this reads the deployed commit. " +
-							"Set: tofu deploys it and waits for the rollout.",
-						Validators: []validator.String{stringvalidator.RegexMatches(commitHash, "must be a lowercase hex commit hash (7 to 40 characters)")},
+						MarkdownDescription: "Commit to deploy, as its full 40-character sha (the tag CI gives images). " +
+							"Unset: CI decides and this reads the deployed commit. Set: tofu deploys it and waits for the rollout.",
+						Validators: []validator.String{stringvalidator.RegexMatches(fullCommitHash, fullCommitHashMessage)},
 					},
 				},
 			},
@@ -157,10 +159,13 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 			},
 			"domains": schema.SetAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Domains routed to the application (a Traefik IngressRoute each, entry points `web` and `websecure`).",
+				MarkdownDescription: "Domains routed to the application (a Traefik IngressRoute each, entry points `web` and `websecure`). " +
+					"No wildcards (Traefik's `Host()` matches a host exactly). Two domains whose route names meet (`a-b.com` and " +
+					"`a.b.com`: dots become dashes) cannot both be given.",
 				Validators: []validator.Set{setvalidator.ValueStringsAre(
 					stringvalidator.LengthAtMost(253),
-					stringvalidator.RegexMatches(domainName, "must be a lowercase DNS name (RFC 1123), optionally starting with \"*.\""),
+					stringvalidator.RegexMatches(domainName, "must be a lowercase DNS name (RFC 1123)"),
+					wildcardDomainValidator{},
 				)},
 			},
 			"app_secret_vault_path": schema.StringAttribute{
@@ -215,8 +220,9 @@ func (r *applicationResource) Configure(_ context.Context, req resource.Configur
 	r.data = providerData(req.ProviderData, &resp.Diagnostics)
 }
 
-// ValidateConfig checks what single-attribute validators cannot: the
-// combined length of names derived from project and application.
+// ValidateConfig checks what single-attribute validators cannot: names
+// derived from project and application (their length, and those that would
+// meet the project's or another object's).
 func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m applicationModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
@@ -228,12 +234,8 @@ func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.V
 			fmt.Sprintf("project and name together have %d characters; at most %d keep the EventSource's Service name %q within 63 characters.",
 				n, render.MaxProjectAndApplication, render.EventSourceService(m.Project.ValueString(), m.Name.ValueString())))
 	}
-	for _, d := range stringSet(ctx, m.Domains, &resp.Diagnostics) {
-		if name := render.IngressRoute(m.Project.ValueString(), m.Name.ValueString(), d); len(name) > 253 {
-			resp.Diagnostics.AddAttributeError(path.Root("domains"), "Domain too long",
-				fmt.Sprintf("the IngressRoute name for %q would have %d characters (at most 253)", d, len(name)))
-		}
-	}
+	checkChildName(m.Project.ValueString(), m.Name.ValueString(), &resp.Diagnostics)
+	checkDomainRoutes(m.Project.ValueString(), m.Name.ValueString(), knownStrings(m.Domains), &resp.Diagnostics)
 }
 
 // ModifyPlan keeps CI's commit when none is pinned and shows, offline,
@@ -673,7 +675,9 @@ func (v branchValidator) ValidateString(ctx context.Context, req validator.Strin
 	if b == "" || b == "@" || badRef.MatchString(b) || strings.HasPrefix(b, "refs/") {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid branch",
 			fmt.Sprintf("%q must be %s, without a refs/heads/ prefix.", b, v.Description(ctx)))
+		return
 	}
+	checkBranchUnsafe(req.Path, b, &resp.Diagnostics)
 }
 
 // importModel rebuilds an application's configuration from the live

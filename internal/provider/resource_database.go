@@ -98,14 +98,16 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			},
 			"project": schema.StringAttribute{
 				Required: true, MarkdownDescription: "The project (namespace), usually `idp_project.<x>.name`. Changing it replaces the database.",
-				Validators:    nameValidators(render.MaxProjectName),
+				Validators:    projectNameValidators(),
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"name": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: fmt.Sprintf("Database name: the Service's name, so a DNS-1035 label (starting with a letter) of at most "+
 					"%d characters (MySQL's limit for the user `<name>_user`); `<project>-<name>-db` may have at most %d. "+
-					"Changing it replaces the database.", render.MaxDatabaseName, render.MaxDatabaseStatefulSet),
+					"Not `github-access` nor ending in `-webhook` (its Secret would be the project's or an application's). "+
+					"Apply refuses a name whose objects belong to an application of the project (label `%s`). "+
+					"Changing it replaces the database.", render.MaxDatabaseName, render.MaxDatabaseStatefulSet, render.LabelOwner),
 				Validators: append(nameValidators(render.MaxDatabaseName),
 					stringvalidator.RegexMatches(startsWithLetter, "must start with a letter (it names the database's Service)")),
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
@@ -140,7 +142,9 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			},
 			"port": schema.Int64Attribute{
 				Optional: true, Computed: true,
-				MarkdownDescription: "Port of the container and the Service. Defaults by type: " + strings.Join(ports, ", ") + ".",
+				MarkdownDescription: "Port of the container and the Service. Defaults by type: " + strings.Join(ports, ", ") + ". " +
+					"Another port is passed to the server as its image documents: `--port` for mysql, redis and mongodb, " +
+					"`PGPORT` for postgres.",
 				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
 			},
 			"delete_data": schema.BoolAttribute{
@@ -174,7 +178,7 @@ func (r *databaseResource) Configure(_ context.Context, req resource.ConfigureRe
 	r.data = providerData(req.ProviderData, &resp.Diagnostics)
 }
 
-// ValidateConfig checks the combined length of project and name.
+// ValidateConfig checks the names derived from project and name.
 func (r *databaseResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var p, d types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("project"), &p)...)
@@ -187,6 +191,7 @@ func (r *databaseResource) ValidateConfig(ctx context.Context, req resource.Vali
 			fmt.Sprintf("the StatefulSet name %q has %d characters; project and name together allow at most %d "+
 				"(its pods carry a label \"<name>-<revision hash>\" of at most 63).", sts, len(sts), render.MaxDatabaseStatefulSet))
 	}
+	checkChildName(p.ValueString(), d.ValueString(), &resp.Diagnostics)
 }
 
 // ModifyPlan fills the outputs known from the configuration, rejects what

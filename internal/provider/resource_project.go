@@ -77,8 +77,10 @@ func (r *projectResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"name": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: fmt.Sprintf("Project name, also its namespace. A DNS-1123 label of at most %d characters "+
-					"so that every derived name stays valid. Changing it replaces the project.", render.MaxProjectName),
-				Validators:    nameValidators(render.MaxProjectName),
+					"starting with a letter, so that every derived name stays valid (the EventBus StatefulSet's pods carry a "+
+					"label `eventbus-<name>-ci-eventbus-stan-<revision hash>` of at most 63; applications' webhook Services "+
+					"start with the name). Changing it replaces the project.", render.MaxProjectName),
+				Validators:    projectNameValidators(),
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"eventbus_replicas": schema.Int64Attribute{

@@ -29,6 +29,9 @@ type setting struct {
 	// Validate, when set, checks a known value when the provider is
 	// configured, so a malformed one fails every plan at its attribute.
 	Validate func(string) error
+	// Normalize, when set, rewrites a value to the one form every reader
+	// (plan and apply alike) sees.
+	Normalize func(string) string
 }
 
 func (s setting) key() string {
@@ -68,7 +71,10 @@ var settings = []setting{
 	{Block: "vault", Name: "token", Env: []string{"VAULT_TOKEN"}, Sensitive: true,
 		Description: "Vault token with read/write access to the KV v2 mount."},
 	{Block: "vault", Name: "kv_mount", Env: []string{"IDP_VAULT_KV_MOUNT"},
-		Description: "Path of the KV v2 secrets engine holding project secrets (the contract's `M`), e.g. `injunweb`."},
+		Description: "Path of the KV v2 secrets engine holding project secrets (the contract's `M`), e.g. `injunweb`. " +
+			"Leading and trailing `/` are ignored (`vault secrets list` prints `injunweb/`).",
+		// Plans and applies must name the same paths ("M/P-github-access").
+		Normalize: func(v string) string { return strings.Trim(v, "/") }},
 	{Block: "vault", Name: "namespace", Env: []string{"VAULT_NAMESPACE"},
 		Description: "Vault Enterprise namespace."},
 
@@ -177,6 +183,9 @@ func readConfig(ctx context.Context, cfg tfsdk.Config) (config, diag.Diagnostics
 					break
 				}
 			}
+		}
+		if st.Normalize != nil && !v.unknown {
+			v.val = st.Normalize(v.val)
 		}
 		if st.Validate != nil && v.val != "" && !v.unknown {
 			if err := st.Validate(v.val); err != nil {

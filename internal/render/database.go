@@ -45,6 +45,12 @@ type DatabaseType struct {
 	// env and args start the image secured with the password from secret.
 	env  func(d, secret string) []corev1.EnvVar
 	args []string
+	// portArgs or portEnv make the server listen on a port other than Port,
+	// as each official image documents: flags after the entrypoint (which
+	// hands arguments starting with "-" to the server), or for postgres
+	// PGPORT, which the server, the entrypoint's init server and psql read.
+	portArgs func(port string) []string
+	portEnv  string
 }
 
 // DatabaseTypes are the supported types; the image is "<Image>:<version>".
@@ -59,6 +65,7 @@ var DatabaseTypes = map[string]DatabaseType{
 				passwordEnv("MYSQL_ROOT_PASSWORD", secret),
 			}
 		},
+		portArgs: func(port string) []string { return []string{"--port=" + port} },
 	},
 	"postgres": {
 		Image: "postgres", Port: 5432, MountPath: "/var/lib/postgresql/data", Username: DatabaseUser, DBName: DatabaseDBName,
@@ -73,6 +80,7 @@ var DatabaseTypes = map[string]DatabaseType{
 				{Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"},
 			}
 		},
+		portEnv: "PGPORT",
 	},
 	"redis": {
 		Image: "redis", Port: 6379, MountPath: "/data",
@@ -81,7 +89,8 @@ var DatabaseTypes = map[string]DatabaseType{
 		env: func(_, secret string) []corev1.EnvVar {
 			return []corev1.EnvVar{passwordEnv("REDIS_PASSWORD", secret)}
 		},
-		args: []string{"--requirepass", "$(REDIS_PASSWORD)"},
+		args:     []string{"--requirepass", "$(REDIS_PASSWORD)"},
+		portArgs: func(port string) []string { return []string{"--port", port} },
 	},
 	"mongodb": {
 		Image: "mongo", Port: 27017, MountPath: "/data/db", Username: DatabaseUser, DBName: DatabaseDBName,
@@ -91,6 +100,7 @@ var DatabaseTypes = map[string]DatabaseType{
 				passwordEnv("MONGO_INITDB_ROOT_PASSWORD", secret),
 			}
 		},
+		portArgs: func(port string) []string { return []string{"--port", port} },
 	},
 }
 
@@ -167,12 +177,23 @@ func databaseService(db Database, t DatabaseType, app string) *unstructured.Unst
 
 func databaseStatefulSet(db Database, t DatabaseType, app string) *unstructured.Unstructured {
 	volume := DatabaseVolume(db.Project, db.Name)
+	args := append([]string(nil), t.args...)
+	env := t.env(db.Name, DatabaseSecret(db.Project, db.Name))
+	if db.Port != t.Port { // only then: the default port leaves the pod as the old chart made it
+		port := strconv.FormatInt(db.Port, 10)
+		if t.portArgs != nil {
+			args = append(args, t.portArgs(port)...)
+		}
+		if t.portEnv != "" {
+			env = append(env, corev1.EnvVar{Name: t.portEnv, Value: port})
+		}
+	}
 	pod := corev1.PodSpec{Containers: []corev1.Container{{
 		Name:  db.Name,
 		Image: DatabaseImage(db.Type, db.Version),
-		Args:  t.args,
+		Args:  args,
 		Ports: []corev1.ContainerPort{{Name: db.Type, ContainerPort: int32(db.Port), Protocol: corev1.ProtocolTCP}},
-		Env:   t.env(db.Name, DatabaseSecret(db.Project, db.Name)),
+		Env:   env,
 		VolumeMounts: []corev1.VolumeMount{{
 			Name: volume, MountPath: t.MountPath,
 		}},

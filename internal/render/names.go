@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -41,13 +42,24 @@ func GitHubAccessVaultPath(p string) string { return p + "-github-access" }
 // contract does not fix it; this follows the GitHub access path's pattern.
 func RegistryVaultPath(p string) string { return p + "-registry" }
 
-// Name limits. Kubernetes limits DNS-1123 labels (namespaces, Services) to
-// 63 characters, and Argo Events derives longer names from ours: the
-// EventBus "P-ci-eventbus" becomes the Service "eventbus-P-ci-eventbus-stan-svc".
+// EventBusStatefulSet is the StatefulSet Argo Events (v1.9, native NATS)
+// runs the EventBus in (installer/nats.go: "eventbus-<EventBus>-stan").
+func EventBusStatefulSet(p string) string { return "eventbus-" + EventBus(p) + "-stan" }
+
+// Name limits. Kubernetes limits DNS-1123 labels (namespaces, Services,
+// label values) to 63 characters, and Argo Events derives longer names from
+// ours.
 const (
 	dnsLabelMax = 63
+	// revisionHashMax: the StatefulSet controller labels every pod with
+	// controller-revision-hash "<StatefulSet>-<hash>", a label value whose
+	// hash (an fnv32 in decimal) has up to 10 characters. A longer
+	// StatefulSet name is accepted, but its pods are never created.
+	revisionHashMax    = 10
+	statefulSetNameMax = dnsLabelMax - len("-") - revisionHashMax
 	// MaxProjectName keeps every name derived from a project name valid.
-	MaxProjectName = dnsLabelMax - len("eventbus--ci-eventbus-stan-svc")
+	// The tightest is the EventBus StatefulSet (EventBusStatefulSet).
+	MaxProjectName = statefulSetNameMax - len("eventbus--ci-eventbus-stan")
 )
 
 // Per application A of project P.
@@ -120,6 +132,45 @@ func BuildCache(registryHost, registryProject string) string {
 // other per-application name is shorter.
 const MaxProjectAndApplication = dnsLabelMax - len("--github-eventsource-eventsource-svc")
 
+// ChildNameClash says which object of project P, or of a sibling, an
+// application or database named n would take over through a Secret name
+// (both make "P-<n>-secret", and applications "P-<n>-webhook-secret"), or
+// "" when there is none. Other siblings' names never meet: their suffixes
+// differ. An application and a database of the same name meet too (Service
+// n); that takes the other resource's existence, so apply checks it
+// (LabelOwner).
+func ChildNameClash(p, n string) string {
+	if AppSecret(p, n) == GitHubAccessSecret(p) {
+		return fmt.Sprintf("its Secret %s would be the project's GitHub credentials", AppSecret(p, n))
+	}
+	if a, ok := strings.CutSuffix(n, "-webhook"); ok && a != "" && WebhookSecret(p, a) == AppSecret(p, n) {
+		return fmt.Sprintf("its Secret %s would be the webhook Secret of an application %q", AppSecret(p, n), a)
+	}
+	return ""
+}
+
+// LabelOwner marks every object an application or database writes with
+// its owner (ApplicationOwner, DatabaseOwner). Names are contract, so two
+// resources of a project can derive the same one (an application and a
+// database share Service and Secret names; two applications' routes can
+// meet); apply refuses an object labelled as another's.
+const LabelOwner = "idpkit.io/owner"
+
+// ApplicationOwner is LabelOwner's value for application A's objects.
+func ApplicationOwner(a string) string { return "application." + a }
+
+// DatabaseOwner is LabelOwner's value for database D's objects.
+func DatabaseOwner(d string) string { return "database." + d }
+
+// DescribeOwner names the resource behind a LabelOwner value, for messages.
+func DescribeOwner(p, owner string) string {
+	kind, name, ok := strings.Cut(owner, ".")
+	if !ok || (kind != "application" && kind != "database") {
+		return fmt.Sprintf("%s=%q", LabelOwner, owner)
+	}
+	return fmt.Sprintf("the %s %q of project %s (idp_%s)", kind, name, p, kind)
+}
+
 // Per database D of project P (the contract's "Per database").
 
 // DatabaseStatefulSet runs database D; it is also the `app` label of its
@@ -177,5 +228,5 @@ const (
 	// MaxDatabaseStatefulSet bounds "P-D-db": the StatefulSet controller
 	// labels every pod with controller-revision-hash "<name>-<hash>", a label
 	// value (at most 63 characters) with a hash of up to 10.
-	MaxDatabaseStatefulSet = dnsLabelMax - len("-") - 10
+	MaxDatabaseStatefulSet = statefulSetNameMax
 )

@@ -79,9 +79,20 @@ func TestProjectObjects_readyDockerConfig(t *testing.T) {
 	t.Fatal("no registry secret rendered")
 }
 
+// The longest project name keeps the EventBus StatefulSet's pods creatable:
+// their controller-revision-hash label "<StatefulSet>-<up to 10 digits>"
+// stays within 63 characters. One more character and it does not.
 func TestMaxProjectName(t *testing.T) {
 	p := strings.Repeat("p", MaxProjectName)
-	if n := len("eventbus-" + EventBus(p) + "-stan-svc"); n != 63 {
-		t.Fatalf("longest derived Service name is %d characters, want exactly 63", n)
+	if n := len(EventBusStatefulSet(p) + "-" + "4294967295"); n != 63 {
+		t.Fatalf("longest revision hash label is %d characters, want exactly 63", n)
+	}
+	if sts := EventBusStatefulSet("shop"); sts != "eventbus-shop-ci-eventbus-stan" {
+		t.Errorf("EventBus StatefulSet = %s", sts)
+	}
+	for _, name := range []string{"eventbus-" + EventBus(p) + "-stan-svc", EventSourceService(p, "a")} {
+		if len(name) > 63 {
+			t.Errorf("%s has %d characters", name, len(name))
+		}
 	}
 }

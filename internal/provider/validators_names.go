@@ -1,0 +1,121 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+// Checks of names that only fail once derived (render/names.go derives
+// them and holds their limits); each fails at plan, at its attribute.
+
+// projectNameValidators check a project name wherever one is given: Argo
+// Events names a Service after it ("P-A-github-eventsource-eventsource-svc"),
+// and Service names are DNS-1035 labels, which start with a letter.
+func projectNameValidators() []validator.String {
+	return append(nameValidators(render.MaxProjectName),
+		stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z]`),
+			"must start with a letter: Argo Events names each application's webhook Service <project>-<application>-github-eventsource-eventsource-svc, "+
+				"and a Service name must start with a letter"))
+}
+
+// checkChildName reports a name (of an application or a database) that
+// would take a Secret of its project or of a sibling application.
+func checkChildName(project, name string, diags *diag.Diagnostics) {
+	if clash := render.ChildNameClash(project, name); clash != "" {
+		diags.AddAttributeError(path.Root("name"), "Name taken by a derived object",
+			fmt.Sprintf("%q cannot be used in project %s: %s. Choose another name.", name, project, clash))
+	}
+}
+
+// checkDomainRoutes reports domains of one application whose IngressRoute
+// names (dots become dashes) meet, such as "a-b.com" and "a.b.com", and
+// route names over 253 characters.
+func checkDomainRoutes(project, app string, domains []string, diags *diag.Diagnostics) {
+	sort.Strings(domains)
+	byRoute := map[string]string{}
+	for _, d := range domains {
+		name := render.IngressRoute(project, app, d)
+		if len(name) > 253 {
+			diags.AddAttributeError(path.Root("domains"), "Domain too long",
+				fmt.Sprintf("the IngressRoute name for %q would have %d characters (at most 253)", d, len(name)))
+		}
+		if other, ok := byRoute[name]; ok {
+			diags.AddAttributeError(path.Root("domains"), "Domains share a route name",
+				fmt.Sprintf("%q and %q both make the IngressRoute %s (dots become dashes in the name). "+
+					"Keep one of them, or serve the other from another application.", other, d, name))
+		}
+		byRoute[name] = d
+	}
+}
+
+// knownStrings are the known elements of a set (none if it is unknown).
+func knownStrings(s types.Set) []string {
+	var out []string
+	for _, e := range s.Elements() {
+		if str, ok := e.(types.String); ok && !str.IsUnknown() && !str.IsNull() {
+			out = append(out, str.ValueString())
+		}
+	}
+	return out
+}
+
+// branchUnsafe finds what a git ref name may contain but the pipeline
+// cannot carry: kaniko splits its git context at '#'
+// ("git://host/owner/repo.git#refs/heads/<branch>#<sha>"), Argo Workflows
+// expands "{{...}}" in the template, and Kubernetes expands "$(VAR)" in a
+// container's args (the build container has GIT_PASSWORD).
+var branchUnsafe = regexp.MustCompile(`#|\{\{|\$\(`)
+
+// checkBranchUnsafe adds the error for branchUnsafe, if it matches.
+func checkBranchUnsafe(p path.Path, branch string, diags *diag.Diagnostics) {
+	if m := branchUnsafe.FindString(branch); m != "" {
+		why := map[string]string{
+			"#":  "kaniko's git context splits at '#'",
+			"{{": "Argo Workflows would read it as a template expression",
+			"$(": "Kubernetes would expand it as a variable in the build container's arguments",
+		}[m]
+		diags.AddAttributeError(p, "Invalid branch",
+			fmt.Sprintf("%q contains %q, which the build pipeline cannot carry: %s. Rename the branch, or build another one.",
+				branch, m, why))
+	}
+}
+
+// fullCommitHash is what CI tags images with: a full SHA-1 commit id.
+var fullCommitHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+const fullCommitHashMessage = "must be a full 40-character lowercase hex commit hash (CI tags images with the full sha; " +
+	"`git rev-parse <short>` gives it)"
+
+// hasWildcard: a "*." domain. Traefik's Host() compares hosts literally,
+// so it would route nothing, and "*" cannot be part of an object name.
+func hasWildcard(domain string) bool { return strings.HasPrefix(domain, "*.") }
+
+// wildcardDomainValidator rejects wildcard domains with a hint.
+type wildcardDomainValidator struct{}
+
+func (wildcardDomainValidator) Description(context.Context) string {
+	return "no wildcard: Traefik's Host() matches a host exactly"
+}
+
+func (v wildcardDomainValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v wildcardDomainValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || !hasWildcard(req.ConfigValue.ValueString()) {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Wildcard domains are not supported",
+		fmt.Sprintf("%q: Traefik's Host() rule matches a host exactly, so a wildcard would route nothing, and its IngressRoute "+
+			"name cannot hold '*'. List each host instead (e.g. %q).", req.ConfigValue.ValueString(),
+			"www"+strings.TrimPrefix(req.ConfigValue.ValueString(), "*")))
+}
