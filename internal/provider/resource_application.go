@@ -474,7 +474,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		_ = r.fillProviderSettings(&priorSpec, nil)
 		before, _ = render.ApplicationObjects(priorSpec)
 	}
-	guardServices(ctx, eng, desired, diags)
+	guardNames(ctx, eng, render.ApplicationOwner(spec.Name), desired, diags)
 	if diags.HasError() {
 		return
 	}

@@ -407,7 +407,7 @@ func TestAccApplication_invalidInput(t *testing.T) {
 		{appConfig("shop", "api", git, `  domains = ["Bad_Domain.com"]`), `(?s)domains.*lowercase DNS name`},
 		{appConfig("shop", "api", `owner = "myorg", repo = "my-api", branch = "feat..x"`, ""), `(?s)Invalid branch.*"feat\.\.x" must be a git branch name`},
 		{appConfig("shop", "api", `owner = "-bad", repo = "my-api", branch = "main"`, ""), `(?s)git\.owner must be a GitHub user or organisation name, got: -bad`},
-		{appConfig("shop", "api", git+`, hash = "XYZ"`, ""), `(?s)git\.hash must be a lowercase hex commit hash`},
+		{appConfig("shop", "api", git+`, hash = "XYZ"`, ""), `(?s)git\.hash must be a full 40-character lowercase hex commit hash`},
 	} {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProviderFactories,

@@ -380,6 +380,17 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		diags.AddAttributeError(path.Root("project"), "Project not found", err.Error())
 		return
 	}
+	// The Secret and Service names first, before Vault is touched: an
+	// application of the same name reads Vault at the same path.
+	shape, err := render.DatabaseObjects(spec)
+	if err != nil {
+		diags.AddError("Rendering database", err.Error())
+		return
+	}
+	guardNames(ctx, eng, render.DatabaseOwner(spec.Name), shape[:len(shape)-1], diags)
+	if diags.HasError() {
+		return
+	}
 	claims, err := r.claims(ctx, spec)
 	if err != nil {
 		diags.AddError("Reading the database's volumes", err.Error())
@@ -424,7 +435,7 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 			toApply[i] = render.WithLiveClaimTemplates(o, liveSts)
 		}
 	}
-	guardServices(ctx, eng, toApply, diags)
+	guardNames(ctx, eng, render.DatabaseOwner(spec.Name), toApply, diags)
 	if diags.HasError() {
 		return
 	}

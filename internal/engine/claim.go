@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Claiming names.
+//
+// Object names are a contract, so two resources can derive the same one
+// (an application and a database both make Service <name>). A forced apply
+// would silently take the other's object, so before applying, a resource
+// claims every name: an owner label on the object, set only where it is
+// absent, by a write that fails if someone else got there first (a create,
+// or a patch conditional on the resourceVersion just read). Of two
+// resources applying in parallel, one claims and the other is refused.
+
+// OwnerConflictError: an object to be written is labelled as another's.
+type OwnerConflictError struct {
+	Ref   Ref
+	Label string
+	Owner string
+}
+
+func (e *OwnerConflictError) Error() string {
+	return fmt.Sprintf("%s is labelled %s=%s", e.Ref, e.Label, e.Owner)
+}
+
+// Claim makes label=owner hold on every object of objs, or fails with
+// *OwnerConflictError and leaves no object it created behind. An object
+// that does not exist is created as given plus the label (the apply that
+// follows updates it); one without the label (the old chart's, or written
+// before labels) gets it; one with owner is ours. Objects are claimed in
+// name order, so that resources racing for several names meet first on the
+// same one and the loser holds none. Like Apply, it writes nothing until the
+// cluster serves every kind of objs.
+func (e *Engine) Claim(ctx context.Context, label, owner string, objs []*unstructured.Unstructured) error {
+	kc, err := e.kubeClients()
+	if err != nil {
+		return err
+	}
+	if err := kc.kinds.waitForKinds(ctx, objs); err != nil {
+		return err
+	}
+	sorted := append([]*unstructured.Unstructured(nil), objs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return claimKey(sorted[i]) < claimKey(sorted[j]) })
+	var created []Ref
+	for _, obj := range sorted {
+		made, err := e.claim(ctx, label, owner, obj)
+		if made {
+			created = append(created, RefOf(obj))
+		}
+		if err != nil {
+			if derr := e.Delete(ctx, created...); derr != nil {
+				return fmt.Errorf("%w (and removing what this apply created: %v)", err, derr)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func claimKey(o *unstructured.Unstructured) string {
+	return o.GetNamespace() + "/" + o.GetName() + "/" + o.GroupVersionKind().GroupKind().String()
+}
+
+// claim claims one object and reports whether it created it.
+func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructured.Unstructured) (bool, error) {
+	ref := RefOf(obj)
+	ri, err := e.resource(ctx, ref, true)
+	if err != nil {
+		return false, err
+	}
+	for attempt := 0; ; attempt++ {
+		live, err := e.Get(ctx, ref)
+		if err != nil {
+			return false, err
+		}
+		if live != nil {
+			if have, ok := live.GetLabels()[label]; ok {
+				if have != owner {
+					return false, &OwnerConflictError{Ref: ref, Label: label, Owner: have}
+				}
+				return false, nil
+			}
+			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+				"labels":          map[string]string{label: owner},
+				"resourceVersion": live.GetResourceVersion(), // fails if written since read
+			}})
+			_, err = ri.Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+		} else {
+			body := obj.DeepCopy()
+			labels := body.GetLabels()
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[label] = owner
+			body.SetLabels(labels)
+			_, err = ri.Create(ctx, body, metav1.CreateOptions{FieldManager: FieldManager})
+			if err == nil {
+				return true, nil
+			}
+		}
+		switch {
+		case err == nil:
+			return false, nil
+		case (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err)) && attempt < 5:
+			continue // someone else wrote it meanwhile: look again
+		default:
+			return false, fmt.Errorf("claiming %s: %w", ref, apiError(err))
+		}
+	}
+}
