@@ -434,6 +434,10 @@ export IDP_BARE_KUBECONFIG='$BARE_KUBECONFIG_FILE'
 # The real node: pods reach the host at IDP_STACK_HOST_IP (a test's fake
 # GitHub listens there).
 export IDP_STACK_HOST_IP='$HOST_IP'
+# Traefik runs on the host, not as a pod in a namespace: the NetworkPolicy
+# of every isolated project (enforced on the real node by kube-router)
+# admits it by address, as a platform admits a host-network ingress.
+export IDP_ISOLATION_ALLOWED_CIDRS='$HOST_IP/32'
 # Traefik's entry point 'web' (IngressRoutes); CI images go to the builds
 # registry with these credentials (tests store them in Vault).
 export IDP_STACK_TRAEFIK_URL='http://127.0.0.1:$TRAEFIK_WEB_PORT'

@@ -18,7 +18,7 @@ TOOLS_DIR=$ROOT/tools
 CACHE=${IDP_CACHE_DIR:-$HOME/.cache/terraform-provider-idp}
 JOBS=${IDP_TOOLS_JOBS:-2}
 # Biggest first so the long builds overlap.
-ALL_TOOLS=(vault kubernetes kubernetes-node argo-events tofu traefik argo-workflows kaniko coredns registry kwok etcd nats-streaming nats-exporter)
+ALL_TOOLS=(vault kubernetes kubernetes-node argo-events tofu traefik argo-workflows kaniko coredns registry kube-router kwok etcd nats-streaming nats-exporter)
 
 die() { echo "tools.sh: $*" >&2; exit 1; }
 
@@ -54,6 +54,8 @@ tool_table() {
 	kaniko) echo kaniko github.com/GoogleContainerTools/kaniko && echo github.com/GoogleContainerTools/kaniko/cmd/executor executor ;;
 	nats-streaming) echo nats-streaming github.com/nats-io/nats-streaming-server && echo github.com/nats-io/nats-streaming-server nats-streaming-server ;;
 	nats-exporter) echo nats-exporter github.com/nats-io/prometheus-nats-exporter && echo github.com/nats-io/prometheus-nats-exporter prometheus-nats-exporter ;;
+	# The real node's NetworkPolicy enforcer (only its firewall runs).
+	kube-router) echo kube-router github.com/cloudnativelabs/kube-router/v2 && echo github.com/cloudnativelabs/kube-router/v2/cmd/kube-router kube-router ;;
 	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
 	esac
 }
@@ -65,7 +67,7 @@ tool_typical() {
 	vault) echo 1000 ;;
 	kubernetes | traefik) echo 550 ;;
 	argo-workflows | argo-events | tofu) echo 350 ;;
-	coredns | kwok | kubernetes-node | kaniko | registry) echo 120 ;;
+	coredns | kwok | kubernetes-node | kaniko | registry | kube-router) echo 120 ;;
 	*) echo 45 ;;
 	esac
 }

@@ -41,6 +41,18 @@ func (d *ProviderData) WebhookBaseURL() (string, error) {
 	return strings.TrimSuffix(u, "/"), err
 }
 
+// Isolation returns what every isolated project admits besides itself: the
+// namespaces of the ingress and event controllers, and address ranges for
+// an ingress that is not a pod (provider block isolation).
+func (d *ProviderData) Isolation() (namespaces, cidrs []string, err error) {
+	ns, err := d.cfg.get("isolation.allowed_namespaces")
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := d.cfg.get("isolation.allowed_cidrs")
+	return splitList(ns), splitList(c), err
+}
+
 // GitHub returns a GitHub client, or nil when no token is configured
 // (GitHub checks and first builds are then skipped).
 func (d *ProviderData) GitHub() (*github.Client, error) { return d.github.get(d.cfg) }

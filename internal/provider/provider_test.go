@@ -98,6 +98,10 @@ func TestAccProvider_invalidSetting(t *testing.T) {
 			`(?s)Invalid provider setting github\.base_url.*environment\s+variable\s+GITHUB_BASE_URL.*"github\.example\.com"\s+is\s+not\s+an\s+http://\s+or\s+https://\s+URL`},
 		{"IDP_WEBHOOK_BASE_URL", "https://hooks.example.com/github",
 			`(?s)Invalid provider setting webhook_base_url.*has\s+a\s+path\s+\(/github\).*such\s+as\s+https://hooks\.example\.com`},
+		{"IDP_ISOLATION_ALLOWED_CIDRS", "10.0.0.0/24, 10.200.0.1",
+			`(?s)Invalid provider setting isolation\.allowed_cidrs.*IDP_ISOLATION_ALLOWED_CIDRS.*"10\.200\.0\.1"\s+is\s+not\s+a\s+CIDR`},
+		{"IDP_ISOLATION_ALLOWED_NAMESPACES", "traefik,Kube_System",
+			`(?s)Invalid provider setting isolation\.allowed_namespaces.*"Kube_System"\s+is\s+not\s+a\s+namespace\s+name`},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			t.Setenv(tc.env, tc.value)

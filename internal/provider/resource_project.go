@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -55,11 +56,6 @@ type projectModel struct {
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
 }
 
-// Default namespaces allowed through project isolation: the ingress
-// controller (which also carries GitHub's webhooks to the EventSources) and
-// Argo Events' controllers.
-var defaultAllowedNamespaces = []string{"argo-events", "traefik"}
-
 func (r *projectResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_project"
 }
@@ -100,14 +96,16 @@ func (r *projectResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			},
 			"isolation": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
-				MarkdownDescription: "Admit traffic to the project's pods only from the project itself and from " +
+				MarkdownDescription: "Admit traffic to the project's pods only from the project itself, from the " +
+					"platform's ingress and event controllers (the provider's `isolation` block) and from " +
 					"`allowed_namespaces` (a NetworkPolicy). Default `true`.",
 			},
 			"allowed_namespaces": schema.SetAttribute{
 				Optional: true, Computed: true, ElementType: types.StringType,
-				Default: setdefault.StaticValue(setValue(defaultAllowedNamespaces)),
-				MarkdownDescription: "Namespaces whose pods may reach the project's pods when `isolation` is on: the " +
-					"ingress controller (which also carries GitHub webhooks) and Argo Events. Default `[\"argo-events\", \"traefik\"]`.",
+				Default: setdefault.StaticValue(setValue(nil)),
+				MarkdownDescription: "More namespaces whose pods may reach the project's pods when `isolation` is on " +
+					"(for example monitoring), in addition to the provider's `isolation.allowed_namespaces`, where the " +
+					"ingress and event controllers run. Default none.",
 				Validators: []validator.Set{setvalidator.ValueStringsAre(nameValidators(63)...)},
 			},
 			"github_access_vault_path": schema.StringAttribute{
@@ -152,7 +150,7 @@ func (r *projectResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	spec, known := plan.spec(ctx, &resp.Diagnostics)
 	mount, err := r.data.cfg.get("vault.kv_mount")
 	spec.GitHubAccess.Mount, spec.Registry.Mount = mount, mount
-	if !known || err != nil {
+	if !known || err != nil || r.data.addPlatformIsolation(&spec) != nil {
 		plan.Objects = types.MapUnknown(types.StringType)
 	} else {
 		objs, err := render.ProjectObjects(spec)
@@ -327,10 +325,13 @@ func (r *projectResource) ImportState(ctx context.Context, req resource.ImportSt
 	}
 	m.GitHubAccessVaultPath = r.data.importedVaultPath(get("Secret", "v1", render.GitHubAccessSecret(name)), render.GitHubAccessVaultPath(name))
 	m.RegistryVaultPath = r.data.importedVaultPath(get("Secret", "v1", render.RegistrySecret), render.RegistryVaultPath(name))
-	m.Isolation, m.AllowedNamespaces = types.BoolValue(false), setValue(defaultAllowedNamespaces)
+	m.Isolation, m.AllowedNamespaces = types.BoolValue(false), setValue(nil)
 	if np := get("NetworkPolicy", "networking.k8s.io/v1", render.IsolationPolicy(name)); np != nil {
+		// The platform's namespaces come from the provider; the rest are
+		// the project's own.
+		platform, _, _ := r.data.Isolation()
 		m.Isolation = types.BoolValue(true)
-		m.AllowedNamespaces = setValue(allowedNamespacesOf(np))
+		m.AllowedNamespaces = setValue(without(allowedNamespacesOf(np), platform))
 	}
 	if resp.Diagnostics.HasError() {
 		return
@@ -364,6 +365,9 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 // data (and without a synced version).
 func (r *projectResource) desired(ctx context.Context, m *projectModel, refresh bool, diags *diag.Diagnostics) []*unstructured.Unstructured {
 	spec, _ := m.spec(ctx, diags)
+	if err := r.data.addPlatformIsolation(&spec); err != nil {
+		diags.AddError("Isolation settings unknown", err.Error())
+	}
 	spec.GitHubAccess = r.data.readVaultSecret(ctx, spec.GitHubAccess.Path, path.Root("github_access_vault_path"), "username and token", refresh, diags)
 	spec.Registry = r.data.readVaultSecret(ctx, spec.Registry.Path, path.Root("registry_vault_path"), ".dockerconfigjson (or username and password)", refresh, diags)
 	host, err := r.data.cfg.get("registry.host")
@@ -422,5 +426,29 @@ func allowedNamespacesOf(np *unstructured.Unstructured) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// addPlatformIsolation adds what the provider's isolation block admits to
+// what the project itself admits.
+func (d *ProviderData) addPlatformIsolation(p *render.Project) error {
+	namespaces, cidrs, err := d.Isolation()
+	if err != nil {
+		return err
+	}
+	all := append(append([]string{}, namespaces...), p.AllowedNamespaces...)
+	sort.Strings(all)
+	p.AllowedNamespaces, p.AllowedCIDRs = slices.Compact(all), cidrs
+	return nil
+}
+
+// without returns the items of list that are not in drop.
+func without(list, drop []string) []string {
+	var out []string
+	for _, v := range list {
+		if !slices.Contains(drop, v) {
+			out = append(out, v)
+		}
+	}
 	return out
 }

@@ -182,6 +182,9 @@ func TestAccProject_lifecycle(t *testing.T) {
 func TestAccProject_isolationOff(t *testing.T) {
 	acctest.PreCheck(t)
 	providerTestEnv(t)
+	// A k3s-like platform: its ingress in kube-system, or on the host network.
+	t.Setenv("IDP_ISOLATION_ALLOWED_NAMESPACES", "kube-system")
+	t.Setenv("IDP_ISOLATION_ALLOWED_CIDRS", "192.0.2.0/24")
 	name := acctest.Name("acc-iso")
 	seedProjectVault(t, name)
 	cs, _ := acctest.Kube(t)
@@ -202,8 +205,11 @@ func TestAccProject_isolationOff(t *testing.T) {
 					if err != nil {
 						return err
 					}
+					// The project, the platform's and the project's namespaces, the platform's addresses.
 					from := np.Spec.Ingress[0].From
-					if len(from) != 2 || from[1].NamespaceSelector.MatchExpressions[0].Values[0] != "ingress-nginx" {
+					if len(from) != 3 || from[0].PodSelector == nil ||
+						strings.Join(from[1].NamespaceSelector.MatchExpressions[0].Values, ",") != "ingress-nginx,kube-system" ||
+						from[2].IPBlock == nil || from[2].IPBlock.CIDR != "192.0.2.0/24" {
 						return fmt.Errorf("unexpected ingress peers %+v", from)
 					}
 					return nil

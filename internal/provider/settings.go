@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -26,6 +27,10 @@ type setting struct {
 	Description string
 	Sensitive   bool
 	Bool        bool
+	// List settings are lists of strings in HCL and comma-separated in
+	// the environment; their value is the comma-joined list.
+	List    bool
+	Default string // when neither configuration nor environment sets it
 	// Validate, when set, checks a known value when the provider is
 	// configured, so a malformed one fails every plan at its attribute.
 	Validate func(string) error
@@ -100,6 +105,53 @@ var settings = []setting{
 			"Traefik's `web` and `websecure` entry points must receive it. No path: each application's webhook " +
 			"route matches its host and the path `/<project>-<application>`.",
 		Validate: func(v string) error { _, err := render.WebhookHost(v); return err }},
+
+	{Block: "isolation", Name: "allowed_namespaces", Env: []string{"IDP_ISOLATION_ALLOWED_NAMESPACES"}, List: true,
+		Default: "argo-events,kube-system,traefik",
+		Description: "Namespaces whose pods may reach the pods of every project with `isolation` on: where the ingress " +
+			"controller (which also carries GitHub's webhooks to the EventSources) and Argo Events' controller run. " +
+			"The default admits Argo Events, the Traefik Helm chart's namespace and `kube-system` (where k3s and RKE2 run " +
+			"their ingress controller; it is cluster-admin territory). A project's own `allowed_namespaces` add to these.",
+		Validate: eachListItem(func(v string) error {
+			if !dnsLabel.MatchString(v) || len(v) > 63 {
+				return fmt.Errorf("%q is not a namespace name (a DNS-1123 label)", v)
+			}
+			return nil
+		})},
+	{Block: "isolation", Name: "allowed_cidrs", Env: []string{"IDP_ISOLATION_ALLOWED_CIDRS"}, List: true,
+		Description: "Source address ranges (CIDR) that may reach the pods of every project with `isolation` on: for an " +
+			"ingress controller that is not a pod in `allowed_namespaces`, such as one on the host network (its " +
+			"nodes' addresses: NetworkPolicy namespace selectors never match host-network pods) or outside the cluster, " +
+			"e.g. `[\"10.0.0.0/24\"]`. Default none.",
+		Validate: eachListItem(func(v string) error {
+			if _, _, err := net.ParseCIDR(v); err != nil {
+				return fmt.Errorf("%q is not a CIDR such as 10.0.0.0/24", v)
+			}
+			return nil
+		})},
+}
+
+// eachListItem validates every item of a List setting's value.
+func eachListItem(f func(string) error) func(string) error {
+	return func(v string) error {
+		for _, item := range splitList(v) {
+			if err := f(item); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// splitList returns a List setting's items (trimmed, empty ones dropped).
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 var blockDescriptions = map[string]string{
@@ -107,6 +159,8 @@ var blockDescriptions = map[string]string{
 	"vault":      "How to reach HashiCorp Vault, where project, application and database secrets live (KV v2).",
 	"github":     "GitHub API access (optional).",
 	"registry":   "Container registry that CI builds push to and clusters pull from.",
+	"isolation": "Where traffic into isolated projects comes from. Each `idp_project` with `isolation` on gets a " +
+		"NetworkPolicy that admits its own pods, these namespaces and these address ranges, and nothing else.",
 }
 
 // providerSchema builds the schema from settings.
@@ -129,9 +183,18 @@ func providerSchema() schema.Schema {
 			s.Blocks[st.Block] = b
 		}
 		desc := st.Description + " Environment: " + envList(st.Env) + "."
-		if st.Bool {
+		if st.List {
+			desc = st.Description + " Environment: " + envList(st.Env) + ", comma-separated."
+		}
+		if st.Default != "" {
+			desc += " Default: `" + strings.Join(splitList(st.Default), "`, `") + "`."
+		}
+		switch {
+		case st.Bool:
 			attrs[st.Name] = schema.BoolAttribute{Optional: true, MarkdownDescription: desc}
-		} else {
+		case st.List:
+			attrs[st.Name] = schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: desc}
+		default:
 			attrs[st.Name] = schema.StringAttribute{Optional: true, Sensitive: st.Sensitive, MarkdownDescription: desc}
 		}
 	}
@@ -162,12 +225,27 @@ func readConfig(ctx context.Context, cfg tfsdk.Config) (config, diag.Diagnostics
 	out := config{}
 	for _, st := range settings {
 		v := value{}
+		configured := false // a List set in configuration, even to []
 		if st.Bool {
 			var b types.Bool
 			diags.Append(cfg.GetAttribute(ctx, st.path(), &b)...)
 			v.unknown = b.IsUnknown()
 			if !b.IsNull() && !b.IsUnknown() {
 				v.val = strconv.FormatBool(b.ValueBool())
+			}
+		} else if st.List {
+			var l types.List
+			diags.Append(cfg.GetAttribute(ctx, st.path(), &l)...)
+			v.unknown, configured = l.IsUnknown(), !l.IsNull() && !l.IsUnknown()
+			if configured {
+				var items []types.String
+				diags.Append(l.ElementsAs(ctx, &items, false)...)
+				vals := make([]string, 0, len(items))
+				for _, it := range items {
+					v.unknown = v.unknown || it.IsUnknown()
+					vals = append(vals, it.ValueString())
+				}
+				v.val = strings.Join(vals, ",")
 			}
 		} else {
 			var s types.String
@@ -176,13 +254,19 @@ func readConfig(ctx context.Context, cfg tfsdk.Config) (config, diag.Diagnostics
 			v.val = s.ValueString()
 		}
 		from := "configuration"
-		if v.val == "" && !v.unknown {
+		if v.val == "" && !v.unknown && !configured {
 			for _, e := range st.Env {
 				if ev := os.Getenv(e); ev != "" {
 					v.val, from = ev, "environment variable "+e
 					break
 				}
 			}
+		}
+		if v.val == "" && !v.unknown && !configured && st.Default != "" {
+			v.val, from = st.Default, "default"
+		}
+		if st.List && !v.unknown {
+			v.val = strings.Join(splitList(v.val), ",")
 		}
 		if st.Normalize != nil && !v.unknown {
 			v.val = st.Normalize(v.val)

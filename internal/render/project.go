@@ -20,9 +20,11 @@ type Project struct {
 	Annotations      map[string]string // on the Namespace
 
 	// Isolation adds a NetworkPolicy that admits traffic to the project's
-	// pods only from the project itself and from AllowedNamespaces.
+	// pods only from the project itself, from AllowedNamespaces and from
+	// AllowedCIDRs (an ingress that is not a pod: host network, outside).
 	Isolation         bool
 	AllowedNamespaces []string
+	AllowedCIDRs      []string
 
 	GitHubAccess VaultSecret // keys username, token
 	Registry     VaultSecret // key .dockerconfigjson, or username + password
@@ -104,6 +106,9 @@ func isolationPolicy(p Project) *unstructured.Unstructured {
 				Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpIn, Values: p.AllowedNamespaces,
 			}},
 		}})
+	}
+	for _, c := range p.AllowedCIDRs {
+		from = append(from, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
 	}
 	spec := networkingv1.NetworkPolicySpec{
 		PodSelector: metav1.LabelSelector{},

@@ -3,6 +3,8 @@ package render
 import (
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func testProject() Project {
@@ -95,4 +97,23 @@ func TestMaxProjectName(t *testing.T) {
 			t.Errorf("%s has %d characters", name, len(name))
 		}
 	}
+}
+
+// The isolation policy admits the project, the platform's namespaces and,
+// for an ingress that is not a pod (Traefik on the host), address ranges.
+func TestProjectObjects_isolation(t *testing.T) {
+	p := testProject()
+	p.AllowedNamespaces = []string{"argo-events", "kube-system", "monitoring"}
+	p.AllowedCIDRs = []string{"10.200.0.1/32", "192.168.0.0/24"}
+	objs, err := ProjectObjects(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policies []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "NetworkPolicy" {
+			policies = append(policies, o)
+		}
+	}
+	golden(t, "project_isolation", policies)
 }

@@ -45,7 +45,7 @@ VAULT_URL=http://127.0.0.1:$VAULT_PORT
 
 # Started in this order; stopped all at once.
 COMPONENTS=(etcd vault kube-apiserver kube-apiserver-bare kube-controller-manager kube-controller-manager-bare
-	kube-scheduler kwok provisioner containerd kubelet kube-proxy coredns registry-mirror registry
+	kube-scheduler kwok provisioner containerd kubelet kube-proxy kube-router coredns registry-mirror registry
 	workflow-controller traefik)
 
 now_ms() { date +%s%3N; }

@@ -179,7 +179,21 @@ node_start() { # node_start <kubeconfig for the node>
 		--hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
 		--node-labels="type=real,$NODE_TAINT_KEY=true" --cert-dir="$NODE_DIR/kubelet/pki" -v=1
 	start kube-proxy nsenter --net="/run/netns/$NODE_NETNS" -- "$kbin/kube-proxy" --config="$NODE_DIR/kube-proxy.yaml" -v=1
+	node_start_netpol "$kc"
 	start coredns nsenter --net="/run/netns/$NODE_NETNS" -- "$("$TOOLS_SH" --path coredns)/coredns" -conf "$NODE_DIR/Corefile"
+}
+
+# node_start_netpol: the bridge CNI enforces no NetworkPolicy, so without
+# this every isolation test would pass regardless. kube-router runs only its
+# firewall (iptables + ipset, what k3s embeds); routes, the CNI and Services
+# stay with the bridge plugin and kube-proxy. It admits the node's own
+# traffic to local pods (kubelet probes); the host (10.200.0.1, where
+# Traefik runs) is an outside address, admitted only by an ipBlock.
+node_start_netpol() { # node_start_netpol <kubeconfig for the node>
+	start kube-router nsenter --net="/run/netns/$NODE_NETNS" -- "$("$TOOLS_SH" --path kube-router)/kube-router" \
+		--kubeconfig="$1" --hostname-override="$NODE_NAME" \
+		--run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false --enable-pod-egress=false \
+		--service-cluster-ip-range="$SERVICE_CIDR" --health-port=0 --metrics-port=0 -v=1
 }
 
 # node_down: undo everything node_network_up/node_config/node_start did.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the real node needs (containerd, runc, CNI
-# plugins, iptables, conntrack) when missing. Idempotent; no-op once installed.
+# plugins, iptables, ipset, conntrack) when missing. Idempotent; no-op once installed.
 # containerd must not start as a service: it runs inside the
 # stack's network namespace (scripts/stack/node.sh), so the package's own
 # service is kept from starting with policy-rc.d.
@@ -12,6 +12,7 @@ need=(
 	runc:/usr/sbin/runc
 	containernetworking-plugins:/usr/lib/cni/bridge
 	iptables:/usr/sbin/iptables
+	ipset:/usr/sbin/ipset
 	conntrack:/usr/sbin/conntrack
 	iproute2:/usr/sbin/ip
 	util-linux:/usr/bin/nsenter
