@@ -62,9 +62,12 @@ func TestAppRepo(version string) (map[string][]byte, error) {
 		return nil, err
 	}
 	return map[string][]byte{
-		"Dockerfile": []byte("FROM scratch\nCOPY --chmod=755 testapp /testapp\nCOPY --chmod=755 testapp /bin/sleep\nCOPY version /version\nENTRYPOINT [\"/testapp\"]\n"),
-		"testapp":    bin,
-		"version":    []byte(version),
+		"Dockerfile": []byte("FROM scratch\nCOPY --chmod=755 testapp /testapp\nCOPY --chmod=755 testapp /bin/sleep\n" +
+			// What a hostile build step could do with the cluster's API.
+			"RUN [\"/testapp\", \"probe\"]\n" +
+			"COPY version /version\nENTRYPOINT [\"/testapp\"]\n"),
+		"testapp": bin,
+		"version": []byte(version),
 	}, nil
 }
 
@@ -103,7 +106,12 @@ func testAppBinary() ([]byte, error) {
 // Serving GETs Traefik's web entry point with a Host header, as a browser
 // would for domain: the body and status, or an error.
 func Serving(ctx context.Context, domain string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, os.Getenv("IDP_STACK_TRAEFIK_URL")+"/", nil)
+	return ServingPath(ctx, domain, "/")
+}
+
+// ServingPath is what Traefik answers for path at domain.
+func ServingPath(ctx context.Context, domain, path string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, os.Getenv("IDP_STACK_TRAEFIK_URL")+path, nil)
 	if err != nil {
 		return "", err
 	}

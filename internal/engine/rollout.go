@@ -2,13 +2,17 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // RolloutComplete is a Condition for Deployments and StatefulSets: the
@@ -149,4 +153,30 @@ func podProblem(pod *unstructured.Unstructured) string {
 		}
 	}
 	return phase + ", not ready"
+}
+
+// RestartFieldManager owns the one pod-template annotation that restarts
+// pods (render.RestartPatch), apart from FieldManager's fields: applying
+// the rendered object (tofu, or CI's deploy steps) neither removes it nor
+// reads it as drift.
+const RestartFieldManager = FieldManager + "-restart"
+
+// Restart server-side applies patch, a partial object that changes only a
+// pod-template annotation, as RestartFieldManager: a rolling restart.
+func (e *Engine) Restart(ctx context.Context, patch *unstructured.Unstructured) error {
+	ref := RefOf(patch)
+	ri, err := e.resource(ctx, ref, false)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(patch.Object)
+	if err != nil {
+		return err
+	}
+	force := true
+	tflog.Debug(ctx, "rolling restart", map[string]any{"object": ref.String()})
+	if _, err := ri.Patch(ctx, ref.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: RestartFieldManager, Force: &force}); err != nil {
+		return fmt.Errorf("restarting %s: %w", ref, apiError(err))
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -36,6 +37,29 @@ type applicationDataModel struct {
 	Branch          types.String `tfsdk:"branch"`
 	BranchHead      types.String `tfsdk:"branch_head"`
 	UpToDate        types.Bool   `tfsdk:"up_to_date"`
+	LastBuild       types.Object `tfsdk:"last_build"`
+}
+
+// lastBuildTypes are the attributes of last_build.
+var lastBuildTypes = map[string]attr.Type{
+	"workflow": types.StringType, "phase": types.StringType, "commit": types.StringType,
+	"started_at": types.StringType, "finished_at": types.StringType, "message": types.StringType,
+}
+
+func lastBuildValue(b *render.Build) types.Object {
+	if b == nil {
+		return types.ObjectNull(lastBuildTypes)
+	}
+	str := func(s string) attr.Value {
+		if s == "" {
+			return types.StringNull()
+		}
+		return types.StringValue(s)
+	}
+	return types.ObjectValueMust(lastBuildTypes, map[string]attr.Value{
+		"workflow": str(b.Workflow), "phase": str(b.Phase), "commit": str(b.Commit),
+		"started_at": str(b.StartedAt), "finished_at": str(b.FinishedAt), "message": str(b.Message),
+	})
 }
 
 func (d *applicationDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -45,7 +69,7 @@ func (d *applicationDataSource) Metadata(_ context.Context, req datasource.Metad
 func (d *applicationDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "What an application runs now: the commit CI (or tofu) deployed, its image and readiness, " +
-			"and, with a GitHub token configured, whether that is the head of its branch.",
+			"its last CI run, and, with a GitHub token configured, whether that is the head of its branch.",
 		Attributes: map[string]schema.Attribute{
 			"id":      schema.StringAttribute{Computed: true, MarkdownDescription: "`<project>/<name>`."},
 			"project": schema.StringAttribute{Required: true, MarkdownDescription: "Project name."},
@@ -60,6 +84,20 @@ func (d *applicationDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 				MarkdownDescription: "Head commit of the branch on GitHub (needs a GitHub token; null otherwise)."},
 			"up_to_date": schema.BoolAttribute{Computed: true,
 				MarkdownDescription: "Whether the deployed commit is the branch head (null without a GitHub token)."},
+			"last_build": schema.SingleNestedAttribute{Computed: true,
+				MarkdownDescription: "The newest CI run (an Argo Workflow) of the application; null when none is kept " +
+					"(successful runs are deleted after 10 minutes, failed ones after a day).",
+				Attributes: map[string]schema.Attribute{
+					"workflow": schema.StringAttribute{Computed: true, MarkdownDescription: "Workflow name (`argo get`, `kubectl get wf`)."},
+					"phase": schema.StringAttribute{Computed: true,
+						MarkdownDescription: "`Pending` (queued: one run per application at a time), `Running`, `Succeeded`, `Failed` or `Error`."},
+					"commit":      schema.StringAttribute{Computed: true, MarkdownDescription: "Commit it builds."},
+					"started_at":  schema.StringAttribute{Computed: true, MarkdownDescription: "RFC 3339 start time; null while queued."},
+					"finished_at": schema.StringAttribute{Computed: true, MarkdownDescription: "RFC 3339 end time; null while it runs."},
+					"message": schema.StringAttribute{Computed: true,
+						MarkdownDescription: "Why it failed (for example a rollout that exceeded `rollout_timeout`), or what it waits for."},
+				},
+			},
 		},
 	}
 }
@@ -107,6 +145,13 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 		desired, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas")
 		m.ReadyReplicas, m.DesiredReplicas = types.Int64Value(ready), types.Int64Value(desired)
 	}
+
+	runs, err := eng.List(ctx, "argoproj.io/v1alpha1", "Workflow", ns, render.LabelApplication+"="+a)
+	if err != nil {
+		resp.Diagnostics.AddError("Reading application builds", err.Error())
+		return
+	}
+	m.LastBuild = lastBuildValue(render.LastBuild(runs))
 
 	m.BranchHead, m.UpToDate = types.StringNull(), types.BoolNull()
 	owner, repo := eventSourceRepo(get("argoproj.io/v1alpha1", "EventSource", render.EventSource(p, a)), p, a)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -76,6 +77,49 @@ data "idp_application" %[1]q {
 
 func e2eDomain(project, app string) string { return app + "." + project + ".e2e.test" }
 
+// e2eAppConfig is one project with application "app" on the real node.
+// Variables let steps pin a commit or rotate the webhook secret with
+// values known only once earlier steps ran (TF_VAR_pin, TF_VAR_rotation).
+func e2eAppConfig(project, owner, repo string, withApp bool) string {
+	app := fmt.Sprintf(`
+variable "pin" {
+  type    = string
+  default = null
+}
+
+variable "rotation" {
+  type    = string
+  default = null
+}
+
+resource "idp_application" "app" {
+  project                 = idp_project.p.name
+  name                    = "app"
+  git                     = { owner = %[1]q, repo = %[2]q, branch = "main", hash = var.pin }
+  port                    = 8080
+  domains                 = [%[3]q]
+  build_on_create         = true
+  rollout_timeout         = "90s"
+  webhook_secret_rotation = var.rotation
+}
+
+data "idp_application" "app" {
+  project = idp_project.p.name
+  name    = idp_application.app.name
+}
+`, owner, repo, e2eDomain(project, "app"))
+	if !withApp {
+		app = ""
+	}
+	return acctest.Config(fmt.Sprintf(`
+resource "idp_project" "p" {
+  name              = %q
+  eventbus_replicas = 3
+  annotations       = %s
+}
+`, project, acctest.RealNodeAnnotations) + app)
+}
+
 func TestAccE2E_pushToDeploy(t *testing.T) {
 	acctest.RealNode(t)
 	gh := acctest.NewGitHubOn(t, acctest.StackHostIP())
@@ -85,9 +129,13 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 	e2eEnv(t, gh, project)
-	ns := render.Namespace(project)
-	var shaA, shaB string
+	ns, domain := render.Namespace(project), e2eDomain(project, "app")
+	var shaA, shaB, shaC, shaBroken string
 	emptyPlan := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}
+	update := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+		plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionUpdate),
+	}}
+	config := e2eAppConfig(project, owner, repo, true)
 
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.RealNode(t) },
@@ -95,48 +143,258 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				// No hash: CI owns the commit. build_on_create deploys the
-				// branch head without a push, and the EventSource registers
-				// its hook with GitHub, signed with the secret in Vault.
-				Config: e2eConfig(project, owner, repo, "app:build_on_create = true"),
+				// branch head without a push; GitHub's hook carries the
+				// secret in Vault; the Dockerfile's RUN step found no token.
+				Config: config,
 				Check: func(*terraform.State) error {
 					start := time.Now()
-					ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-					defer cancel()
-					h, err := gh.WaitHook(ctx, owner, repo)
-					if err != nil {
-						dumpNamespace(t, ns)
-						return fmt.Errorf("the EventSource registered no hook: %w", err)
-					}
-					want := os.Getenv("IDP_STACK_TRAEFIK_URL") + render.WebhookEndpoint(project, "app")
-					if h.URL != want || h.Secret == "" {
-						return fmt.Errorf("hook url %q (want %q), secret set %v", h.URL, want, h.Secret != "")
+					if err := hookSignsWithVault(t, gh, owner, repo, project); err != nil {
+						return err
 					}
 					// Also the moment from which the Sensor is subscribed:
 					// events published before that are not delivered to it.
-					waitServing(t, ns, e2eDomain(project, "app"), "initial", start)
+					waitServing(t, ns, domain, "initial", start)
 					t.Logf("build on create -> serving: %s after apply", time.Since(start).Round(time.Second))
+					got, err := acctest.ServingPath(context.Background(), domain, "/probe")
+					t.Logf("what the build's RUN step could reach:\n%s", got)
+					if err != nil || !strings.Contains(got, "token: absent") || !regexp.MustCompile(`api: 40[13]`).MatchString(got) {
+						return fmt.Errorf("a Dockerfile RUN step had a service account token or API access: %q (err %v)", got, err)
+					}
 					return nil
 				},
 			},
 			{
+				// Two quick pushes: runs take turns (Argo mutex) in push
+				// order, so the later commit is what stays deployed.
 				PreConfig: func() {
-					shaA = pushAndServe(t, gh, owner, repo, project, "app", "A")
+					start := time.Now()
+					shaA = push(t, gh, owner, repo, "A")
+					shaB = push(t, gh, owner, repo, "B")
+					waitServing(t, ns, domain, "B", start)
+					t.Logf("pushes A and B -> B serving: %s", time.Since(start).Round(time.Second))
+					a, b := waitBuild(t, ns, shaA, "Succeeded"), waitBuild(t, ns, shaB, "Succeeded")
+					if built := stepStart(t, ns, b.Workflow, "build"); built < a.FinishedAt {
+						t.Fatalf("runs overlapped: B's build started %s, before A finished %s", built, a.FinishedAt)
+					}
+					noPodsOf(t, ns, a.Workflow) // garbage-collected on success
 				},
-				Config:            e2eConfig(project, owner, repo, "app:build_on_create = true"),
-				ConfigPlanChecks:  emptyPlan,
-				ConfigStateChecks: []statecheck.StateCheck{deployedHash("app", &shaA)},
+				Config:           config,
+				ConfigPlanChecks: emptyPlan,
+				ConfigStateChecks: []statecheck.StateCheck{
+					deployedHash("app", &shaB),
+					lateCheck(func() statecheck.StateCheck {
+						return statecheck.ExpectKnownValue("data.idp_application.app", tfjsonpath.New("last_build"), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"commit": knownvalue.StringExact(shaB), "phase": knownvalue.StringExact("Succeeded"),
+							"started_at": knownvalue.NotNull(), "finished_at": knownvalue.NotNull(),
+						}))
+					}),
+				},
 			},
 			{
+				// Pin B. Strangers first: unsigned, wrongly signed and
+				// look-alike branch pushes start nothing.
 				PreConfig: func() {
-					shaB = pushAndServe(t, gh, owner, repo, project, "app", "B")
 					strangersStartNothing(t, gh, owner, repo, ns)
+					t.Setenv("TF_VAR_pin", shaB)
 				},
-				Config:            e2eConfig(project, owner, repo, "app:build_on_create = true"),
+				Config:           config,
+				ConfigPlanChecks: update,
+			},
+			{
+				// While pinned, a push builds but changes nothing served,
+				// and the plan stays empty.
+				PreConfig: func() {
+					shaC = push(t, gh, owner, repo, "C")
+					waitBuild(t, ns, shaC, "Succeeded")
+					time.Sleep(5 * time.Second)
+					if got, err := acctest.Serving(context.Background(), domain); got != "B" {
+						t.Fatalf("a push during the pin changed what is served: %q (err %v)", got, err)
+					}
+				},
+				Config:            config,
 				ConfigPlanChecks:  emptyPlan,
 				ConfigStateChecks: []statecheck.StateCheck{deployedHash("app", &shaB)},
 			},
+			{
+				// Unpin and rotate the webhook secret in one apply: the branch
+				// head (C, built during the pin) is deployed, and GitHub's
+				// hook gets the new secret.
+				PreConfig: func() {
+					t.Setenv("TF_VAR_pin", "")
+					os.Unsetenv("TF_VAR_pin")
+					t.Setenv("TF_VAR_rotation", "2")
+				},
+				Config:           config,
+				ConfigPlanChecks: update,
+				Check: func(*terraform.State) error {
+					start := time.Now()
+					waitServing(t, ns, domain, "C", start)
+					t.Logf("unpin -> C serving: %s after apply", time.Since(start).Round(time.Second))
+					return hookSignsWithVault(t, gh, owner, repo, project)
+				},
+			},
+			{
+				// A push signed with the rotated secret is accepted at once
+				// (the EventSource restarted onto it). Its app never becomes
+				// Ready: the run fails after rollout_timeout, the data source
+				// says so, and the previous pods keep serving.
+				PreConfig: func() {
+					start := time.Now()
+					shaBroken = push(t, gh, owner, repo, "broken")
+					b := waitBuild(t, ns, shaBroken, "Failed")
+					t.Logf("broken push -> run failed: %s (%s)", time.Since(start).Round(time.Second), b.Message)
+					if got, _ := acctest.Serving(context.Background(), domain); got != "C" {
+						t.Fatalf("a failed rollout stopped C from serving: %q", got)
+					}
+				},
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					lateCheck(func() statecheck.StateCheck {
+						return statecheck.ExpectKnownValue("data.idp_application.app", tfjsonpath.New("last_build"), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"commit": knownvalue.StringExact(shaBroken), "phase": knownvalue.StringExact("Failed"),
+							"message": knownvalue.NotNull(),
+						}))
+					}),
+				},
+			},
+			{
+				// Destroy the application while a run is in flight: no run,
+				// pod, Deployment or hook is left, and nothing comes back.
+				PreConfig: func() {
+					sha := push(t, gh, owner, repo, "D")
+					waitBuild(t, ns, sha, "Running")
+				},
+				Config: e2eAppConfig(project, owner, repo, false),
+				Check: func(*terraform.State) error {
+					time.Sleep(15 * time.Second) // a surviving deploy step would re-create by now
+					return noOrphans(t, gh, ns, owner, repo)
+				},
+			},
 		},
 	})
+}
+
+// hookSignsWithVault checks that GitHub's one hook for the application
+// signs with the webhook secret now in Vault.
+func hookSignsWithVault(t *testing.T, gh *acctest.GitHub, owner, repo, project string) error {
+	t.Helper()
+	kv, _ := acctest.Vault(t)
+	s, err := kv.Get(context.Background(), render.WebhookSecretVaultPath(project, "app"))
+	if err != nil {
+		return err
+	}
+	want := os.Getenv("IDP_STACK_TRAEFIK_URL") + render.WebhookEndpoint(project, "app")
+	var found []acctest.WebHook
+	for _, h := range gh.Hooks(owner, repo) {
+		if h.URL == want {
+			found = append(found, h)
+		}
+	}
+	if len(found) != 1 || found[0].Secret != s.Data["secret"] || !found[0].Active {
+		return fmt.Errorf("%d hooks for %s; want one, active, signing with Vault's current secret (version %d)", len(found), want, s.VersionMetadata.Version)
+	}
+	return nil
+}
+
+// push pushes a commit of the test app answering version.
+func push(t *testing.T, gh *acctest.GitHub, owner, repo, version string) string {
+	t.Helper()
+	sha, err := gh.Push(owner, repo, "main", acctest.TestAppFiles(t, version), "version "+version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range gh.Deliveries() {
+		if d.Event == "push" && strings.Contains(string(d.Body), sha) && d.StatusCode != http.StatusOK {
+			t.Fatalf("push webhook for %s answered %d (%v): %s", version, d.StatusCode, d.Err, d.Response)
+		}
+	}
+	return sha
+}
+
+// waitBuild waits until the run of commit sha reaches phase (Running
+// means at least started) and returns it.
+func waitBuild(t *testing.T, ns, sha, phase string) render.Build {
+	t.Helper()
+	_, dyn := acctest.Kube(t)
+	start, seen := time.Now(), map[string]string{}
+	for {
+		l, err := dyn.Resource(workflowGVR).Namespace(ns).List(context.Background(), metav1.ListOptions{LabelSelector: render.LabelApplication + "=app"})
+		if err == nil {
+			for i := range l.Items {
+				b := render.ParseBuild(&l.Items[i])
+				if b.Commit == sha && (b.Phase == phase || phase == "Running" && b.StartedAt != "") {
+					return b
+				}
+				if b.Commit == sha && b.FinishedAt != "" && b.Phase != phase {
+					dumpNamespace(t, ns)
+					t.Fatalf("run %s of %s ended %s (%s), want %s", b.Workflow, sha[:8], b.Phase, b.Message, phase)
+				}
+			}
+		}
+		logWorkflows(t, ns, seen, start)
+		if time.Since(start) > 6*time.Minute {
+			dumpNamespace(t, ns)
+			t.Fatalf("no run of %s reached %s", sha[:8], phase)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// stepStart is when a run's step (a pod) started.
+func stepStart(t *testing.T, ns, workflow, step string) string {
+	t.Helper()
+	_, dyn := acctest.Kube(t)
+	wf, err := dyn.Resource(workflowGVR).Namespace(ns).Get(context.Background(), workflow, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, _, _ := unstructured.NestedMap(wf.Object, "status", "nodes")
+	for _, n := range nodes {
+		if m := n.(map[string]any); m["displayName"] == step && m["type"] == "Pod" {
+			return m["startedAt"].(string)
+		}
+	}
+	t.Fatalf("run %s has no step %s", workflow, step)
+	return ""
+}
+
+// noPodsOf waits until workflow's pods are gone.
+func noPodsOf(t *testing.T, ns, workflow string) {
+	t.Helper()
+	cs, _ := acctest.Kube(t)
+	for start := time.Now(); ; time.Sleep(time.Second) {
+		pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "workflows.argoproj.io/workflow=" + workflow})
+		if err == nil && len(pods.Items) == 0 {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatalf("pods of succeeded run %s are still there (err %v)", workflow, err)
+		}
+	}
+}
+
+// noOrphans checks that nothing of application "app" is left.
+func noOrphans(t *testing.T, gh *acctest.GitHub, ns, owner, repo string) error {
+	t.Helper()
+	cs, dyn := acctest.Kube(t)
+	ctx := context.Background()
+	wfs, err := dyn.Resource(workflowGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "workflows.argoproj.io/workflow"})
+	if err != nil {
+		return err
+	}
+	deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	if n := len(wfs.Items) + len(pods.Items) + len(deps.Items) + len(gh.Hooks(owner, repo)); n != 0 {
+		return fmt.Errorf("left after destroy: %d Workflows, %d workflow pods, %d Deployments, %d GitHub hooks",
+			len(wfs.Items), len(pods.Items), len(deps.Items), len(gh.Hooks(owner, repo)))
+	}
+	return nil
 }
 
 // deployedHash expects the data source to report *sha, read when the
@@ -151,25 +409,6 @@ type lateCheck func() statecheck.StateCheck
 
 func (f lateCheck) CheckState(ctx context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
 	f().CheckState(ctx, req, resp)
-}
-
-// pushAndServe pushes a commit whose app answers version, waits until the
-// domain serves it, logs the push-to-serving latency and returns the SHA.
-func pushAndServe(t *testing.T, gh *acctest.GitHub, owner, repo, project, app, version string) string {
-	t.Helper()
-	start := time.Now()
-	sha, err := gh.Push(owner, repo, "main", acctest.TestAppFiles(t, version), "version "+version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range gh.Deliveries() {
-		if d.Event == "push" && strings.Contains(string(d.Body), sha) && d.StatusCode != http.StatusOK {
-			t.Fatalf("push webhook for %s answered %d (%v): %s", version, d.StatusCode, d.Err, d.Response)
-		}
-	}
-	waitServing(t, render.Namespace(project), e2eDomain(project, app), version, start)
-	t.Logf("push %s (%s) -> serving at %s: %s", version, sha[:8], e2eDomain(project, app), time.Since(start).Round(time.Second))
-	return sha
 }
 
 // waitServing polls Traefik until domain answers want, logging each
@@ -262,7 +501,7 @@ func strangersStartNothing(t *testing.T, gh *acctest.GitHub, owner, repo, ns str
 		}
 	}
 	time.Sleep(20 * time.Second)
-	if after := count(); after != before {
+	if after := count(); after > before { // runs may also be garbage-collected meanwhile
 		t.Fatalf("unsigned, wrongly signed or look-alike branch pushes started %d Workflow(s)", after-before)
 	}
 }

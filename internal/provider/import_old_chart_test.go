@@ -713,6 +713,13 @@ func TestAccImportOldChart(t *testing.T) {
 		}
 	}
 
+	// What an application adds to the old chart's objects: the webhook's
+	// secret and route, and its deploy identity.
+	appAdditions := func(p, a string) []string {
+		return []string{key("Secret", render.WebhookSecret(p, a)), key("IngressRoute", render.WebhookRoute(p, a)),
+			key("ServiceAccount", render.DeployServiceAccount(p, a)), key("Role", render.DeployRole(p, a)), key("RoleBinding", render.DeployRole(p, a))}
+	}
+
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
@@ -721,9 +728,11 @@ func TestAccImportOldChart(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					adoptionPlan{additions: map[string][]string{
 						"idp_project.shop": {key("Role", render.WorkflowRole(p)), key("RoleBinding", render.WorkflowRole(p)),
-							key("NetworkPolicy", render.IsolationPolicy(p))},
-						"idp_application.api": {key("Secret", render.WebhookSecret(p, "api")), key("IngressRoute", render.WebhookRoute(p, "api"))},
-						"idp_application.web": {key("Secret", render.WebhookSecret(p, "web")), key("IngressRoute", render.WebhookRoute(p, "web"))},
+							key("NetworkPolicy", render.IsolationPolicy(p)),
+							key("ServiceAccount", render.ExecutorServiceAccount(p)), key("Secret", render.ExecutorTokenSecret(p)),
+							key("Role", render.ExecutorRole(p)), key("RoleBinding", render.ExecutorRole(p))},
+						"idp_application.api": appAdditions(p, "api"),
+						"idp_application.web": appAdditions(p, "web"),
 						"idp_database.mysql":  nil,
 						"idp_database.redis":  nil,
 					}, changes: map[string][]string{

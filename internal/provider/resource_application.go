@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -58,6 +60,7 @@ type applicationModel struct {
 	AppSecretVaultPath    types.String   `tfsdk:"app_secret_vault_path"`
 	WebhookSecretRotation types.String   `tfsdk:"webhook_secret_rotation"`
 	BuildOnCreate         types.Bool     `tfsdk:"build_on_create"`
+	RolloutTimeout        types.String   `tfsdk:"rollout_timeout"`
 	Dispatch              *dispatchModel `tfsdk:"dispatch"`
 	Image                 types.String   `tfsdk:"image"`
 	WebhookURL            types.String   `tfsdk:"webhook_url"`
@@ -97,7 +100,9 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 			"kaniko and rolls the image out in the cluster), a Service, a Deployment and one Traefik IngressRoute per " +
 			"domain once a commit is built, and its secrets from Vault.\n\n" +
 			"Without `git.hash`, CI owns the deployed commit: after it deploys commit X, the plan is empty and " +
-			"`git.hash` reads X. With `git.hash`, tofu pins that commit (rollback or freeze).",
+			"`git.hash` reads X. With `git.hash`, tofu pins that commit (rollback or freeze): pushes still build, " +
+			"but CI never deploys, so what runs and the plan stay put. Removing `git.hash` again builds and deploys " +
+			"the branch head.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "`<project>/<name>`.",
@@ -184,6 +189,13 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 				MarkdownDescription: "On create, build and deploy the branch head right away instead of waiting for a push. " +
 					"Needs a GitHub token to resolve the head; defaults to `true` when one is configured.",
 				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
+			},
+			"rollout_timeout": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString("10m"),
+				MarkdownDescription: "How long CI's rollout step waits for every pod to run the new commit and be Ready. " +
+					"When it runs out, the workflow fails (the previous pods keep serving: `maxUnavailable` is 0) and " +
+					"`data.idp_application.last_build` says so. Default `10m`, Kubernetes' own progress deadline.",
+				Validators: []validator.String{durationValidator{min: 30 * time.Second, max: 24 * time.Hour}},
 			},
 			"dispatch": schema.SingleNestedAttribute{
 				Optional: true,
@@ -278,6 +290,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 
 	spec, known := plan.spec(ctx, &resp.Diagnostics)
+	spec.Pinned = pinnedIn(&config)
 	known = r.fillProviderSettings(&spec, nil) == nil && known
 	if !known {
 		plan.Objects, plan.Image, plan.WebhookURL = types.MapUnknown(types.StringType), types.StringUnknown(), types.StringUnknown()
@@ -302,14 +315,44 @@ func (r *applicationResource) Create(ctx context.Context, req resource.CreateReq
 	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 
-	r.apply(ctx, &plan, nil, &resp.Diagnostics)
+	var config applicationModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	pinned := pinnedIn(&config)
+	r.apply(ctx, &plan, nil, pinned, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(setPinned(ctx, resp.Private, pinned)...)
 	if plan.BuildOnCreate.ValueBool() && plan.Git.Hash.IsNull() {
 		r.firstBuild(ctx, &plan, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// pinnedIn reports whether a configuration pins the commit (an unknown
+// hash will be one).
+func pinnedIn(config *applicationModel) bool {
+	return config.Git != nil && !config.Git.Hash.IsNull()
+}
+
+// The private state remembers whether the commit is pinned: refresh must
+// render the same WorkflowTemplate (with or without deploy steps) as the
+// last apply, and the state's hash alone cannot tell.
+const privatePinned = "pinned"
+
+type privateState interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+func pinnedPrivate(ctx context.Context, p privateState) bool {
+	b, _ := p.GetKey(ctx, privatePinned)
+	return string(b) == "true"
+}
+
+func setPinned(ctx context.Context, p interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}, pinned bool) diag.Diagnostics {
+	return p.SetKey(ctx, privatePinned, []byte(strconv.FormatBool(pinned)))
 }
 
 // firstBuild submits a Workflow for the branch head, as the Sensor would
@@ -362,8 +405,20 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		if tag := render.ImageTag(containerImage(dep, render.Deployment(a))); tag != "" {
 			state.Git.Hash = types.StringValue(tag)
 		}
+	} else {
+		// Deleted, or never built: the release record tells which. A
+		// recorded commit makes the missing Deployment show in the plan,
+		// and the apply restores it at that commit.
+		cm, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: render.Namespace(p), Name: render.ReleaseConfigMap(p, a)})
+		if err != nil {
+			resp.Diagnostics.AddError("Reading application", err.Error())
+			return
+		}
+		if commit := render.ParseReleaseConfigMap(cm); commit != "" {
+			state.Git.Hash = types.StringValue(commit)
+		}
 	}
-	desired, spec := r.desired(ctx, &state, false, &resp.Diagnostics)
+	desired, spec := r.desired(ctx, &state, false, pinnedPrivate(ctx, req.Private), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -387,9 +442,18 @@ func (r *applicationResource) Update(ctx context.Context, req resource.UpdateReq
 	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, defaultUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
 
-	r.apply(ctx, &plan, &prior, &resp.Diagnostics)
+	var config applicationModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	pinned, wasPinned := pinnedIn(&config), pinnedPrivate(ctx, req.Private)
+	r.apply(ctx, &plan, &prior, pinned, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	resp.Diagnostics.Append(setPinned(ctx, resp.Private, pinned)...)
+	if wasPinned && !pinned {
+		// Unpinned: pushes made during the freeze were built but not
+		// deployed; CI now deploys the branch head.
+		r.firstBuild(ctx, &plan, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -419,10 +483,33 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 		return
 	}
 	eng := r.data.Engine
-	if err := eng.Delete(ctx, refs(objs)...); err != nil {
+	// First what starts runs (Sensor, WorkflowTemplate), then the runs in
+	// flight with their pods, so no deploy step re-creates what follows.
+	var starters, rest []engine.Ref
+	for _, o := range objs {
+		if k := o.GetKind(); k == "Sensor" || k == "WorkflowTemplate" {
+			starters = append(starters, engine.RefOf(o))
+		} else {
+			rest = append(rest, engine.RefOf(o))
+		}
+	}
+	if err := eng.Delete(ctx, starters...); err != nil {
 		resp.Diagnostics.AddError("Deleting application", err.Error())
 		return
 	}
+	rest = append(rest, engine.RefOf(render.ReleaseRecord(spec, "")))
+	runs, err := eng.List(ctx, "argoproj.io/v1alpha1", "Workflow", render.Namespace(spec.Project), render.LabelApplication+"="+spec.Name)
+	if err == nil {
+		for _, wf := range runs {
+			rest = append([]engine.Ref{engine.RefOf(&wf)}, rest...)
+		}
+		err = eng.Delete(ctx, rest...)
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Deleting application", err.Error())
+		return
+	}
+	r.deleteHook(ctx, spec, &resp.Diagnostics)
 	// The webhook secret was generated for this application alone.
 	if kv, err := eng.KV(); err == nil {
 		err = kv.Destroy(ctx, render.WebhookSecretVaultPath(spec.Project, spec.Name))
@@ -451,8 +538,8 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 // apply syncs Vault (webhook secret), applies every object, prunes what
 // the prior state had and this one does not, and waits for a Deployment
 // that tofu changed to roll out.
-func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, diags *diag.Diagnostics) {
-	desired, spec := r.desired(ctx, plan, true, diags)
+func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, pinned bool, diags *diag.Diagnostics) {
+	desired, spec := r.desired(ctx, plan, true, pinned, diags)
 	if diags.HasError() {
 		return
 	}
@@ -471,6 +558,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	var before []*unstructured.Unstructured
 	if prior != nil {
 		priorSpec, _ := prior.spec(ctx, diags)
+		priorSpec.Pinned = pinned // only the names matter: what the prior state had to prune
 		_ = r.fillProviderSettings(&priorSpec, nil)
 		before, _ = render.ApplicationObjects(priorSpec)
 	}
@@ -478,14 +566,35 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	if diags.HasError() {
 		return
 	}
+	// GitHub's hook first: a new EventSource then finds it and registers
+	// no second one.
+	r.syncHook(ctx, spec, diags)
+	if diags.HasError() {
+		return
+	}
+	restart, err := r.needsRestart(ctx, spec)
+	if err != nil {
+		diags.AddError("Reading application", err.Error())
+		return
+	}
 	if err := eng.Sync(ctx, before, desired); err != nil {
 		diags.AddError("Applying application", err.Error())
 		return
+	}
+	if restart {
+		if err := eng.Restart(ctx, render.RestartPatch(spec, spec.AppSecret.Version)); err != nil {
+			diags.AddError("Restarting the application onto its new environment", err.Error())
+			return
+		}
 	}
 	if spec.Hash != "" {
 		ref := engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: render.Namespace(spec.Project), Name: render.Deployment(spec.Name)}
 		if err := eng.WaitRollout(ctx, ref); err != nil {
 			diags.AddError("Rollout did not complete", err.Error())
+			return
+		}
+		if _, err := eng.Apply(ctx, render.ReleaseRecord(spec, spec.Hash)); err != nil {
+			diags.AddError("Recording the release", err.Error())
 			return
 		}
 	}
@@ -498,11 +607,36 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	}
 }
 
+// needsRestart reports whether the apply brings running pods a new version
+// of their Vault environment (envFrom reads a Secret only at pod start): a
+// Deployment runs, and the version its pods were restarted for, or else
+// the one its Secret was last synced from, is a different, known one. An
+// adopted Secret without our version annotation restarts nothing.
+func (r *applicationResource) needsRestart(ctx context.Context, spec render.Application) (bool, error) {
+	eng, ns := r.data.Engine, render.Namespace(spec.Project)
+	dep, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: render.Deployment(spec.Name)})
+	if err != nil || dep == nil || spec.AppSecret.Values == nil {
+		return false, err
+	}
+	want := strconv.Itoa(spec.AppSecret.Version)
+	ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
+	if v, ok := ann[render.AnnotationRestartedFor]; ok {
+		return v != want, nil
+	}
+	sec, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Secret", Namespace: ns, Name: render.AppSecret(spec.Project, spec.Name)})
+	if err != nil || sec == nil {
+		return false, err
+	}
+	v := sec.GetAnnotations()[render.AnnotationVaultVersion]
+	return v != "" && v != want, nil
+}
+
 // desired renders the application with its current secrets. With write,
 // the webhook secret is generated in Vault if it does not exist yet;
 // refresh never writes.
-func (r *applicationResource) desired(ctx context.Context, m *applicationModel, write bool, diags *diag.Diagnostics) ([]*unstructured.Unstructured, render.Application) {
+func (r *applicationResource) desired(ctx context.Context, m *applicationModel, write, pinned bool, diags *diag.Diagnostics) ([]*unstructured.Unstructured, render.Application) {
 	spec, _ := m.spec(ctx, diags)
+	spec.Pinned = pinned
 	if err := r.fillProviderSettings(&spec, diags); err != nil {
 		return nil, spec
 	}
@@ -598,7 +732,7 @@ func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (r
 	}
 	known := !m.Project.IsUnknown() && !m.Name.IsUnknown() && !g.Owner.IsUnknown() && !g.Repo.IsUnknown() &&
 		!g.Branch.IsUnknown() && !g.Hash.IsUnknown() && !m.Port.IsUnknown() && !m.Replicas.IsUnknown() &&
-		!m.Domains.IsUnknown() && !m.AppSecretVaultPath.IsUnknown()
+		!m.Domains.IsUnknown() && !m.AppSecretVaultPath.IsUnknown() && !m.RolloutTimeout.IsUnknown()
 	p, a := m.Project.ValueString(), m.Name.ValueString()
 	var dispatch *render.Dispatch
 	if d := m.Dispatch; d != nil {
@@ -610,10 +744,18 @@ func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (r
 		Project:  p, Name: a,
 		Owner: g.Owner.ValueString(), Repo: g.Repo.ValueString(), Branch: g.Branch.ValueString(), Hash: g.Hash.ValueString(),
 		Port: m.Port.ValueInt64(), Replicas: m.Replicas.ValueInt64(),
-		Domains:       stringSet(ctx, m.Domains, diags),
-		AppSecret:     render.VaultSecret{Path: orDefault(m.AppSecretVaultPath, render.AppSecretVaultPath(p, a))},
-		WebhookSecret: render.VaultSecret{Path: render.WebhookSecretVaultPath(p, a)},
+		RolloutTimeout: durationSeconds(m.RolloutTimeout),
+		Domains:        stringSet(ctx, m.Domains, diags),
+		AppSecret:      render.VaultSecret{Path: orDefault(m.AppSecretVaultPath, render.AppSecretVaultPath(p, a))},
+		WebhookSecret:  render.VaultSecret{Path: render.WebhookSecretVaultPath(p, a)},
 	}, known
+}
+
+// durationSeconds is a validated duration attribute in seconds (0 when
+// null: render's default).
+func durationSeconds(v types.String) int64 {
+	d, _ := time.ParseDuration(v.ValueString())
+	return int64(d / time.Second)
 }
 
 func imageOf(spec render.Application) types.String {
@@ -730,6 +872,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		AppSecretVaultPath:    types.StringNull(),
 		WebhookSecretRotation: types.StringNull(),
 		BuildOnCreate:         types.BoolValue(false),
+		RolloutTimeout:        types.StringValue("10m"),
 		Image:                 types.StringNull(),
 		WebhookURL:            types.StringNull(),
 		Objects:               types.MapNull(types.StringType),

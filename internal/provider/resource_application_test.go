@@ -85,11 +85,22 @@ func simulateCI(t *testing.T, project, app, commit string) {
 		t.Fatal(err)
 	}
 	templates, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	// Argo fills parameters the run does not set from the template's defaults.
+	params := map[string]string{render.GitShaParameter: commit}
+	defaults, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "arguments", "parameters")
+	for _, d := range defaults {
+		if v, ok := d.(map[string]any)["value"].(string); ok {
+			params[d.(map[string]any)["name"].(string)] = v
+		}
+	}
 	steps := 0
 	for _, tm := range templates {
 		res, ok := tm.(map[string]any)["resource"].(map[string]any)
 		if !ok {
 			continue
+		}
+		if res["action"] == "get" {
+			continue // the rollout wait: waitDeploymentImage below
 		}
 		if res["action"] != "apply" {
 			t.Fatalf("deploy step action %v, want apply", res["action"])
@@ -100,15 +111,19 @@ func simulateCI(t *testing.T, project, app, commit string) {
 				manager = m
 			}
 		}
-		manifest := strings.ReplaceAll(res["manifest"].(string), render.ShaPlaceholder, commit)
+		manifest := res["manifest"].(string)
+		for k, v := range params {
+			manifest = strings.ReplaceAll(manifest, "{{workflow.parameters."+k+"}}", v)
+		}
 		obj := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
 			t.Fatal(err)
 		}
-		gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-		if obj.GetKind() == "IngressRoute" {
-			gvr = ingressRouteGVR
-		}
+		gvr := map[string]schema.GroupVersionResource{
+			"Deployment":   {Group: "apps", Version: "v1", Resource: "deployments"},
+			"IngressRoute": ingressRouteGVR,
+			"ConfigMap":    {Version: "v1", Resource: "configmaps"},
+		}[obj.GetKind()]
 		force := true
 		if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, []byte(manifest),
 			metav1.PatchOptions{FieldManager: manager, Force: &force}); err != nil {
@@ -178,6 +193,8 @@ data "idp_application" "app" {
 }
 `, project, app)
 	var webhookSecret string
+	releaseConfig := strings.Replace(appConfig(project, app, `owner = "myorg", repo = "my-api", branch = "release"`,
+		`  domains = ["api.example.com"]`), "port    = 8080", "port    = 9090", 1) + dataSource
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
@@ -262,6 +279,16 @@ data "idp_application" "app" {
 					if v := params[0].(map[string]any)["value"]; v != sha('1') {
 						return fmt.Errorf("first build of %v, want the branch head %s", v, sha('1'))
 					}
+					// The provider registered GitHub's hook with the secret in
+					// Vault (Argo Events reuses a hook with its URL as it is).
+					hooks := gh.Hooks("myorg", "my-api")
+					if len(hooks) != 1 || hooks[0].URL != testWebhookBase+"/"+project+"-"+app || hooks[0].Secret != webhookSecret ||
+						hooks[0].ContentType != "json" || len(hooks[0].Events) != 1 || hooks[0].Events[0] != "push" {
+						return fmt.Errorf("GitHub hooks %+v; want one push hook to the webhook URL signing with Vault's secret", len(hooks))
+					}
+					if err := checkDeployRBAC(t, project, app, []string{"api.example.com", "www.example.com"})(s); err != nil {
+						return err
+					}
 					return checkNoSecretInState(webhookSecret)(s)
 				},
 			},
@@ -288,15 +315,37 @@ data "idp_application" "app" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionUpdate),
 				}},
-				Check: checkDeployedImage(t, project, app, sha('3')),
+				Check: resource.ComposeTestCheckFunc(checkDeployedImage(t, project, app, sha('3')), func(*terraform.State) error {
+					// Frozen: pushes still build, but runs have no deploy step.
+					tmpl, err := dyn.Resource(workflowTemplateGVR).Namespace(project).Get(ctx, render.WorkflowTemplate(project, app), metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					if spec := fmt.Sprint(tmpl.Object["spec"]); strings.Contains(spec, "resource:") || !strings.Contains(spec, "kaniko") {
+						return fmt.Errorf("a pinned application's WorkflowTemplate still deploys, or no longer builds: %s", spec)
+					}
+					return nil
+				}),
 			},
 			{
-				// Unpin: nothing changes until CI deploys again; then tofu
-				// follows CI (commit 4) with an empty plan.
+				// Unpin: the deploy steps come back and the branch head
+				// (commit 1 on GitHub) is submitted as a build; what runs
+				// stays until CI deploys it.
 				Config: appConfig(project, app, git, domains) + dataSource,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("git").AtMapKey("hash"), knownvalue.StringExact(sha('3'))),
 				}},
+				Check: resource.ComposeTestCheckFunc(checkDeployedImage(t, project, app, sha('3')), func(*terraform.State) error {
+					runs, err := dyn.Resource(workflowGVR).Namespace(project).List(ctx, metav1.ListOptions{LabelSelector: render.LabelApplication + "=" + app})
+					if err != nil {
+						return err
+					}
+					if b := render.LastBuild(runs.Items); b == nil || b.Commit != sha('1') {
+						return fmt.Errorf("after unpinning, the newest build is %+v, want one of the branch head %s", b, sha('1'))
+					}
+					return nil
+				}),
 			},
 			{
 				PreConfig: func() {
@@ -311,6 +360,27 @@ data "idp_application" "app" {
 					statecheck.ExpectKnownValue("idp_application.app", tfjsonpath.New("git").AtMapKey("hash"), knownvalue.StringExact(sha('4'))),
 					statecheck.ExpectKnownValue("data.idp_application.app", tfjsonpath.New("up_to_date"), knownvalue.Bool(true)),
 				},
+			},
+			{
+				// Someone deletes the Deployment CI rolled out: the plan says
+				// so, and apply restores it at CI's commit.
+				PreConfig: func() {
+					fg := metav1.DeletePropagationForeground
+					if err := cs.AppsV1().Deployments(project).Delete(ctx, render.Deployment(app), metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
+						t.Fatal(err)
+					}
+					for {
+						if _, err := cs.AppsV1().Deployments(project).Get(ctx, render.Deployment(app), metav1.GetOptions{}); apierrors.IsNotFound(err) {
+							return
+						}
+						time.Sleep(200 * time.Millisecond)
+					}
+				},
+				Config: appConfig(project, app, git, domains) + dataSource,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionUpdate),
+				}},
+				Check: checkDeployedImage(t, project, app, sha('4')),
 			},
 			{
 				// Port, domains and branch change in place; the dropped
@@ -358,6 +428,26 @@ data "idp_application" "app" {
 				}},
 			},
 			{
+				// A new version of the app's environment in Vault: the plan
+				// shows the Secret behind, and apply restarts the pods.
+				PreConfig: func() {
+					acctest.PutVault(t, render.AppSecretVaultPath(project, app), map[string]any{"GREETING": "hello"})
+				},
+				Config: releaseConfig,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_application.app", plancheck.ResourceActionUpdate),
+				}},
+				Check: restartedFor(t, project, app, "1"),
+			},
+			{
+				// CI deploys again: it neither removes the restart nor fights
+				// tofu over it.
+				PreConfig:        func() { simulateCI(t, project, app, sha('5')) },
+				Config:           releaseConfig,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            resource.ComposeTestCheckFunc(restartedFor(t, project, app, "1"), checkDeployedImage(t, project, app, sha('5'))),
+			},
+			{
 				ResourceName:                         "idp_application.app",
 				ImportState:                          true,
 				ImportStateId:                        project + "/" + app,
@@ -367,6 +457,50 @@ data "idp_application" "app" {
 			},
 		},
 	})
+}
+
+// restartedFor checks the app's pods were restarted for version of its
+// Vault environment.
+func restartedFor(t *testing.T, p, a, version string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		cs, _ := acctest.Kube(t)
+		d, err := cs.AppsV1().Deployments(p).Get(context.Background(), render.Deployment(a), metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if got := d.Spec.Template.Annotations[render.AnnotationRestartedFor]; got != version {
+			return fmt.Errorf("pods restarted for environment version %q, want %q", got, version)
+		}
+		return nil
+	}
+}
+
+// checkDeployRBAC: an application's deploy identity may write its own
+// Deployment, routes and release record, by name, and nothing else.
+func checkDeployRBAC(t *testing.T, p, a string, domains []string) resource.TestCheckFunc {
+	sa := render.DeployServiceAccount(p, a)
+	cases := []sar{
+		{sa, p, "apps", "deployments", render.Deployment(a), "patch", true},
+		{sa, p, "apps", "deployments", render.Deployment(a), "create", true},
+		{sa, p, "apps", "deployments", render.Deployment(a), "get", true},
+		{sa, p, "apps", "deployments", render.Deployment("other"), "patch", false},
+		{sa, p, "apps", "deployments", "", "create", false},
+		{sa, p, "apps", "deployments", render.Deployment(a), "delete", false},
+		{sa, p, "", "configmaps", render.ReleaseConfigMap(p, a), "patch", true},
+		{sa, p, "", "configmaps", "other", "patch", false},
+		{sa, p, "traefik.io", "ingressroutes", render.IngressRoute(p, a, "evil.example.org"), "patch", false},
+		{sa, p, "traefik.io", "ingressroutes", "", "create", false},
+		{sa, p, "argoproj.io", "workflowtaskresults", "", "create", true},
+		{sa, p, "argoproj.io", "workflows", "", "create", false},
+		{sa, p, "", "secrets", "", "get", false},
+		{sa, p, "", "secrets", render.GitHubAccessSecret(p), "get", false},
+		{sa, p, "", "services", render.Service(a), "patch", false},
+		{sa, "default", "apps", "deployments", render.Deployment(a), "patch", false},
+	}
+	for _, d := range domains {
+		cases = append(cases, sar{sa, p, "traefik.io", "ingressroutes", render.IngressRoute(p, a, d), "patch", true})
+	}
+	return checkSARs(t, p, cases)
 }
 
 func TestAccApplication_githubChecks(t *testing.T) {

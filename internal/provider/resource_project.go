@@ -212,7 +212,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 	// compared: its entry says why the next apply will change or fail.
 	entries := state.Objects.Elements()
 	for _, o := range desired {
-		if ann := o.GetAnnotations(); o.GetKind() == "Secret" && ann[render.AnnotationVaultVersion] == "" {
+		if ann := o.GetAnnotations(); o.GetKind() == "Secret" && ann[render.AnnotationVaultPath] != "" && ann[render.AnnotationVaultVersion] == "" {
 			entries[engine.RefOf(o).String()] = types.StringValue("Vault " + ann[render.AnnotationVaultPath] + " has no secret")
 		}
 	}

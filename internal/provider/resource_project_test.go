@@ -75,7 +75,7 @@ func TestAccProject_lifecycle(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("idp_project.test", tfjsonpath.New("id"), knownvalue.StringExact(name)),
 					statecheck.ExpectKnownValue("idp_project.test", tfjsonpath.New("eventbus_replicas"), knownvalue.Int64Exact(3)),
-					statecheck.ExpectKnownValue("idp_project.test", tfjsonpath.New("objects"), knownvalue.MapSizeExact(8)),
+					statecheck.ExpectKnownValue("idp_project.test", tfjsonpath.New("objects"), knownvalue.MapSizeExact(12)),
 				},
 				Check: resource.ComposeTestCheckFunc(
 					checkProjectLive(t, name, 3, token),
@@ -231,7 +231,7 @@ func TestAccProject_invalidInput(t *testing.T) {
 	acctest.PreCheck(t)
 	for _, tc := range []struct{ config, err string }{
 		{projectConfig("Shop_1", ""), `(?s)name.*DNS-1123 label`},
-		{projectConfig(strings.Repeat("a", render.MaxProjectName+1), ""), `(?s)name.*length must be between 1 and 33`},
+		{projectConfig(strings.Repeat("a", render.MaxProjectName+1), ""), fmt.Sprintf(`(?s)name.*length must be between 1 and %d`, render.MaxProjectName)},
 		{projectConfig("ok", `  github_access_vault_path = "data/ok-github"`), `(?s)github_access_vault_path.*must not start with data/`},
 		{projectConfig("ok", `  labels = { "bad key!" = "x" }`), `(?s)Invalid key.*labels = \{ "bad key!"`},
 		{projectConfig("ok", `  eventbus_replicas = 1`), `(?s)eventbus_replicas.*between 3 and 9`},
@@ -318,66 +318,76 @@ func checkProjectLive(t *testing.T, name string, replicas int64, token string) r
 	}
 }
 
-// checkWorkflowRBAC proves the service account's permissions with the API
-// server's own authorizer: what CI needs is allowed, nothing else is.
-func checkWorkflowRBAC(t *testing.T, ns string) resource.TestCheckFunc {
+// sar is one SubjectAccessReview: may service account sa (in namespace
+// ns) do verb on resource (optionally one named object)?
+type sar struct {
+	sa, ns, group, resource, name, verb string
+	allowed                             bool
+}
+
+// checkSARs proves service accounts' permissions with the API server's own
+// authorizer.
+func checkSARs(t *testing.T, saNamespace string, cases []sar) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		cs, _ := acctest.Kube(t)
-		user := "system:serviceaccount:" + ns + ":" + render.WorkflowServiceAccount(ns)
-		for _, c := range []struct {
-			ns, group, resource, verb string
-			allowed                   bool
-		}{
-			// Sensors create Workflows, and only that.
-			{ns, "argoproj.io", "workflows", "create", true},
-			{ns, "argoproj.io", "workflows", "get", false},
-			{ns, "argoproj.io", "workflows", "list", false},
-			{ns, "argoproj.io", "workflows", "delete", false},
-			{ns, "argoproj.io", "workflowtemplates", "create", false},
-			{ns, "argoproj.io", "sensors", "create", false},
-			{ns, "argoproj.io", "eventsources", "patch", false},
-			// The Argo executor reports results; it needs no pod access.
-			{ns, "argoproj.io", "workflowtaskresults", "create", true},
-			{ns, "argoproj.io", "workflowtaskresults", "patch", true},
-			{ns, "", "pods", "patch", false},
-			{ns, "", "pods/log", "get", false},
-			{ns, "", "configmaps", "get", false},
-			{ns, "coordination.k8s.io", "leases", "create", false},
-			// The deploy steps apply the Deployment and domain routes.
-			{ns, "apps", "deployments", "create", true},
-			{ns, "apps", "deployments", "patch", true},
-			{ns, "apps", "deployments", "get", true},
-			{ns, "traefik.io", "ingressroutes", "create", true},
-			{ns, "traefik.io", "ingressroutes", "patch", true},
-			{ns, "apps", "deployments", "delete", false},
-			{ns, "traefik.io", "ingressroutes", "delete", false},
-			{ns, "traefik.io", "middlewares", "create", false},
-			{ns, "", "services", "create", false},
-			// Nothing else.
-			{ns, "", "secrets", "get", false},
-			{ns, "", "secrets", "list", false},
-			{ns, "rbac.authorization.k8s.io", "roles", "create", false},
-			{"default", "argoproj.io", "workflows", "create", false},
-			{"default", "argoproj.io", "workflowtaskresults", "create", false},
-			{"", "", "namespaces", "list", false},
-		} {
+		for _, c := range cases {
+			user := "system:serviceaccount:" + saNamespace + ":" + c.sa
 			res, sub, _ := strings.Cut(c.resource, "/")
-			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 				User:   user,
-				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + saNamespace, "system:authenticated"},
 				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: c.ns, Group: c.group, Resource: res,
-					Subresource: sub, Verb: c.verb},
+					Subresource: sub, Name: c.name, Verb: c.verb},
 			}}
-			got, err := cs.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
+			got, err := cs.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), review, metav1.CreateOptions{})
 			if err != nil {
 				return err
 			}
 			if got.Status.Allowed != c.allowed {
-				return fmt.Errorf("%s %s %s.%s in %q: allowed=%v, want %v", user, c.verb, c.resource, c.group, c.ns, got.Status.Allowed, c.allowed)
+				return fmt.Errorf("%s %s %s.%s %q in %q: allowed=%v, want %v", user, c.verb, c.resource, c.group, c.name, c.ns, got.Status.Allowed, c.allowed)
 			}
 		}
 		return nil
 	}
+}
+
+// checkWorkflowRBAC: what the project's events and executor identities
+// need is allowed, nothing else is. Build pods' own containers get no
+// token at all (e2e test); deploy identities are per application.
+func checkWorkflowRBAC(t *testing.T, ns string) resource.TestCheckFunc {
+	events, executor := render.WorkflowServiceAccount(ns), render.ExecutorServiceAccount(ns)
+	var cases []sar
+	for _, sa := range []string{events, executor} {
+		cases = append(cases,
+			sar{sa, ns, "argoproj.io", "workflows", "", "create", sa == events}, // Sensors create Workflows
+			// The Argo executor reports results; it needs no pod access.
+			sar{sa, ns, "argoproj.io", "workflowtaskresults", "", "create", sa == executor},
+			sar{sa, ns, "argoproj.io", "workflowtaskresults", "", "patch", sa == executor},
+			sar{sa, ns, "argoproj.io", "workflows", "", "get", false},
+			sar{sa, ns, "argoproj.io", "workflows", "", "list", false},
+			sar{sa, ns, "argoproj.io", "workflows", "", "delete", false},
+			sar{sa, ns, "argoproj.io", "workflowtemplates", "", "create", false},
+			sar{sa, ns, "argoproj.io", "sensors", "", "create", false},
+			sar{sa, ns, "argoproj.io", "eventsources", "", "patch", false},
+			sar{sa, ns, "", "pods", "", "patch", false},
+			sar{sa, ns, "", "pods/log", "", "get", false},
+			sar{sa, ns, "", "configmaps", "", "get", false},
+			sar{sa, ns, "coordination.k8s.io", "leases", "", "create", false},
+			// Deploying is the per-application deploy identity's job.
+			sar{sa, ns, "apps", "deployments", "", "create", false},
+			sar{sa, ns, "apps", "deployments", "", "patch", false},
+			sar{sa, ns, "traefik.io", "ingressroutes", "", "create", false},
+			sar{sa, ns, "traefik.io", "ingressroutes", "", "patch", false},
+			sar{sa, ns, "", "services", "", "create", false},
+			sar{sa, ns, "", "secrets", "", "get", false},
+			sar{sa, ns, "", "secrets", "", "list", false},
+			sar{sa, ns, "rbac.authorization.k8s.io", "roles", "", "create", false},
+			sar{sa, "default", "argoproj.io", "workflows", "", "create", false},
+			sar{sa, "default", "argoproj.io", "workflowtaskresults", "", "create", false},
+			sar{sa, "", "", "namespaces", "", "list", false},
+		)
+	}
+	return checkSARs(t, ns, cases)
 }
 
 // checkNoSecretInState fails if any attribute of any resource holds one of

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -36,17 +37,33 @@ const (
 	ShaPlaceholder  = "{{workflow.parameters." + GitShaParameter + "}}"
 )
 
+// DefaultRolloutTimeout is Kubernetes' own progress deadline.
+const DefaultRolloutTimeout = 600
+
+// Workflow retention: successful runs and their pods go soon; failed ones
+// stay a day for `kubectl logs` and `argo get`.
+const (
+	workflowTTLAfterSuccess = 600
+	workflowTTLAfterFailure = 86400
+)
+
 // Application is everything an idp_application renders from.
 type Application struct {
-	Project  string
-	Name     string
-	Owner    string
-	Repo     string
-	Branch   string
-	Hash     string // the deployed (or pinned) commit; "" before the first build
-	Port     int64
-	Replicas int64
-	Domains  []string // sorted
+	Project string
+	Name    string
+	Owner   string
+	Repo    string
+	Branch  string
+	Hash    string // the deployed (or pinned) commit; "" before the first build
+	// Pinned freezes the deployed commit at Hash: pushes still build, but
+	// the workflow has no deploy steps, so CI never changes what runs.
+	Pinned bool
+	// RolloutTimeout bounds, in seconds, how long a workflow's rollout
+	// step waits for the new pods to become Ready before the run fails.
+	RolloutTimeout int64
+	Port           int64
+	Replicas       int64
+	Domains        []string // sorted
 
 	RegistryHost    string
 	RegistryProject string
@@ -103,6 +120,8 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 		webhookRoute(a, hookHost),
 		sensor(a),
 	)
+	objs = append(objs, object("v1", "ServiceAccount", Namespace(a.Project), DeployServiceAccount(a.Project, a.Name), nil, nil))
+	objs = append(objs, roleObjects(Namespace(a.Project), DeployRole(a.Project, a.Name), DeployServiceAccount(a.Project, a.Name), deployRules(a))...)
 	tmpl, err := workflowTemplate(a, gh)
 	if err != nil {
 		return nil, err
@@ -159,10 +178,18 @@ func eventSource(a Application, gh GitHubServer) *unstructured.Unstructured {
 	if gh.Enterprise {
 		event["githubBaseURL"], event["githubUploadURL"] = gh.APIURL, gh.UploadURL
 	}
+	template := map[string]any{"serviceAccountName": WorkflowServiceAccount(p)}
+	if a.WebhookSecret.Values != nil {
+		// The EventSource pod reads the webhook secret once, at start: a new
+		// version must restart it (the Fingerprint ignores the annotation).
+		template["metadata"] = map[string]any{"annotations": map[string]any{
+			AnnotationVaultVersion: strconv.Itoa(a.WebhookSecret.Version),
+		}}
+	}
 	return object("argoproj.io/v1alpha1", "EventSource", Namespace(p), EventSource(p, n), nil, map[string]any{
 		"spec": map[string]any{
 			"eventBusName": EventBus(p),
-			"template":     map[string]any{"serviceAccountName": WorkflowServiceAccount(p)},
+			"template":     template,
 			"service": map[string]any{"ports": []any{map[string]any{
 				"name": "webhook", "port": int64(EventSourcePort), "targetPort": int64(EventSourcePort),
 			}}},
@@ -176,7 +203,10 @@ func sensor(a Application) *unstructured.Unstructured {
 	workflow := map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1",
 		"kind":       "Workflow",
-		"metadata":   map[string]any{"generateName": WorkflowGenerateName(p, n)},
+		"metadata": map[string]any{
+			"generateName": WorkflowGenerateName(p, n),
+			"labels":       map[string]any{LabelApplication: n},
+		},
 		"spec": map[string]any{
 			"workflowTemplateRef": map[string]any{"name": WorkflowTemplate(p, n)},
 			"arguments":           map[string]any{"parameters": []any{map[string]any{"name": GitShaParameter}}},
@@ -249,7 +279,13 @@ func ParseBranchFilter(v string) string {
 // workflowTemplate builds the commit with kaniko, then rolls it out from
 // inside the cluster: the deploy steps apply exactly the Deployment and
 // IngressRoutes this package renders for that commit, with our field
-// manager, so tofu and CI agree on every field and never fight.
+// manager, so tofu and CI agree on every field and never fight. The run
+// fails if the rollout does not complete within RolloutTimeout, and only
+// then records the commit as released.
+//
+// Runs of one application hold a mutex, so they deploy one at a time and
+// in the order the pushes arrived: a slow build of an older commit cannot
+// finish last. A pinned application's runs only build.
 //
 // kaniko clones git://<host>/<owner>/<repo>.git over https, or over http
 // when GIT_PULL_METHOD says so (a GitHub Enterprise server on http://).
@@ -277,32 +313,101 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	if gh.HTTP {
 		kaniko.Env = append(kaniko.Env, corev1.EnvVar{Name: "GIT_PULL_METHOD", Value: "http"})
 	}
-	tasks := []any{map[string]any{"name": "build", "template": "kaniko"}}
+	tasks := []any{task("build", "kaniko")}
 	templates := []any{
 		map[string]any{"name": "build", "dag": map[string]any{"tasks": nil}},
-		map[string]any{"name": "kaniko", "container": fromTyped(kaniko)},
+		tokenless("kaniko", p, kaniko),
 	}
-	if a.Dispatch != nil {
-		tasks = append(tasks, map[string]any{"name": "update-config", "template": "update-config", "dependencies": []any{"build"}})
-		templates = append(templates, map[string]any{"name": "update-config", "container": fromTyped(dispatchContainer(a, gh))})
+	switch {
+	case a.Dispatch != nil:
+		tasks = append(tasks, task("update-config", "update-config", "build"))
+		templates = append(templates, tokenless("update-config", p, dispatchContainer(a, gh)))
+		return workflowTemplateObject(a, tasks, templates), nil
+	case a.Pinned:
 		return workflowTemplateObject(a, tasks, templates), nil
 	}
-	deploy, err := applyStep("deploy", deployment(a, ShaPlaceholder))
+
+	deploySA := DeployServiceAccount(p, n)
+	deploy, err := applyStep("deploy", deploySA, deployment(a, ShaPlaceholder))
 	if err != nil {
 		return nil, err
 	}
-	tasks = append(tasks, map[string]any{"name": "deploy", "template": "deploy", "dependencies": []any{"build"}})
+	tasks = append(tasks, task("deploy", "deploy", "build"))
 	templates = append(templates, deploy)
+	done := []any{"deploy"}
 	for i, d := range a.Domains {
 		name := fmt.Sprintf("route-%d", i)
-		step, err := applyStep(name, ingressRoute(a, d))
+		step, err := applyStep(name, deploySA, ingressRoute(a, d))
 		if err != nil {
 			return nil, err
 		}
 		templates = append(templates, step)
-		tasks = append(tasks, map[string]any{"name": name, "template": name, "dependencies": []any{"deploy"}})
+		tasks = append(tasks, task(name, name, "deploy"))
+		done = append(done, name)
 	}
+	if a.Replicas > 0 {
+		templates = append(templates, rolloutStep(a, deploySA))
+		tasks = append(tasks, task("rollout", "rollout", "deploy"))
+		done = append(done, "rollout")
+	}
+	record, err := applyStep("record", deploySA, ReleaseRecord(a, ShaPlaceholder))
+	if err != nil {
+		return nil, err
+	}
+	templates = append(templates, record)
+	if len(done) > 1 {
+		done = done[1:] // the routes and the rollout follow the deploy step
+	}
+	tasks = append(tasks, task("record", "record", done...))
 	return workflowTemplateObject(a, tasks, templates), nil
+}
+
+// task is a DAG task running template after dependencies.
+func task(name, template string, dependencies ...any) map[string]any {
+	t := map[string]any{"name": name, "template": template}
+	if len(dependencies) > 0 {
+		t["dependencies"] = dependencies
+	}
+	return t
+}
+
+// tokenless runs a container with no service-account token: it runs code
+// from the repository (a Dockerfile's RUN) or needs no API. Argo's
+// executor still reports through its own identity.
+func tokenless(name, p string, c corev1.Container) map[string]any {
+	return map[string]any{
+		"name":                         name,
+		"container":                    fromTyped(c),
+		"serviceAccountName":           ExecutorServiceAccount(p),
+		"automountServiceAccountToken": false,
+		"executor":                     map[string]any{"serviceAccountName": ExecutorServiceAccount(p)},
+	}
+}
+
+// rolloutStep waits until every pod runs the new template and is
+// available, and fails the run after RolloutTimeout. It is its own step
+// (a pod started after the deploy step ended) so the Deployment controller
+// has seen the new generation: right after the apply, status still
+// describes the old ReplicaSet and would satisfy the condition.
+func rolloutStep(a Application, serviceAccount string) map[string]any {
+	r := strconv.FormatInt(a.Replicas, 10)
+	var conds []string
+	for _, f := range []string{"replicas", "updatedReplicas", "readyReplicas", "availableReplicas"} {
+		conds = append(conds, "status."+f+"=="+r)
+	}
+	timeout := a.RolloutTimeout
+	if timeout <= 0 {
+		timeout = DefaultRolloutTimeout
+	}
+	return map[string]any{
+		"name": "rollout", "serviceAccountName": serviceAccount, "activeDeadlineSeconds": timeout,
+		"resource": map[string]any{
+			"action":           "get",
+			"successCondition": strings.Join(conds, ","),
+			"manifest": fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  namespace: %s\n",
+				Deployment(a.Name), Namespace(a.Project)),
+		},
+	}
 }
 
 func workflowTemplateObject(a Application, tasks, templates []any) *unstructured.Unstructured {
@@ -310,9 +415,15 @@ func workflowTemplateObject(a Application, tasks, templates []any) *unstructured
 	templates[0].(map[string]any)["dag"].(map[string]any)["tasks"] = tasks
 	return object("argoproj.io/v1alpha1", "WorkflowTemplate", Namespace(p), WorkflowTemplate(p, n), nil, map[string]any{
 		"spec": map[string]any{
-			"serviceAccountName": WorkflowServiceAccount(p),
+			"serviceAccountName": ExecutorServiceAccount(p),
 			"entrypoint":         "build",
 			"arguments":          map[string]any{"parameters": []any{map[string]any{"name": GitShaParameter}}},
+			"synchronization":    map[string]any{"mutexes": []any{map[string]any{"name": DeployMutex(p, n)}}},
+			"ttlStrategy": map[string]any{
+				"secondsAfterSuccess": int64(workflowTTLAfterSuccess), "secondsAfterFailure": int64(workflowTTLAfterFailure),
+			},
+			"podGC":            map[string]any{"strategy": "OnPodSuccess"},
+			"workflowMetadata": map[string]any{"labels": map[string]any{LabelApplication: n}},
 			"volumes": []any{fromTyped(corev1.Volume{Name: "docker-config", VolumeSource: corev1.VolumeSource{
 				Secret: &corev1.SecretVolumeSource{
 					SecretName: RegistrySecret,
@@ -348,7 +459,7 @@ func dispatchContainer(a Application, gh GitHubServer) corev1.Container {
 // does, under the provider's field manager.
 var DeployFlags = []string{"--server-side", "--force-conflicts", "--field-manager=terraform-provider-idp"}
 
-func applyStep(name string, obj *unstructured.Unstructured) (map[string]any, error) {
+func applyStep(name, serviceAccount string, obj *unstructured.Unstructured) (map[string]any, error) {
 	manifest, err := yaml.Marshal(obj.Object)
 	if err != nil {
 		return nil, err
@@ -357,9 +468,51 @@ func applyStep(name string, obj *unstructured.Unstructured) (map[string]any, err
 	for i, f := range DeployFlags {
 		flags[i] = f
 	}
-	return map[string]any{"name": name, "resource": map[string]any{
+	return map[string]any{"name": name, "serviceAccountName": serviceAccount, "resource": map[string]any{
 		"action": "apply", "flags": flags, "manifest": string(manifest),
 	}}, nil
+}
+
+// ReleaseRecord is the ConfigMap recording the commit last rolled out (by
+// CI's record step, after a complete rollout, or by a tofu apply). It
+// outlives the Deployment, so refresh can tell "deleted" from "never
+// built" and apply restores the Deployment at that commit. It is not one
+// of the objects tofu diffs: a plan made while a run is between its rollout
+// and its record step must not show a change.
+func ReleaseRecord(a Application, commit string) *unstructured.Unstructured {
+	return object("v1", "ConfigMap", Namespace(a.Project), ReleaseConfigMap(a.Project, a.Name), nil,
+		map[string]any{"data": map[string]any{"commit": commit}})
+}
+
+// ParseReleaseConfigMap is the commit a release ConfigMap records ("" when
+// none).
+func ParseReleaseConfigMap(cm *unstructured.Unstructured) string {
+	if cm == nil {
+		return ""
+	}
+	commit, _, _ := unstructured.NestedString(cm.Object, "data", "commit")
+	return commit
+}
+
+// deployRules let application A's deploy steps write A's Deployment,
+// routes and release record, by name, and nothing else: a build of one
+// application cannot touch another's objects or read any Secret.
+// (resourceNames also limits the create that a server-side apply of a new
+// object needs, because the name is in the request.)
+func deployRules(a Application) []rbacv1.PolicyRule {
+	write := []string{"get", "create", "patch"}
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: write, ResourceNames: []string{Deployment(a.Name)}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: write, ResourceNames: []string{ReleaseConfigMap(a.Project, a.Name)}},
+	}
+	if len(a.Domains) > 0 { // empty resourceNames would mean every route
+		var routes []string
+		for _, d := range a.Domains {
+			routes = append(routes, IngressRoute(a.Project, a.Name, d))
+		}
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"traefik.io"}, Resources: []string{"ingressroutes"}, Verbs: write, ResourceNames: routes})
+	}
+	return append(rules, executorRules...)
 }
 
 func secretEnv(name, secret, key string) corev1.EnvVar {
@@ -419,6 +572,27 @@ func deployment(a Application, tag string) *unstructured.Unstructured {
 		},
 	}
 	return object("apps/v1", "Deployment", Namespace(a.Project), app, labels, map[string]any{"spec": fromTyped(spec)})
+}
+
+// AnnotationRestartedFor, on an application's pod template, is the version
+// of its Vault environment the pods were restarted for. The provider sets
+// it alone, under RestartFieldManager, when a new version is synced: not
+// part of the Deployment it renders, so adopting a running application
+// restarts nothing, and CI's deploy steps (which apply the rendered
+// Deployment) neither own nor remove it.
+const AnnotationRestartedFor = "idpkit.io/restarted-for-vault-version"
+
+// RestartPatch is the server-side apply body that restarts application
+// a's pods for version of its environment.
+func RestartPatch(a Application, version int) *unstructured.Unstructured {
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": Deployment(a.Name), "namespace": Namespace(a.Project)},
+		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+			AnnotationRestartedFor: strconv.Itoa(version),
+		}}}},
+	}}
+	return obj
 }
 
 // webhookRoute brings GitHub's webhooks, posted to the public webhook URL,

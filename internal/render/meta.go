@@ -27,6 +27,11 @@ const (
 	// Vault is visible without comparing (or storing) values.
 	AnnotationVaultPath    = "idpkit.io/vault-path"
 	AnnotationVaultVersion = "idpkit.io/vault-version"
+
+	// LabelApplication marks an application's Workflows (and their pods),
+	// so destroy finds runs still in flight and the data source the last
+	// build.
+	LabelApplication = "idpkit.io/application"
 )
 
 // VaultSecret is a secret read from Vault KV v2. Values is nil when only
@@ -130,8 +135,12 @@ func Fingerprint(obj *unstructured.Unstructured) string {
 	}
 	for _, fields := range [][]string{{"metadata", "annotations"}, {"spec", "template", "metadata", "annotations"}} {
 		unstructured.RemoveNestedField(c.Object, append(fields, AnnotationVaultVersion)...)
-		if m, found, _ := unstructured.NestedMap(c.Object, fields...); found && len(m) == 0 {
-			unstructured.RemoveNestedField(c.Object, fields...)
+		// Drop what the removal left empty (annotations, then a metadata
+		// that only held them), so a plan without versions matches.
+		for f := fields; len(f) > len(fields)-2; f = f[:len(f)-1] {
+			if m, found, _ := unstructured.NestedMap(c.Object, f...); found && len(m) == 0 {
+				unstructured.RemoveNestedField(c.Object, f...)
+			}
 		}
 	}
 	b, err := json.Marshal(c.Object) // encoding/json sorts map keys

@@ -230,3 +230,37 @@ const (
 	// value (at most 63 characters) with a hash of up to 10.
 	MaxDatabaseStatefulSet = statefulSetNameMax
 )
+
+// Least-privilege identities of the CI pipeline (DESIGN.md, "CI
+// identities"): events and the Sensor keep WorkflowServiceAccount (create
+// Workflows, nothing else); build pods run without any token, their Argo
+// executor with ExecutorServiceAccount; deploy steps with one application's
+// DeployServiceAccount, limited to that application's objects by name.
+
+// ExecutorServiceAccount is the identity of Argo's executor (init and wait
+// containers) in pods whose own containers get no token.
+func ExecutorServiceAccount(p string) string { return p + "-ci-executor-sa" }
+
+// ExecutorRole is the Role (and RoleBinding) of ExecutorServiceAccount.
+func ExecutorRole(p string) string { return p + "-ci-executor" }
+
+// ExecutorTokenSecret is where Argo Workflows looks for the executor's
+// token (a kubernetes.io/service-account-token Secret, which Kubernetes
+// fills).
+func ExecutorTokenSecret(p string) string {
+	return ExecutorServiceAccount(p) + ".service-account-token"
+}
+
+// DeployServiceAccount runs application A's deploy steps.
+func DeployServiceAccount(p, a string) string { return p + "-" + a + "-deploy-sa" }
+
+// DeployRole is the Role (and RoleBinding) of DeployServiceAccount.
+func DeployRole(p, a string) string { return p + "-" + a + "-deploy" }
+
+// ReleaseConfigMap records the commit CI last rolled out, so a deleted
+// Deployment can be restored at that commit.
+func ReleaseConfigMap(p, a string) string { return p + "-" + a + "-release" }
+
+// DeployMutex serialises application A's workflows (Argo synchronization):
+// deploys happen one at a time, in push order.
+func DeployMutex(p, a string) string { return WorkflowTemplate(p, a) }

@@ -43,12 +43,10 @@ func ProjectObjects(p Project) ([]*unstructured.Unstructured, error) {
 	objs := []*unstructured.Unstructured{
 		namespace,
 		object("v1", "ServiceAccount", ns, WorkflowServiceAccount(p.Name), nil, nil),
-		object("rbac.authorization.k8s.io/v1", "Role", ns, WorkflowRole(p.Name), nil,
-			fromTyped(rbacv1.Role{Rules: workflowRules}, "rules")),
-		object("rbac.authorization.k8s.io/v1", "RoleBinding", ns, WorkflowRole(p.Name), nil, fromTyped(rbacv1.RoleBinding{
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: WorkflowRole(p.Name)},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: WorkflowServiceAccount(p.Name), Namespace: ns}},
-		}, "roleRef", "subjects")),
+	}
+	objs = append(objs, roleObjects(ns, WorkflowRole(p.Name), WorkflowServiceAccount(p.Name), workflowRules)...)
+	objs = append(objs, executorObjects(p.Name)...)
+	objs = append(objs,
 		object("argoproj.io/v1alpha1", "EventBus", ns, EventBus(p.Name), nil, map[string]any{
 			// No antiAffinity: false. It is the default, and the Argo Events
 			// controller's updates drop false booleans (omitempty), which would
@@ -57,7 +55,7 @@ func ProjectObjects(p Project) ([]*unstructured.Unstructured, error) {
 				"replicas": p.EventBusReplicas, "auth": "none",
 			}}},
 		}),
-	}
+	)
 
 	gh, err := githubAccessData(p.GitHubAccess)
 	if err != nil {
@@ -78,24 +76,50 @@ func ProjectObjects(p Project) ([]*unstructured.Unstructured, error) {
 }
 
 // workflowRules is all the project's service account may do, and only in
-// its own namespace. What runs with it:
-//   - EventSource pods (Argo Events v1.9, github): nothing; their Secrets
-//     are mounted volumes, and the GitHub event source is not leader-elected.
-//   - Sensor pods: the k8s trigger creates Workflows (operation create, no
-//     live object or policy, so no get or watch). Leader election goes
-//     through the NATS EventBus, not Leases.
-//   - Workflow pods (Argo Workflows v3.7, emissary): the executor creates
-//     and patches its WorkflowTaskResult (docs/workflow-rbac.md), nothing
-//     else without artifacts; the deploy steps' kubectl apply --server-side
-//     needs patch and, for a new object, create; get when it migrates
-//     client-side-apply ownership. No pods patch or pods/log.
+// its own namespace. It runs the EventSource pods (Argo Events v1.9,
+// github: nothing; their Secrets are mounted volumes, and the GitHub event
+// source is not leader-elected) and the Sensor pods, whose k8s trigger
+// creates Workflows (operation create, no live object or policy, so no get
+// or watch; leader election goes through the NATS EventBus, not Leases).
+// Workflow pods run as ExecutorServiceAccount and DeployServiceAccount.
 //
 // No Secrets: pods get theirs mounted by the kubelet.
 var workflowRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
+}
+
+// executorRules is what Argo's executor needs in every workflow pod
+// (Argo Workflows v3.7, emissary, no artifacts): create and patch its
+// WorkflowTaskResult (docs/workflow-rbac.md). Nothing else: no pods patch,
+// no pods/log.
+var executorRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}},
-	{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "create", "patch"}},
-	{APIGroups: []string{"traefik.io"}, Resources: []string{"ingressroutes"}, Verbs: []string{"get", "create", "patch"}},
+}
+
+// executorObjects give build pods an executor identity while their own
+// containers (kaniko, which runs the repository's Dockerfile) get no token
+// at all. Argo mounts the executor's token from a legacy token Secret,
+// which the token controller fills.
+func executorObjects(p string) []*unstructured.Unstructured {
+	ns := Namespace(p)
+	token := object("v1", "Secret", ns, ExecutorTokenSecret(p), nil, map[string]any{"type": string(corev1.SecretTypeServiceAccountToken)})
+	token.SetAnnotations(map[string]string{corev1.ServiceAccountNameKey: ExecutorServiceAccount(p)})
+	return append([]*unstructured.Unstructured{
+		object("v1", "ServiceAccount", ns, ExecutorServiceAccount(p), nil, nil),
+		token,
+	}, roleObjects(ns, ExecutorRole(p), ExecutorServiceAccount(p), executorRules)...)
+}
+
+// roleObjects grants rules to a service account in its namespace: a Role
+// and a RoleBinding of the same name.
+func roleObjects(ns, role, serviceAccount string, rules []rbacv1.PolicyRule) []*unstructured.Unstructured {
+	return []*unstructured.Unstructured{
+		object("rbac.authorization.k8s.io/v1", "Role", ns, role, nil, fromTyped(rbacv1.Role{Rules: rules}, "rules")),
+		object("rbac.authorization.k8s.io/v1", "RoleBinding", ns, role, nil, fromTyped(rbacv1.RoleBinding{
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: serviceAccount, Namespace: ns}},
+		}, "roleRef", "subjects")),
+	}
 }
 
 func isolationPolicy(p Project) *unstructured.Unstructured {

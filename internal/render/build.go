@@ -1,0 +1,83 @@
+package render
+
+import (
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Build is one run of an application's WorkflowTemplate, as its Workflow
+// reports it.
+type Build struct {
+	Workflow   string
+	Phase      string // Pending, Running, Succeeded, Failed, Error
+	Commit     string
+	StartedAt  string // RFC 3339, "" until it starts
+	FinishedAt string // RFC 3339, "" until it ends
+	Message    string // why it failed, or what it waits for
+}
+
+// ParseBuild reads a Workflow of an application.
+func ParseBuild(wf *unstructured.Unstructured) Build {
+	b := Build{Workflow: wf.GetName()}
+	b.Phase, _, _ = unstructured.NestedString(wf.Object, "status", "phase")
+	if b.Phase == "" {
+		b.Phase = "Pending" // not picked up by the controller yet
+	}
+	b.StartedAt, _, _ = unstructured.NestedString(wf.Object, "status", "startedAt")
+	b.FinishedAt, _, _ = unstructured.NestedString(wf.Object, "status", "finishedAt")
+	b.Message, _, _ = unstructured.NestedString(wf.Object, "status", "message")
+	if b.Message == "" {
+		b.Message = failedSteps(wf)
+	}
+	params, _, _ := unstructured.NestedSlice(wf.Object, "spec", "arguments", "parameters")
+	for _, p := range params {
+		if m, ok := p.(map[string]any); ok && m["name"] == GitShaParameter {
+			b.Commit, _ = m["value"].(string)
+		}
+	}
+	return b
+}
+
+// LastBuild is the newest of an application's Workflows (nil for none).
+// Names break ties: generated suffixes are random, but a tie within one
+// second must still pick one run, the same on every read.
+func LastBuild(wfs []unstructured.Unstructured) *Build {
+	var newest *unstructured.Unstructured
+	for i := range wfs {
+		wf := &wfs[i]
+		if newest == nil {
+			newest = wf
+			continue
+		}
+		a, b := newest.GetCreationTimestamp().Time, wf.GetCreationTimestamp().Time
+		if b.After(a) || b.Equal(a) && wf.GetName() > newest.GetName() {
+			newest = wf
+		}
+	}
+	if newest == nil {
+		return nil
+	}
+	b := ParseBuild(newest)
+	return &b
+}
+
+// failedSteps says which steps of a run failed and why ("rollout: Pod was
+// active on the node longer than the specified deadline"), in step order:
+// Argo often leaves the Workflow's own message empty.
+func failedSteps(wf *unstructured.Unstructured) string {
+	nodes, _, _ := unstructured.NestedMap(wf.Object, "status", "nodes")
+	var out []string
+	for _, n := range nodes {
+		m, _ := n.(map[string]any)
+		if m["type"] != "Pod" || (m["phase"] != "Failed" && m["phase"] != "Error") {
+			continue
+		}
+		msg, _ := m["message"].(string)
+		name, _ := m["displayName"].(string)
+		out = append(out, strings.TrimSuffix(name+": "+msg, ": "))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}

@@ -1,0 +1,142 @@
+package render
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+func workflow(t *testing.T, src string) unstructured.Unstructured {
+	t.Helper()
+	var u unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(src), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestLastBuild(t *testing.T) {
+	if LastBuild(nil) != nil {
+		t.Fatal("a build without Workflows")
+	}
+	older := workflow(t, `
+metadata: {name: shop-api-build-workflow-aaaaa, creationTimestamp: "2026-11-25T10:00:00Z"}
+spec: {arguments: {parameters: [{name: git_sha, value: "1111111111111111111111111111111111111111"}]}}
+status: {phase: Succeeded, startedAt: "2026-11-25T10:00:01Z", finishedAt: "2026-11-25T10:01:00Z"}
+`)
+	newer := workflow(t, `
+metadata: {name: shop-api-build-workflow-bbbbb, creationTimestamp: "2026-11-25T10:00:30Z"}
+spec: {arguments: {parameters: [{name: git_sha, value: "2222222222222222222222222222222222222222"}]}}
+status: {phase: Failed, startedAt: "2026-11-25T10:01:00Z", finishedAt: "2026-11-25T10:03:00Z", message: "child 'x' failed"}
+`)
+	queued := workflow(t, `
+metadata: {name: shop-api-build-workflow-ccccc, creationTimestamp: "2026-11-25T10:00:30Z"}
+spec: {arguments: {parameters: [{name: git_sha, value: "3333333333333333333333333333333333333333"}]}}
+`)
+	got := LastBuild([]unstructured.Unstructured{newer, older})
+	want := Build{Workflow: "shop-api-build-workflow-bbbbb", Phase: "Failed", Commit: strings.Repeat("2", 40),
+		StartedAt: "2026-11-25T10:01:00Z", FinishedAt: "2026-11-25T10:03:00Z", Message: "child 'x' failed"}
+	if *got != want {
+		t.Fatalf("LastBuild = %+v, want %+v", *got, want)
+	}
+	// Same second: the name decides, the same way every time; a Workflow
+	// the controller has not seen yet is Pending.
+	got = LastBuild([]unstructured.Unstructured{queued, newer, older})
+	if got.Workflow != "shop-api-build-workflow-ccccc" || got.Phase != "Pending" || got.StartedAt != "" {
+		t.Fatalf("LastBuild = %+v, want the queued run", *got)
+	}
+}
+
+// Argo often leaves a failed run's own message empty: the failed steps
+// say what went wrong.
+func TestParseBuild_failedStep(t *testing.T) {
+	wf := workflow(t, `
+metadata: {name: shop-api-build-workflow-ddddd}
+status:
+  phase: Failed
+  nodes:
+    a: {type: DAG, displayName: shop-api-build-workflow-ddddd, phase: Failed}
+    b: {type: Pod, displayName: build, phase: Succeeded}
+    c: {type: Pod, displayName: rollout, phase: Failed, message: Pod was active on the node longer than the specified deadline}
+`)
+	if got := ParseBuild(&wf).Message; got != "rollout: Pod was active on the node longer than the specified deadline" {
+		t.Fatalf("message %q", got)
+	}
+}
+
+func templateSteps(t *testing.T, a Application) map[string]map[string]any {
+	t.Helper()
+	objs, err := ApplicationObjects(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]map[string]any{}
+	for _, o := range objs {
+		if o.GetKind() == "WorkflowTemplate" {
+			tmpls, _, _ := unstructured.NestedSlice(o.Object, "spec", "templates")
+			for _, tm := range tmpls {
+				steps[tm.(map[string]any)["name"].(string)] = tm.(map[string]any)
+			}
+		}
+	}
+	return steps
+}
+
+// A pinned application's runs build and never deploy.
+func TestWorkflowTemplate_pinnedOnlyBuilds(t *testing.T) {
+	a := testApplication()
+	a.Hash, a.Pinned = strings.Repeat("a", 40), true
+	steps := templateSteps(t, a)
+	if len(steps) != 2 || steps["kaniko"] == nil {
+		t.Fatalf("pinned template steps %v, want the DAG and kaniko only", keys(steps))
+	}
+}
+
+// The rollout step fails the run after RolloutTimeout, and only a complete
+// rollout (every replica updated, ready and available, no old pod left)
+// satisfies it. Without replicas there is nothing to wait for.
+func TestWorkflowTemplate_rolloutStep(t *testing.T) {
+	a := testApplication()
+	a.RolloutTimeout = 90
+	r := templateSteps(t, a)["rollout"]
+	if r["activeDeadlineSeconds"] != int64(90) {
+		t.Errorf("rollout deadline %v, want 90", r["activeDeadlineSeconds"])
+	}
+	cond := r["resource"].(map[string]any)["successCondition"]
+	if cond != "status.replicas==2,status.updatedReplicas==2,status.readyReplicas==2,status.availableReplicas==2" {
+		t.Errorf("rollout condition %v", cond)
+	}
+	a.Replicas = 0
+	if s := templateSteps(t, a); s["rollout"] != nil || s["record"] == nil {
+		t.Errorf("without replicas: steps %v, want a record step and no rollout", keys(s))
+	}
+}
+
+// Code from the repository (kaniko runs the Dockerfile) gets no token.
+func TestWorkflowTemplate_buildHasNoToken(t *testing.T) {
+	k := templateSteps(t, testApplication())["kaniko"]
+	if k["automountServiceAccountToken"] != false || k["serviceAccountName"] != ExecutorServiceAccount("shop") {
+		t.Fatalf("kaniko step %v", k)
+	}
+	for name, s := range templateSteps(t, testApplication()) {
+		if _, ok := s["resource"]; ok && s["serviceAccountName"] != DeployServiceAccount("shop", "api") {
+			t.Errorf("deploy step %s runs as %v", name, s["serviceAccountName"])
+		}
+	}
+}
+
+// Empty resourceNames would grant every route: an application without
+// domains gets no route rule at all.
+func TestDeployRules_noDomainsNoRoutes(t *testing.T) {
+	a := testApplication()
+	a.Domains = nil
+	for _, r := range deployRules(a) {
+		if len(r.ResourceNames) == 0 && r.Resources[0] != "workflowtaskresults" {
+			t.Errorf("rule %v grants every name", r)
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string { return sortedKeys(m) }
