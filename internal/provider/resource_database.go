@@ -145,7 +145,7 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "Port of the container and the Service. Defaults by type: " + strings.Join(ports, ", ") + ". " +
 					"Another port is passed to the server as its image documents: `--port` for mysql, redis and mongodb, " +
 					"`PGPORT` for postgres.",
-				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
+				Validators: []validator.Int64{int64validator.Between(1, 65535)},
 			},
 			"delete_data": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),

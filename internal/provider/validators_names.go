@@ -108,7 +108,9 @@ func (wildcardDomainValidator) Description(context.Context) string {
 	return "no wildcard: Traefik's Host() matches a host exactly"
 }
 
-func (v wildcardDomainValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v wildcardDomainValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (v wildcardDomainValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || !hasWildcard(req.ConfigValue.ValueString()) {
