@@ -45,6 +45,7 @@ type Engine struct {
 }
 
 type kubeClients struct {
+	config  *rest.Config // for streaming subresources (exec)
 	dynamic dynamic.Interface
 	kinds   *kindResolver
 }
@@ -91,6 +92,7 @@ func newKubeClients(cfg *rest.Config) (*kubeClients, error) {
 	// and it is only refreshed when a kind is missing (see kinds.go).
 	cached := memory.NewMemCacheClient(disco)
 	return &kubeClients{
+		config:  cfg,
 		dynamic: dyn,
 		kinds:   newKindResolver(restmapper.NewDeferredDiscoveryRESTMapper(cached), time.Second),
 	}, nil

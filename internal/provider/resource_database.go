@@ -83,9 +83,11 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"(key `password`) or, when there is none, generates one (32 random letters and digits) and writes it there. " +
 			"It never generates another: not on apply, retry or import. The value never enters state or plan; " +
 			"`password_version` records the Vault version the database's Secret holds. A rotation written to Vault shows " +
-			"in the next plan (an `objects` entry reads `Vault ... not synced`); apply re-syncs the Secret and restarts " +
-			"the pods. mysql, postgres and mongodb only read the password when they initialise an empty volume: after a " +
-			"rotation, change it in the database as well (e.g. `ALTER USER`). redis reads it at every start.\n\n" +
+			"in the next plan (an `objects` entry reads `Vault ... not synced`). Servers read the password only when they " +
+			"initialise an empty volume, so apply first changes it inside the running server, with the password it has " +
+			"now (`ALTER USER` for mysql and postgres, `CONFIG SET requirepass` for redis, `changeUserPassword` for " +
+			"mongodb, run in the database's container with the passwords on stdin), then re-syncs the Secret and restarts " +
+			"the pods. If the change fails, nothing else changes: the database and its Secret keep the old password.\n\n" +
 			"**Data.** Destroy deletes the StatefulSet, Service and Secret but keeps the volumes (PersistentVolumeClaims) " +
 			"and the Vault password unless `delete_data` is `true`: a database created again with the same name gets both back. " +
 			"`size` only grows: apply expands the existing claims (the StatefulSet's claim template is immutable and kept). " +
@@ -413,6 +415,9 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		spec.Password = r.ensurePassword(ctx, kv, spec, claims, diags)
 	} else {
 		spec.Password = r.readPassword(ctx, kv, spec, diags)
+		if !diags.HasError() {
+			r.changePasswordInServer(ctx, spec, diags)
+		}
 	}
 	if diags.HasError() {
 		return

@@ -558,7 +558,10 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 				ExpectNonEmptyPlan: true,
 			},
 			{
-				// Apply re-syncs the Secret and restarts the pods.
+				// Apply first changes the password inside the server. A kwok
+				// pod has no server to exec into: the apply stops there, and
+				// nothing else changes (the real-node database test covers
+				// the change itself).
 				Config: cfg("8.4", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
@@ -567,8 +570,23 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 						noSecretInPlan{e},
 					},
 				},
+				ExpectError: regexp.MustCompile(`(?s)Changing the password inside the database failed.*The database and its\s+Secret keep the old password`),
+			},
+			{
+				// The Secret kept the old password. Written back to Vault (as
+				// an operator undoing a rotation would), it needs no change
+				// in the server: apply re-syncs the Secret's version and
+				// restarts the pods.
+				PreConfig: func() {
+					sec, err := e.cs.CoreV1().Secrets(e.project).Get(e.ctx(), e.secretName(), metav1.GetOptions{})
+					if err != nil || string(sec.Data["password"]) != firstPassword {
+						t.Fatalf("a failed rotation changed the Secret (err=%v)", err)
+					}
+					acctest.PutVault(t, e.vaultPath(), map[string]any{"password": firstPassword})
+				},
+				Config: cfg("8.4", ""),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("idp_database.test", tfjsonpath.New("password_version"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue("idp_database.test", tfjsonpath.New("password_version"), knownvalue.Int64Exact(3)),
 				},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkLive("mysql", "mysql:8.4", "1Gi", 3306),
@@ -585,7 +603,7 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 				ImportStateVerifyIdentifierAttribute: "id",
 				ImportStateVerifyIgnore:              []string{"timeouts"},
 				ImportStateCheck: func([]*terraform.InstanceState) error {
-					return e.checkVaultVersion(2)(nil)
+					return e.checkVaultVersion(3)(nil)
 				},
 			},
 			{
@@ -630,7 +648,7 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 					if err != nil || c.UID != claimUID || c.Status.Phase != corev1.ClaimBound || c.Spec.VolumeName != manualPV {
 						return fmt.Errorf("claim not kept bound to %s (err=%v)", manualPV, err)
 					}
-					return e.checkVaultVersion(2)(nil)
+					return e.checkVaultVersion(3)(nil)
 				},
 			},
 			{
@@ -642,13 +660,13 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(
 					e.checkLive("mysql", "mysql:8.4", "1Gi", 3306),
 					e.checkVolume(&class, class, nil),
-					e.checkVaultVersion(2),
+					e.checkVaultVersion(3),
 					func(*terraform.State) error {
 						c, err := e.claim()
 						if err != nil || c.UID != claimUID || c.Spec.VolumeName != manualPV {
 							return fmt.Errorf("the re-created database did not reattach claim %s (err=%v)", e.claimName(), err)
 						}
-						if pw, _ := e.vault(); pw != rotated {
+						if pw, _ := e.vault(); pw != firstPassword {
 							return fmt.Errorf("the password changed")
 						}
 						return nil
@@ -677,7 +695,7 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 						if c, err := e.claim(); err != nil || c.UID == claimUID {
 							return fmt.Errorf("claim was not replaced (err=%v)", err)
 						}
-						if pw, _ := e.vault(); pw == rotated {
+						if pw, _ := e.vault(); pw == firstPassword {
 							return fmt.Errorf("the old password was kept")
 						}
 						// The hand-made volume (class reclaimPolicy Retain) is released.
