@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Build the local-stack tools (kubernetes, etcd, tofu, kwok, vault) from the Go
-# modules pinned in tools/<tool>/go.mod and cache them outside the work tree.
+# Build the local-stack tools (kubernetes, etcd, tofu, kwok, vault) and the
+# linter (golangci-lint, for make test) from the Go modules pinned in
+# tools/<tool>/go.mod and cache them outside the work tree.
 #
-#   scripts/tools.sh [tool...]     build what is missing (default: all tools)
+#   scripts/tools.sh [tool...]     build what is missing (default: all stack tools)
 #   scripts/tools.sh --path <tool> print the tool's bin dir (does not build)
 #
 # Cache: ${IDP_CACHE_DIR:-$HOME/.cache/terraform-provider-idp}/<tool>-<version>/
@@ -19,6 +20,8 @@ CACHE=${IDP_CACHE_DIR:-$HOME/.cache/terraform-provider-idp}
 JOBS=${IDP_TOOLS_JOBS:-2}
 # Biggest first so the long builds overlap.
 ALL_TOOLS=(vault kubernetes kubernetes-node argo-events tofu traefik argo-workflows kaniko coredns registry kube-router kwok etcd nats-streaming nats-exporter)
+# Built only when named (scripts/test.sh), not by stack-up.
+OTHER_TOOLS=(golangci-lint)
 
 die() { echo "tools.sh: $*" >&2; exit 1; }
 
@@ -56,7 +59,9 @@ tool_table() {
 	nats-exporter) echo nats-exporter github.com/nats-io/prometheus-nats-exporter && echo github.com/nats-io/prometheus-nats-exporter prometheus-nats-exporter ;;
 	# The real node's NetworkPolicy enforcer (only its firewall runs).
 	kube-router) echo kube-router github.com/cloudnativelabs/kube-router/v2 && echo github.com/cloudnativelabs/kube-router/v2/cmd/kube-router kube-router ;;
-	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
+	# The linter make test runs (.golangci.yml).
+	golangci-lint) echo golangci-lint github.com/golangci/golangci-lint/v2 && echo github.com/golangci/golangci-lint/v2/cmd/golangci-lint golangci-lint ;;
+	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]} ${OTHER_TOOLS[*]})" ;;
 	esac
 }
 # tool_typical <tool>: about how many seconds a cold build takes on 2 cores
@@ -68,6 +73,7 @@ tool_typical() {
 	kubernetes | traefik) echo 550 ;;
 	argo-workflows | argo-events | tofu) echo 350 ;;
 	coredns | kwok | kubernetes-node | kaniko | registry | kube-router) echo 120 ;;
+	golangci-lint) echo 150 ;; # 95 s alone with an empty Go build cache
 	*) echo 45 ;;
 	esac
 }
@@ -185,7 +191,7 @@ if [[ ${1:-} == --path ]]; then
 	exit 0
 fi
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 fi
 
