@@ -45,36 +45,6 @@ func e2eEnv(t *testing.T, gh *acctest.GitHub, project string) {
 	})
 }
 
-func e2eConfig(project, owner, repo string, apps ...string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `
-resource "idp_project" "p" {
-  name              = %q
-  eventbus_replicas = 3
-  annotations       = %s
-}
-`, project, acctest.RealNodeAnnotations)
-	for _, a := range apps {
-		name, extra, _ := strings.Cut(a, ":")
-		fmt.Fprintf(&b, `
-resource "idp_application" %[1]q {
-  project = idp_project.p.name
-  name    = %[1]q
-  git     = { owner = %[2]q, repo = %[3]q, branch = "main" }
-  port    = 8080
-  domains = [%[4]q]
-  %[5]s
-}
-
-data "idp_application" %[1]q {
-  project    = idp_project.p.name
-  name       = idp_application.%[1]s.name
-}
-`, name, owner, repo, e2eDomain(project, name), extra)
-	}
-	return acctest.Config(b.String())
-}
-
 func e2eDomain(project, app string) string { return app + "." + project + ".e2e.test" }
 
 // e2eAppConfig is one project with application "app" on the real node.

@@ -83,7 +83,9 @@ func TestArgoEventsSchema(t *testing.T) {
 
 	// The strict schema does catch mistakes.
 	bad := es.DeepCopy()
-	unstructured.SetNestedField(bad.Object, "x", "spec", "github", GitHubEvent(a.Project, a.Name), "webhoook")
+	if err := unstructured.SetNestedField(bad.Object, "x", "spec", "github", GitHubEvent(a.Project, a.Name), "webhoook"); err != nil {
+		t.Fatal(err)
+	}
 	sch, _ := c.Compile("events.json#/definitions/io.argoproj.events.v1alpha1.EventSource")
 	if sch.Validate(jsonValue(t, bad)) == nil {
 		t.Fatal("a misspelt field validated")

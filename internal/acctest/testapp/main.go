@@ -93,7 +93,8 @@ func main() {
 		_, _ = w.Write(b)
 	})
 	fmt.Println("testapp listening on :" + port)
-	if err := http.ListenAndServe(":"+port, nil); err != nil {
+	srv := &http.Server{Addr: ":" + port, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
