@@ -250,7 +250,9 @@ func TestBuildContents(t *testing.T) {
 func TestHostDirSymlinks(t *testing.T) {
 	env, bin := testEnv(t, nil)
 	src := filepath.Join(bin, "zoneinfo")
-	os.MkdirAll(filepath.Join(src, "Europe"), 0o755)
+	if err := os.MkdirAll(filepath.Join(src, "Europe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(src, "Europe", "Paris"), "TZif", 0o644)
 	if err := os.Symlink("Europe/Paris", filepath.Join(src, "CET")); err != nil {
 		t.Fatal(err)
@@ -289,7 +291,9 @@ func TestMissingTool(t *testing.T) {
 func TestToolVersionMismatch(t *testing.T) {
 	env, bin := testEnv(t, nil)
 	d := filepath.Join(bin, "thing-v9.9.9")
-	os.MkdirAll(d, 0o755)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(d, "thing"), "x", 0o755)
 	env.toolCache = map[string]string{"thing": d}
 	_, err := env.resolve(testImage)
@@ -297,7 +301,9 @@ func TestToolVersionMismatch(t *testing.T) {
 		t.Fatalf("error %v, want a version mismatch", err)
 	}
 	env.toolCache["thing"] = filepath.Join(bin, "thing-v1.2.3")
-	os.Rename(d, env.toolCache["thing"])
+	if err := os.Rename(d, env.toolCache["thing"]); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := env.resolve(testImage); err != nil {
 		t.Fatal(err)
 	}
