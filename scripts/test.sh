@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make test: unit tests, then every test again with TF_ACC=1 against the
-# real local stack. A stack that was already up stays up; one started here
+# make test: unit tests and the linters, then every test again with TF_ACC=1
+# against the real local stack. A stack that was already up stays up; one started here
 # is stopped on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,6 +10,9 @@ t0=$SECONDS
 echo "== unit tests"
 go vet ./...
 go test ./... -count=1
+
+echo "== lint (.golangci.yml)"
+scripts/lint.sh
 
 echo "== local stack"
 if [[ ! -f .stack/env ]]; then
