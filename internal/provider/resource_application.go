@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -27,7 +29,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
@@ -61,11 +66,26 @@ type applicationModel struct {
 	WebhookSecretRotation types.String   `tfsdk:"webhook_secret_rotation"`
 	BuildOnCreate         types.Bool     `tfsdk:"build_on_create"`
 	RolloutTimeout        types.String   `tfsdk:"rollout_timeout"`
+	Databases             types.Set      `tfsdk:"databases"`
 	Dispatch              *dispatchModel `tfsdk:"dispatch"`
 	Image                 types.String   `tfsdk:"image"`
 	WebhookURL            types.String   `tfsdk:"webhook_url"`
 	Objects               types.Map      `tfsdk:"objects"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
+}
+
+// databaseLinkModel is an element of databases: the idp_database's own
+// attributes of that name (tofu drops the others when a whole
+// idp_database is given).
+type databaseLinkModel struct {
+	Project types.String `tfsdk:"project"`
+	Name    types.String `tfsdk:"name"`
+	Type    types.String `tfsdk:"type"`
+	Port    types.Int64  `tfsdk:"port"`
+}
+
+var databaseLinkTypes = map[string]attr.Type{
+	"project": types.StringType, "name": types.StringType, "type": types.StringType, "port": types.Int64Type,
 }
 
 type dispatchModel struct {
@@ -197,6 +217,26 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 					"`data.idp_application.last_build` says so. Default `10m`, Kubernetes' own progress deadline.",
 				Validators: []validator.String{durationValidator{min: 30 * time.Second, max: 24 * time.Hour}},
 			},
+			"databases": schema.SetNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Databases of the project whose connection the pods get in their environment, for " +
+					"example `databases = [idp_database.orders]`. For a database `orders-db`: `ORDERS_DB_HOST`, `_PORT`, " +
+					"`_USER`, `_DATABASE` (the values `idp_database` reports), `ORDERS_DB_PASSWORD` (a `secretKeyRef` to the " +
+					"database's Secret, so the password never passes through tofu) and `ORDERS_DB_URL` (`mysql://`, " +
+					"`postgresql://`, `redis://` or `mongodb://user:password@host:port/database`, composed in the pod; a " +
+					"password with URL-reserved characters needs escaping, generated ones have none). These override keys " +
+					"of the same name in `app_secret_vault_path`.",
+				// Optional, checked in ValidateConfig: "required" would be
+				// enforced on a whole idp_database that is still unknown.
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"project": schema.StringAttribute{Optional: true, MarkdownDescription: "The database's project: the application's. Required."},
+					"name":    schema.StringAttribute{Optional: true, MarkdownDescription: "The database's name. Required."},
+					"type": schema.StringAttribute{Optional: true, MarkdownDescription: "The database's type. Required.",
+						Validators: []validator.String{stringvalidator.OneOf(render.DatabaseTypeNames()...)}},
+					"port": schema.Int64Attribute{Optional: true, MarkdownDescription: "The database's port. Required.",
+						Validators: []validator.Int64{int64validator.Between(1, 65535)}},
+				}},
+			},
 			"dispatch": schema.SingleNestedAttribute{
 				Optional: true,
 				MarkdownDescription: "Deploy the old chart's way instead of in the cluster: after a successful build, the " +
@@ -248,6 +288,34 @@ func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.V
 	}
 	checkChildName(m.Project.ValueString(), m.Name.ValueString(), &resp.Diagnostics)
 	checkDomainRoutes(m.Project.ValueString(), m.Name.ValueString(), knownStrings(m.Domains), &resp.Diagnostics)
+	checkDatabaseLinks(ctx, m.Project.ValueString(), m.Databases, &resp.Diagnostics)
+}
+
+// checkDatabaseLinks: an application uses its own project's databases, and
+// no two of them may set the same variables.
+func checkDatabaseLinks(ctx context.Context, project string, v types.Set, diags *diag.Diagnostics) {
+	seen := map[string]string{}
+	for _, db := range databaseLinks(ctx, v, diags) {
+		if db.Project.IsNull() || db.Name.IsNull() || db.Type.IsNull() || db.Port.IsNull() {
+			diags.AddAttributeError(path.Root("databases"), "Incomplete database",
+				"each database needs project, name, type and port: give the resource itself, as in databases = [idp_database.orders].")
+			continue
+		}
+		if db.Project.IsUnknown() || db.Name.IsUnknown() {
+			continue
+		}
+		if db.Project.ValueString() != project {
+			diags.AddAttributeError(path.Root("databases"), "Database of another project",
+				fmt.Sprintf("database %s is in project %s; an application can use only its own project's databases (%s).",
+					db.Name.ValueString(), db.Project.ValueString(), project))
+		}
+		x := render.DatabaseEnvPrefix(db.Name.ValueString())
+		if other, dup := seen[x]; dup && other != db.Name.ValueString() {
+			diags.AddAttributeError(path.Root("databases"), "Databases share variable names",
+				fmt.Sprintf("databases %s and %s would both set %s_HOST, %s_PASSWORD, ...; use only one of them.", other, db.Name.ValueString(), x, x))
+		}
+		seen[x] = db.Name.ValueString()
+	}
 }
 
 // ModifyPlan keeps CI's commit when none is pinned and shows, offline,
@@ -532,6 +600,15 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 		resp.Diagnostics.AddError("Importing application "+req.ID, err.Error())
 		return
 	}
+	// A pinned application's template has no deploy steps: refresh must
+	// render it that way too.
+	tmpl, err := r.data.Engine.Get(ctx, engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "WorkflowTemplate",
+		Namespace: render.Namespace(p), Name: render.WorkflowTemplate(p, a)})
+	if err != nil {
+		resp.Diagnostics.AddError("Importing application "+req.ID, err.Error())
+		return
+	}
+	resp.Diagnostics.Append(setPinned(ctx, resp.Private, render.ParseWorkflowTemplatePinned(tmpl))...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
 
@@ -732,8 +809,14 @@ func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (r
 	}
 	known := !m.Project.IsUnknown() && !m.Name.IsUnknown() && !g.Owner.IsUnknown() && !g.Repo.IsUnknown() &&
 		!g.Branch.IsUnknown() && !g.Hash.IsUnknown() && !m.Port.IsUnknown() && !m.Replicas.IsUnknown() &&
-		!m.Domains.IsUnknown() && !m.AppSecretVaultPath.IsUnknown() && !m.RolloutTimeout.IsUnknown()
+		!m.Domains.IsUnknown() && !m.AppSecretVaultPath.IsUnknown() && !m.RolloutTimeout.IsUnknown() && !m.Databases.IsUnknown()
 	p, a := m.Project.ValueString(), m.Name.ValueString()
+	var links []render.DatabaseLink
+	for _, db := range databaseLinks(ctx, m.Databases, diags) {
+		known = known && !db.Name.IsUnknown() && !db.Type.IsUnknown() && !db.Port.IsUnknown()
+		links = append(links, render.DatabaseLink{Name: db.Name.ValueString(), Type: db.Type.ValueString(), Port: db.Port.ValueInt64()})
+	}
+	sort.Slice(links, func(i, j int) bool { return links[i].Name < links[j].Name })
 	var dispatch *render.Dispatch
 	if d := m.Dispatch; d != nil {
 		known = known && !d.Repository.IsUnknown() && !d.EventType.IsUnknown()
@@ -745,10 +828,38 @@ func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (r
 		Owner: g.Owner.ValueString(), Repo: g.Repo.ValueString(), Branch: g.Branch.ValueString(), Hash: g.Hash.ValueString(),
 		Port: m.Port.ValueInt64(), Replicas: m.Replicas.ValueInt64(),
 		RolloutTimeout: durationSeconds(m.RolloutTimeout),
+		Databases:      links,
 		Domains:        stringSet(ctx, m.Domains, diags),
 		AppSecret:      render.VaultSecret{Path: orDefault(m.AppSecretVaultPath, render.AppSecretVaultPath(p, a))},
 		WebhookSecret:  render.VaultSecret{Path: render.WebhookSecretVaultPath(p, a)},
 	}, known
+}
+
+// databaseLinks reads the databases attribute (nil when null or unknown).
+func databaseLinks(ctx context.Context, v types.Set, diags *diag.Diagnostics) []databaseLinkModel {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	var out []databaseLinkModel
+	diags.Append(v.ElementsAs(ctx, &out, false)...)
+	return out
+}
+
+// databaseLinksValue is the databases attribute for links of project p
+// (null for none).
+func databaseLinksValue(p string, links []render.DatabaseLink) types.Set {
+	elemType := types.ObjectType{AttrTypes: databaseLinkTypes}
+	if len(links) == 0 {
+		return types.SetNull(elemType)
+	}
+	elems := make([]attr.Value, len(links))
+	for i, l := range links {
+		elems[i] = types.ObjectValueMust(databaseLinkTypes, map[string]attr.Value{
+			"project": types.StringValue(p), "name": types.StringValue(l.Name),
+			"type": types.StringValue(l.Type), "port": types.Int64Value(l.Port),
+		})
+	}
+	return types.SetValueMust(elemType, elems)
 }
 
 // durationSeconds is a validated duration attribute in seconds (0 when
@@ -776,6 +887,20 @@ func containerImage(dep *unstructured.Unstructured, container string) string {
 		}
 	}
 	return ""
+}
+
+// containerEnv returns the env of the named container of a Deployment.
+func containerEnv(dep *unstructured.Unstructured, container string) []corev1.EnvVar {
+	var d appsv1.Deployment
+	if runtime.DefaultUnstructuredConverter.FromUnstructured(dep.Object, &d) != nil {
+		return nil
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == container {
+			return c.Env
+		}
+	}
+	return nil
 }
 
 // immutableMismatch says why a live Deployment or StatefulSet cannot be
@@ -873,6 +998,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		WebhookSecretRotation: types.StringNull(),
 		BuildOnCreate:         types.BoolValue(false),
 		RolloutTimeout:        types.StringValue("10m"),
+		Databases:             databaseLinksValue(p, nil),
 		Image:                 types.StringNull(),
 		WebhookURL:            types.StringNull(),
 		Objects:               types.MapNull(types.StringType),
@@ -895,6 +1021,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
 			m.Replicas = types.Int64Value(n)
 		}
+		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, containerEnv(dep, render.Deployment(a))))
 	}
 	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
 	if err != nil {

@@ -73,6 +73,10 @@ type Application struct {
 	// ParseGitHubBaseURL).
 	GitHubBaseURL string
 
+	// Databases are the project's databases whose connection the pods get
+	// in their environment (DatabaseEnv), sorted by name.
+	Databases []DatabaseLink
+
 	AppSecret     VaultSecret // any keys: the application's environment
 	WebhookSecret VaultSecret // key "secret"
 
@@ -128,7 +132,11 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 	}
 	objs = append(objs, tmpl)
 	if a.Hash != "" {
-		objs = append(objs, deployment(a, a.Hash))
+		dep, err := deployment(a, a.Hash)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, dep)
 		for _, d := range a.Domains {
 			objs = append(objs, ingressRoute(a, d))
 		}
@@ -328,7 +336,11 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	}
 
 	deploySA := DeployServiceAccount(p, n)
-	deploy, err := applyStep("deploy", deploySA, deployment(a, ShaPlaceholder))
+	dep, err := deployment(a, ShaPlaceholder)
+	if err != nil {
+		return nil, err
+	}
+	deploy, err := applyStep("deploy", deploySA, dep)
 	if err != nil {
 		return nil, err
 	}
@@ -523,8 +535,16 @@ func secretEnv(name, secret, key string) corev1.EnvVar {
 
 // deployment renders A's Deployment for tag (a commit, or ShaPlaceholder
 // inside the WorkflowTemplate).
-func deployment(a Application, tag string) *unstructured.Unstructured {
+func deployment(a Application, tag string) (*unstructured.Unstructured, error) {
 	app := Deployment(a.Name)
+	var env []corev1.EnvVar
+	for _, db := range a.Databases {
+		e, err := DatabaseEnv(a.Project, db)
+		if err != nil {
+			return nil, fmt.Errorf("databases: %w", err)
+		}
+		env = append(env, e...)
+	}
 	labels := map[string]string{"app": app}
 	port := int32(a.Port)
 	spec := appsv1.DeploymentSpec{
@@ -556,6 +576,7 @@ func deployment(a Application, tag string) *unstructured.Unstructured {
 					Name:  app,
 					Image: Image(a.RegistryHost, a.RegistryProject, a.Project, a.Name, tag),
 					Ports: []corev1.ContainerPort{{ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+					Env:   env,
 					EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
 						LocalObjectReference: corev1.LocalObjectReference{Name: AppSecret(a.Project, a.Name)},
 						Optional:             ptr.To(true),
@@ -571,7 +592,7 @@ func deployment(a Application, tag string) *unstructured.Unstructured {
 			},
 		},
 	}
-	return object("apps/v1", "Deployment", Namespace(a.Project), app, labels, map[string]any{"spec": fromTyped(spec)})
+	return object("apps/v1", "Deployment", Namespace(a.Project), app, labels, map[string]any{"spec": fromTyped(spec)}), nil
 }
 
 // AnnotationRestartedFor, on an application's pod template, is the version
@@ -635,7 +656,7 @@ func ImageTag(image string) string {
 // BuildWorkflow is a run of the application's WorkflowTemplate for commit
 // sha, as its Sensor would create it.
 func BuildWorkflow(p, a, sha string) *unstructured.Unstructured {
-	wf := object("argoproj.io/v1alpha1", "Workflow", Namespace(p), "", nil, map[string]any{
+	wf := object("argoproj.io/v1alpha1", "Workflow", Namespace(p), "", map[string]string{LabelApplication: a}, map[string]any{
 		"spec": map[string]any{
 			"workflowTemplateRef": map[string]any{"name": WorkflowTemplate(p, a)},
 			"arguments": map[string]any{"parameters": []any{map[string]any{

@@ -81,3 +81,24 @@ func failedSteps(wf *unstructured.Unstructured) string {
 	sort.Strings(out)
 	return strings.Join(out, "; ")
 }
+
+// ParseWorkflowTemplatePinned reports whether a live WorkflowTemplate is
+// one of a pinned application: it builds (kaniko) but neither deploys nor
+// dispatches (for import, which cannot see the configuration).
+func ParseWorkflowTemplatePinned(tmpl *unstructured.Unstructured) bool {
+	if tmpl == nil {
+		return false
+	}
+	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	builds := false
+	for _, s := range steps {
+		m, _ := s.(map[string]any)
+		switch {
+		case m["name"] == "kaniko":
+			builds = true
+		case m["resource"] != nil, m["name"] == "update-config":
+			return false
+		}
+	}
+	return builds
+}

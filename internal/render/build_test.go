@@ -140,3 +140,24 @@ func TestDeployRules_noDomainsNoRoutes(t *testing.T) {
 }
 
 func keys[V any](m map[string]V) []string { return sortedKeys(m) }
+
+func TestParseWorkflowTemplatePinned(t *testing.T) {
+	for _, c := range []struct {
+		pinned, dispatch bool
+	}{{false, false}, {true, false}, {false, true}} {
+		a := testApplication()
+		a.Pinned = c.pinned
+		if c.dispatch {
+			a.Dispatch = &Dispatch{Repository: "myorg/gitops", EventType: "update-config"}
+		}
+		objs, _ := ApplicationObjects(a)
+		for _, o := range objs {
+			if o.GetKind() == "WorkflowTemplate" && ParseWorkflowTemplatePinned(o) != c.pinned {
+				t.Errorf("pinned=%v dispatch=%v: parsed pinned=%v", c.pinned, c.dispatch, !c.pinned)
+			}
+		}
+	}
+	if ParseWorkflowTemplatePinned(nil) {
+		t.Error("no template is pinned")
+	}
+}

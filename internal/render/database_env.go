@@ -1,0 +1,81 @@
+package render
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// DatabaseLink is a database of the project that an application uses:
+// its pods get the connection in their environment (DatabaseEnv).
+type DatabaseLink struct {
+	Name string
+	Type string // a key of DatabaseTypes
+	Port int64
+}
+
+// DatabaseEnvPrefix names a database's variables: "orders-db" gives
+// ORDERS_DB_HOST, ORDERS_DB_PORT, ...
+func DatabaseEnvPrefix(d string) string { return strings.ToUpper(strings.ReplaceAll(d, "-", "_")) }
+
+// databaseURLs are each type's connection URL, composed in the pod by
+// Kubernetes' $(VAR) expansion, so the password never leaves its Secret.
+// (A password with URL-reserved characters would need escaping; generated
+// ones are letters and digits.)
+var databaseURLs = map[string]string{
+	"mysql":    "mysql://$(%[1]s_USER):$(%[1]s_PASSWORD)@$(%[1]s_HOST):$(%[1]s_PORT)/$(%[1]s_DATABASE)",
+	"postgres": "postgresql://$(%[1]s_USER):$(%[1]s_PASSWORD)@$(%[1]s_HOST):$(%[1]s_PORT)/$(%[1]s_DATABASE)",
+	"redis":    "redis://:$(%[1]s_PASSWORD)@$(%[1]s_HOST):$(%[1]s_PORT)/$(%[1]s_DATABASE)",
+	"mongodb":  "mongodb://$(%[1]s_USER):$(%[1]s_PASSWORD)@$(%[1]s_HOST):$(%[1]s_PORT)/$(%[1]s_DATABASE)?authSource=admin",
+}
+
+// DatabaseEnv is the environment that connects an application of project
+// p to database db: <PREFIX>_HOST, _PORT, _USER, _DATABASE (what the
+// idp_database resource reports), _PASSWORD (a secretKeyRef to the
+// database's Secret: the value never passes through tofu) and _URL. Order
+// matters: $(VAR) refers only to variables defined before it.
+func DatabaseEnv(p string, db DatabaseLink) ([]corev1.EnvVar, error) {
+	t, ok := DatabaseTypes[db.Type]
+	if !ok {
+		return nil, fmt.Errorf("unknown database type %q", db.Type)
+	}
+	port := db.Port
+	if port == 0 {
+		port = t.Port
+	}
+	x := DatabaseEnvPrefix(db.Name)
+	return []corev1.EnvVar{
+		{Name: x + "_HOST", Value: DatabaseHost(p, db.Name)},
+		{Name: x + "_PORT", Value: strconv.FormatInt(port, 10)},
+		{Name: x + "_USER", Value: t.Username(db.Name)},
+		{Name: x + "_DATABASE", Value: t.DBName(db.Name)},
+		secretEnv(x+"_PASSWORD", DatabaseSecret(p, db.Name), DatabasePasswordKey),
+		{Name: x + "_URL", Value: fmt.Sprintf(databaseURLs[db.Type], x)},
+	}, nil
+}
+
+// ParseDatabaseEnv finds the databases whose DatabaseEnv a container's
+// environment holds (for import).
+func ParseDatabaseEnv(p string, env []corev1.EnvVar) []DatabaseLink {
+	vals := map[string]string{}
+	for _, e := range env {
+		vals[e.Name] = e.Value
+	}
+	var out []DatabaseLink
+	for _, e := range env {
+		x, ok := strings.CutSuffix(e.Name, "_HOST")
+		d, isDB := strings.CutSuffix(e.Value, "."+Namespace(p)+".svc.cluster.local")
+		if !ok || !isDB || DatabaseEnvPrefix(d) != x {
+			continue
+		}
+		for typ, url := range databaseURLs {
+			if vals[x+"_URL"] == fmt.Sprintf(url, x) {
+				port, _ := strconv.ParseInt(vals[x+"_PORT"], 10, 64)
+				out = append(out, DatabaseLink{Name: d, Type: typ, Port: port})
+			}
+		}
+	}
+	return out
+}
