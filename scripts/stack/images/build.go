@@ -53,6 +53,7 @@ type Config struct {
 	User         string   `json:",omitempty"`
 	WorkingDir   string   `json:",omitempty"`
 	ExposedPorts []string `json:",omitempty"`
+	StopSignal   string   `json:",omitempty"`
 }
 
 // File is one path in the image. Parent directories that are not listed
@@ -80,6 +81,10 @@ type Source struct {
 	Data []byte
 	// The pause binary, built from scripts/stack/pause.
 	Pause bool
+	// A symbolic link to Link.
+	Link string
+	// A tree of Debian packages (debian.go), at Path ("/" allowed).
+	Debian *Debian
 }
 
 // entry is one tar entry of a resolved image.
@@ -128,12 +133,24 @@ func (e *Env) resolve(img Image) (*resolved, error) {
 		return nil
 	}
 	for _, f := range img.Files {
-		if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || f.Path == "/" {
+		if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || (f.Path == "/" && f.Src.Debian == nil) {
 			return nil, fmt.Errorf("%s: bad path %q", img.Name, f.Path)
 		}
 		name := strings.TrimPrefix(f.Path, "/")
 		src := f.Src
 		switch {
+		case src.Debian != nil:
+			root, err := e.debianRoot(img, src.Debian)
+			if err != nil {
+				return nil, err
+			}
+			if err := e.addTree(name, root, f, add); err != nil {
+				return nil, fmt.Errorf("%s: copying %s: %w", img.Name, root, err)
+			}
+		case src.Link != "":
+			if err := add(entry{Name: name, Type: tar.TypeSymlink, Mode: 0o777, UID: f.UID, GID: f.GID, Link: src.Link}); err != nil {
+				return nil, err
+			}
 		case f.Mode&fs.ModeDir != 0 && src.Host == "" && src.Tool == "" && !src.Pause && src.Data == nil:
 			if err := add(entry{Name: name, Type: tar.TypeDir, Mode: tarMode(f.Mode), UID: f.UID, GID: f.GID}); err != nil {
 				return nil, err
@@ -189,37 +206,7 @@ func (e *Env) resolve(img Image) (*resolved, error) {
 				}
 				continue
 			}
-			err = filepath.WalkDir(src.Host, func(p string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				rel, _ := filepath.Rel(src.Host, p)
-				n := name
-				if rel != "." {
-					n = path.Join(name, filepath.ToSlash(rel))
-				}
-				info, err := d.Info()
-				if err != nil {
-					return err
-				}
-				switch {
-				case d.IsDir():
-					return add(entry{Name: n, Type: tar.TypeDir, Mode: tarMode(info.Mode()), UID: f.UID, GID: f.GID})
-				case info.Mode()&fs.ModeSymlink != 0:
-					target, err := os.Readlink(p)
-					if err != nil {
-						return err
-					}
-					return add(entry{Name: n, Type: tar.TypeSymlink, Mode: 0o777, UID: f.UID, GID: f.GID, Link: target})
-				case info.Mode().IsRegular():
-					en, err := e.fileEntry(n, p, File{UID: f.UID, GID: f.GID})
-					if err != nil {
-						return err
-					}
-					return add(en)
-				}
-				return nil // sockets, devices: not copied
-			})
+			err = e.addTree(name, src.Host, f, add)
 			if err != nil {
 				return nil, fmt.Errorf("%s: copying %s: %w", img.Name, src.Host, err)
 			}
@@ -252,6 +239,45 @@ func (e *Env) resolve(img Image) (*resolved, error) {
 	sum := sha256.Sum256(b)
 	r.key = hex.EncodeToString(sum[:])
 	return r, nil
+}
+
+// addTree adds the tree at host directory src under name ("" for the
+// root): directories and regular files with f's owner, symlinks kept.
+func (e *Env) addTree(name, src string, f File, add func(entry) error) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		n := name
+		if rel != "." {
+			n = path.Join(name, filepath.ToSlash(rel))
+		}
+		if n == "" {
+			return nil // the image's root
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return add(entry{Name: n, Type: tar.TypeDir, Mode: tarMode(info.Mode()), UID: f.UID, GID: f.GID})
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return add(entry{Name: n, Type: tar.TypeSymlink, Mode: 0o777, UID: f.UID, GID: f.GID, Link: target})
+		case info.Mode().IsRegular():
+			en, err := e.fileEntry(n, p, File{UID: f.UID, GID: f.GID})
+			if err != nil {
+				return err
+			}
+			return add(en)
+		}
+		return nil // sockets, devices: not copied
+	})
 }
 
 // fileEntry is a regular file entry for host path p (symlinks followed).
@@ -479,6 +505,7 @@ func assemble(im Image, l v1.Layer) (v1.Image, error) {
 		Env:        im.Config.Env,
 		User:       im.Config.User,
 		WorkingDir: im.Config.WorkingDir,
+		StopSignal: im.Config.StopSignal,
 	}
 	if len(im.Config.ExposedPorts) > 0 {
 		cfg.ExposedPorts = map[string]struct{}{}

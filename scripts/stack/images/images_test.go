@@ -328,10 +328,29 @@ func TestTable(t *testing.T) {
 		t.Skip("no CA certificates on this host")
 	}
 	env, _ := testEnv(t, tools)
+	// Debian trees: a stand-in with one file (apt is not asked in tests).
+	fake := t.TempDir()
+	writeFile(t, filepath.Join(fake, "usr-file"), "fake Debian tree\n", 0o644)
+	env.DebianDirs = map[string]string{}
+	for _, im := range Images() {
+		for _, f := range im.Files {
+			if f.Src.Debian != nil {
+				env.DebianDirs[im.Short] = fake
+			}
+		}
+	}
 	for _, im := range Images() {
 		img, _ := build(t, env, im)
 		names, m := layerEntries(t, img)
+		if env.DebianDirs[im.Short] != "" {
+			if _, ok := m["usr-file"]; !ok {
+				t.Errorf("%s: no Debian tree in %q", im.Name, names)
+			}
+		}
 		for _, f := range im.Files {
+			if f.Src.Debian != nil {
+				continue
+			}
 			n := strings.TrimPrefix(f.Path, "/")
 			if f.Mode&fs.ModeDir != 0 || f.Src.Host == "/usr/share/zoneinfo" {
 				n += "/"

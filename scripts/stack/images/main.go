@@ -4,7 +4,9 @@
 //
 // Every image is a single-layer OCI image (see table.go for the list) made of
 // static Go binaries built by scripts/tools.sh, the pause binary of
-// scripts/stack/pause and a few small files. Builds are deterministic (fixed
+// scripts/stack/pause and a few small files; the database images (redis,
+// postgres, mysql) are Debian packages unpacked with dpkg-deb (debian.go,
+// debian_images.go) plus an entrypoint. Builds are deterministic (fixed
 // timestamps, sorted entries, fixed gzip level), so the same inputs give the
 // same digest. Built images are kept as OCI layouts under --cache, keyed by
 // the sha256 of every input (hashes remembered by size, mtime and inode), so
@@ -31,7 +33,7 @@
 //	--registry host:port  push to this registry over plain HTTP (waits up to --wait for it to answer)
 //	--cache dir           image cache (default ${IDP_CACHE_DIR:-~/.cache/terraform-provider-idp}/images)
 //	--only a,b            only these images: short name (pause, argoexec, argo-events, nats-streaming,
-//	                      nats-exporter, kaniko), upstream name or repository path
+//	                      nats-exporter, kaniko, redis, postgres, mysql), upstream name or repository path
 //	--tool tool=dir       take a tool's binaries from dir instead of `scripts/tools.sh --path tool`
 //	--root dir            repository root (default: found from the working directory)
 //
@@ -76,10 +78,13 @@ import (
 
 // Env is what building needs besides the image table.
 type Env struct {
-	Root      string            // repository root (scripts/tools.sh, scripts/stack/pause)
-	Cache     string            // image cache dir
-	ToolDirs  map[string]string // --tool overrides
-	PausePath string            // the pause binary; built on first use when empty
+	Root     string            // repository root (scripts/tools.sh, scripts/stack/pause)
+	Cache    string            // image cache dir
+	ToolDirs map[string]string // --tool overrides
+	// DebianDirs: an image's (by short name) Debian tree instead of
+	// building it from packages (tests).
+	DebianDirs map[string]string
+	PausePath  string // the pause binary; built on first use when empty
 
 	hashes    *hashCache
 	toolCache map[string]string
@@ -278,6 +283,10 @@ func (e *Env) list(imgs []Image, registry string) {
 				}
 			case src.Data != nil:
 				what = "embedded"
+			case src.Link != "":
+				what = "symlink to " + src.Link
+			case src.Debian != nil:
+				what = "Debian packages " + strings.Join(src.Debian.Packages, " ") + " and their dependencies"
 			default:
 				what = "directory"
 			}

@@ -9,6 +9,7 @@ import (
 //   - ssh_known_hosts, argo-nsswitch.conf: argo-workflows v3.7.3 hack/ (Apache-2.0)
 //   - kaniko-nsswitch.conf: kaniko v1.23.2 files/nsswitch.conf (Apache-2.0)
 //   - passwd, group: the accounts of gcr.io/distroless/static (root, nobody, nonroot)
+//   - redis-, postgres-, mysql-entrypoint.sh, my.cnf: the database images' (debian_images.go)
 //
 //go:embed files
 var files embed.FS
@@ -155,5 +156,6 @@ func Images() []Image {
 				WorkingDir: "/workspace",
 			},
 		},
+		redisImage(), postgresImage(), mysqlImage(),
 	}
 }
