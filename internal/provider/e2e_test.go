@@ -244,10 +244,17 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 	})
 }
 
-// hookSignsWithVault checks that GitHub's one hook for the application
-// signs with the webhook secret now in Vault.
+// hookSignsWithVault waits for GitHub's hook for the application (the
+// EventSource registers it when it starts) and checks it is the only one
+// and signs with the webhook secret now in Vault.
 func hookSignsWithVault(t *testing.T, gh *acctest.GitHub, owner, repo, project string) error {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := gh.WaitHook(ctx, owner, repo); err != nil {
+		dumpNamespace(t, render.Namespace(project))
+		return fmt.Errorf("the EventSource registered no hook: %w", err)
+	}
 	kv, _ := acctest.Vault(t)
 	s, err := kv.Get(context.Background(), render.WebhookSecretVaultPath(project, "app"))
 	if err != nil {

@@ -12,15 +12,25 @@ import (
 )
 
 // The push webhook of an application's repository is the provider's to keep
-// in line with Vault. Argo Events registers it too, but when a hook with the
+// in line with Vault. Argo Events registers it, but when a hook with the
 // same URL exists it reuses it and never updates its secret: after an
-// import (the old chart's hooks have none), a destroy and re-create, or a
-// rotation, GitHub would keep signing with a secret nobody checks against.
+// import (the old chart's hooks have none), a destroy and re-create that
+// left the hook, or a rotation, GitHub would keep signing with a secret
+// nobody checks against.
 
-// syncHook makes the repository's webhook for url carry secret, JSON
-// payloads and push events, creating it when missing. It returns whether
-// GitHub was changed. Secrets go to GitHub only; errors never carry them.
+// syncHook makes the repository's existing webhook for url carry secret,
+// JSON payloads and push events. It returns whether there was one. It
+// never creates one: Argo Events does when the EventSource starts, so
+// GitHub delivers only once something listens (a hook made at apply would
+// send the first pushes into a void), and two registrations cannot race
+// into duplicate hooks. Secrets go to GitHub only; errors never carry them.
 func syncHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, repo, url, secret string) (bool, error) {
+	h, err := findHook(ctx, gh, tok, owner, repo, url)
+	if err != nil || h == nil {
+		return false, err
+	}
+	// GitHub never returns a secret, so whether it matches cannot be
+	// known: it is always written.
 	want := &github.Hook{
 		Config: &github.HookConfig{
 			URL: github.String(url), ContentType: github.String("json"), InsecureSSL: github.String("0"),
@@ -29,22 +39,8 @@ func syncHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, re
 		Events: []string{"push"},
 		Active: github.Bool(true),
 	}
-	h, err := findHook(ctx, gh, tok, owner, repo, url)
-	if err != nil {
-		return false, err
-	}
-	if h == nil {
-		want.Name = github.String("web")
-		_, resp, err := gh.Repositories.CreateHook(ctx, owner, repo, want)
-		if err != nil {
-			return false, fmt.Errorf("creating the push webhook of %s/%s: %w", owner, repo, githubError(err, resp, tok, owner, repo, ""))
-		}
-		return true, nil
-	}
-	// GitHub never returns a secret, so whether it matches cannot be
-	// known: it is always written.
 	if _, resp, err := gh.Repositories.EditHook(ctx, owner, repo, h.GetID(), want); err != nil {
-		return false, fmt.Errorf("updating the push webhook of %s/%s: %w", owner, repo, githubError(err, resp, tok, owner, repo, ""))
+		return true, fmt.Errorf("updating the push webhook of %s/%s: %w", owner, repo, githubError(err, resp, tok, owner, repo, ""))
 	}
 	return true, nil
 }
@@ -80,9 +76,9 @@ func findHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, re
 	}
 }
 
-// syncHook gives the application's repository a push webhook signed with
-// the secret in Vault, with the token CI uses. Without a GitHub token it
-// leaves the hook to Argo Events.
+// syncHook makes the application's push webhook, if GitHub has one, sign
+// with the secret in Vault, with the token CI uses. Without a GitHub token
+// it leaves the hook to Argo Events.
 func (r *applicationResource) syncHook(ctx context.Context, spec render.Application, diags *diag.Diagnostics) {
 	secret := spec.WebhookSecret.Values["secret"]
 	if secret == "" || spec.Dispatch != nil && spec.WebhookBaseURL == "" {

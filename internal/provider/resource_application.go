@@ -643,12 +643,6 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	if diags.HasError() {
 		return
 	}
-	// GitHub's hook first: a new EventSource then finds it and registers
-	// no second one.
-	r.syncHook(ctx, spec, diags)
-	if diags.HasError() {
-		return
-	}
 	restart, err := r.needsRestart(ctx, spec)
 	if err != nil {
 		diags.AddError("Reading application", err.Error())
@@ -656,6 +650,13 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	}
 	if err := eng.Sync(ctx, before, desired); err != nil {
 		diags.AddError("Applying application", err.Error())
+		return
+	}
+	// GitHub's hook, if it exists, right after the Secret: the EventSource
+	// pod (re)starting onto the new Secret takes seconds, so GitHub signs
+	// with the new secret by the time it listens, and reuses the hook.
+	r.syncHook(ctx, spec, diags)
+	if diags.HasError() {
 		return
 	}
 	if restart {

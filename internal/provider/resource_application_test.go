@@ -279,12 +279,10 @@ data "idp_application" "app" {
 					if v := params[0].(map[string]any)["value"]; v != sha('1') {
 						return fmt.Errorf("first build of %v, want the branch head %s", v, sha('1'))
 					}
-					// The provider registered GitHub's hook with the secret in
-					// Vault (Argo Events reuses a hook with its URL as it is).
-					hooks := gh.Hooks("myorg", "my-api")
-					if len(hooks) != 1 || hooks[0].URL != testWebhookBase+"/"+project+"-"+app || hooks[0].Secret != webhookSecret ||
-						hooks[0].ContentType != "json" || len(hooks[0].Events) != 1 || hooks[0].Events[0] != "push" {
-						return fmt.Errorf("GitHub hooks %+v; want one push hook to the webhook URL signing with Vault's secret", len(hooks))
+					// The hook is Argo Events' to create (kwok runs no
+					// EventSource): the provider never makes one.
+					if hooks := gh.Hooks("myorg", "my-api"); len(hooks) != 0 {
+						return fmt.Errorf("%d GitHub hooks before any EventSource ran", len(hooks))
 					}
 					if err := checkDeployRBAC(t, project, app, []string{"api.example.com", "www.example.com"})(s); err != nil {
 						return err
