@@ -2,7 +2,10 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -86,4 +89,79 @@ func (v labelsValidator) ValidateMap(ctx context.Context, req validator.MapReque
 			resp.Diagnostics.AddAttributeError(p, "Invalid label value", fmt.Sprintf("%q: %s", s, strings.Join(errs, "; ")))
 		}
 	}
+}
+
+// Provider settings that would otherwise pass every plan and break at
+// apply (an image name, a client) are checked when the provider is
+// configured; each error says what to give instead.
+
+// checkKubeHost: client-go takes a URL, a host or host:port (https).
+func checkKubeHost(v string) error {
+	raw := v
+	if !strings.Contains(v, "://") {
+		raw = "https://" + v
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not an API server address: give its URL, such as https://10.0.0.1:6443 (the server of a kubeconfig cluster)", v)
+	}
+	return nil
+}
+
+// checkPEM: client-go reads certificates and keys as PEM. The value is not
+// repeated (a key is secret).
+func checkPEM(v string) error {
+	if b, _ := pem.Decode([]byte(v)); b != nil {
+		return nil
+	}
+	hint := ""
+	if _, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err == nil {
+		hint = " It looks base64-encoded, as a kubeconfig's *-data fields are: pass base64decode(...) of it."
+	}
+	return fmt.Errorf("the value is not PEM: give the PEM text, starting with a line such as -----BEGIN CERTIFICATE-----.%s", hint)
+}
+
+// checkVaultAddress: the Vault client takes http(s):// or unix:// (an
+// agent's socket).
+func checkVaultAddress(v string) error {
+	u, err := url.Parse(v)
+	switch {
+	case err == nil && u.Scheme == "unix" && u.Path != "":
+		return nil
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "":
+		return fmt.Errorf("%q is not a Vault address: give its URL with scheme, such as https://vault.example.com:8200", v)
+	}
+	return nil
+}
+
+// registryHost is the domain part of an image reference: host[:port].
+var registryHost = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?$`)
+
+// checkRegistryHost: image names are <host>/<project>/<P>-<A>:<sha>.
+func checkRegistryHost(v string) error {
+	if registryHost.MatchString(v) {
+		return nil
+	}
+	host := v
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+3:]
+	}
+	fix := "give host[:port] only, such as harbor.example.com or 10.0.0.5:5000"
+	if h, p, ok := strings.Cut(host, "/"); ok && registryHost.MatchString(h) {
+		fix = fmt.Sprintf("give host = %q and put the path in registry.project (%q)", h, strings.Trim(p, "/"))
+	} else if host != v && registryHost.MatchString(host) {
+		fix = fmt.Sprintf("drop the scheme: host = %q", host)
+	}
+	return fmt.Errorf("%q is not a registry host (images are named <host>/<project>/<project>-<application>:<sha>): %s", v, fix)
+}
+
+// registryPath is the path of an image reference: lowercase components.
+var registryPath = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+
+func checkRegistryProject(v string) error {
+	if registryPath.MatchString(v) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a registry project: image paths take lowercase letters, digits and '.', '_' or '-' between them, "+
+		"in components joined by '/', such as injunweb or team/apps", v)
 }

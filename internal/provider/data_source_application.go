@@ -72,8 +72,9 @@ func (d *applicationDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"its last CI run, and, with a GitHub token configured, whether that is the head of its branch.",
 		Attributes: map[string]schema.Attribute{
 			"id":      schema.StringAttribute{Computed: true, MarkdownDescription: "`<project>/<name>`."},
-			"project": schema.StringAttribute{Required: true, MarkdownDescription: "Project name."},
-			"name":    schema.StringAttribute{Required: true, MarkdownDescription: "Application name."},
+			"project": schema.StringAttribute{Required: true, MarkdownDescription: "Project name.", Validators: projectNameValidators()},
+			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Application name.",
+				Validators: applicationNameValidators()},
 			"deployed_hash": schema.StringAttribute{Computed: true,
 				MarkdownDescription: "Commit the Deployment runs; null before the first build."},
 			"image":            schema.StringAttribute{Computed: true, MarkdownDescription: "Image the Deployment runs."},

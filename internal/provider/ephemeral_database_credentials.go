@@ -59,7 +59,7 @@ func (e *databaseCredentials) Schema(_ context.Context, _ ephemeral.SchemaReques
 			},
 			"name": schema.StringAttribute{
 				Required: true, MarkdownDescription: "The database's name.",
-				Validators: nameValidators(render.MaxDatabaseName),
+				Validators: databaseNameValidators(),
 			},
 			"version": schema.Int64Attribute{
 				Optional: true, Computed: true,

@@ -158,7 +158,7 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 					},
 					"repo": schema.StringAttribute{
 						Required: true, MarkdownDescription: "Repository name.",
-						Validators: []validator.String{stringvalidator.RegexMatches(githubRepo, "must be a GitHub repository name")},
+						Validators: []validator.String{githubRepoValidator{}},
 					},
 					"branch": schema.StringAttribute{
 						Required: true, MarkdownDescription: "Branch whose pushes are built and deployed. Besides git's rules, it may not " +
@@ -229,8 +229,10 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 				// Optional, checked in ValidateConfig: "required" would be
 				// enforced on a whole idp_database that is still unknown.
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"project": schema.StringAttribute{Optional: true, MarkdownDescription: "The database's project: the application's. Required."},
-					"name":    schema.StringAttribute{Optional: true, MarkdownDescription: "The database's name. Required."},
+					"project": schema.StringAttribute{Optional: true, MarkdownDescription: "The database's project: the application's. Required.",
+						Validators: projectNameValidators()},
+					"name": schema.StringAttribute{Optional: true, MarkdownDescription: "The database's name. Required.",
+						Validators: databaseNameValidators()},
 					"type": schema.StringAttribute{Optional: true, MarkdownDescription: "The database's type. Required.",
 						Validators: []validator.String{stringvalidator.OneOf(render.DatabaseTypeNames()...)}},
 					"port": schema.Int64Attribute{Optional: true, MarkdownDescription: "The database's port. Required.",
@@ -942,7 +944,7 @@ func (v branchValidator) ValidateString(ctx context.Context, req validator.Strin
 	b := req.ConfigValue.ValueString()
 	if b == "" || b == "@" || badRef.MatchString(b) || strings.HasPrefix(b, "refs/") {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid branch",
-			fmt.Sprintf("%q must be %s, without a refs/heads/ prefix.", b, v.Description(ctx)))
+			fmt.Sprintf("%s %q must be %s, without a refs/heads/ prefix.", req.Path, b, v.Description(ctx)))
 		return
 	}
 	checkBranchUnsafe(req.Path, b, &resp.Diagnostics)

@@ -86,8 +86,8 @@ func checkBranchUnsafe(p path.Path, branch string, diags *diag.Diagnostics) {
 			"$(": "Kubernetes would expand it as a variable in the build container's arguments",
 		}[m]
 		diags.AddAttributeError(p, "Invalid branch",
-			fmt.Sprintf("%q contains %q, which the build pipeline cannot carry: %s. Rename the branch, or build another one.",
-				branch, m, why))
+			fmt.Sprintf("%s %q contains %q, which the build pipeline cannot carry: %s. Rename the branch, or build another one.",
+				p, branch, m, why))
 	}
 }
 
@@ -120,4 +120,48 @@ func (v wildcardDomainValidator) ValidateString(ctx context.Context, req validat
 		fmt.Sprintf("%q: Traefik's Host() rule matches a host exactly, so a wildcard would route nothing, and its IngressRoute "+
 			"name cannot hold '*'. List each host instead (e.g. %q).", req.ConfigValue.ValueString(),
 			"www"+strings.TrimPrefix(req.ConfigValue.ValueString(), "*")))
+}
+
+// applicationNameValidators check an application name wherever one is
+// given (idp_application, data.idp_application): it names a Service.
+func applicationNameValidators() []validator.String {
+	return append(nameValidators(render.MaxProjectAndApplication-1),
+		stringvalidator.RegexMatches(startsWithLetter, "must start with a letter (it names a Service)"))
+}
+
+// databaseNameValidators check a database name where it is referred to
+// (idp_application.databases, idp_database_credentials) as idp_database
+// checks it.
+func databaseNameValidators() []validator.String {
+	return append(nameValidators(render.MaxDatabaseName),
+		stringvalidator.RegexMatches(startsWithLetter, "must start with a letter (it names the database's Service)"))
+}
+
+// githubRepoValidator: a GitHub repository name as CI clones it
+// (git://<host>/<owner>/<repo>.git).
+type githubRepoValidator struct{}
+
+func (githubRepoValidator) Description(context.Context) string {
+	return "a GitHub repository name: letters, digits, '.', '_' and '-', without the .git suffix"
+}
+
+func (v githubRepoValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v githubRepoValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	r := req.ConfigValue.ValueString()
+	switch {
+	case strings.HasSuffix(strings.ToLower(r), ".git") && len(r) > len(".git"):
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid repository",
+			fmt.Sprintf("%s %q ends in .git, which CI adds when it clones (%s.git would not exist): give repo = %q.",
+				req.Path, r, r, r[:len(r)-len(".git")]))
+	case !githubRepo.MatchString(r) || r == "." || r == "..":
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid repository",
+			fmt.Sprintf("%s %q must be %s, as in github.com/<owner>/<repo> (only the repository's name, not its URL).",
+				req.Path, r, v.Description(ctx)))
+	}
 }
