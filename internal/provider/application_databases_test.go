@@ -123,8 +123,8 @@ func TestAccApplication_databasesInvalid(t *testing.T) {
 	providerTestEnv(t)
 	for _, c := range []struct{ databases, err string }{
 		{`[{ project = "other", name = "x", type = "redis", port = 6379 }]`, `(?s)Database of another project.*database x is in project other`},
-		{`[{ project = "shop", name = "a-b", type = "redis", port = 6379 }, { project = "shop", name = "a_b", type = "mysql", port = 3306 }]`, `(?s)Databases share variable names.*A_B_HOST`},
 		{`[{ project = "shop", name = "x" }]`, `(?s)Incomplete database.*databases = \[idp_database.orders\]`},
+		{`[{ project = "shop", name = "kubernetes", type = "redis", port = 6379 }]`, `(?s)Database name taken by Kubernetes.*give the database\s+another\s+name`},
 		{`[{ project = "shop", name = "x", type = "oracle", port = 1 }]`, `(?s)databases.*value must be one of`},
 	} {
 		resource.Test(t, resource.TestCase{

@@ -82,10 +82,14 @@ type databaseLinkModel struct {
 	Name    types.String `tfsdk:"name"`
 	Type    types.String `tfsdk:"type"`
 	Port    types.Int64  `tfsdk:"port"`
+	// PasswordVersion restarts the pods when the database's password is
+	// rotated.
+	PasswordVersion types.Int64 `tfsdk:"password_version"`
 }
 
 var databaseLinkTypes = map[string]attr.Type{
 	"project": types.StringType, "name": types.StringType, "type": types.StringType, "port": types.Int64Type,
+	"password_version": types.Int64Type,
 }
 
 type dispatchModel struct {
@@ -237,6 +241,9 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 						Validators: []validator.String{stringvalidator.OneOf(render.DatabaseTypeNames()...)}},
 					"port": schema.Int64Attribute{Optional: true, MarkdownDescription: "The database's port. Required.",
 						Validators: []validator.Int64{int64validator.Between(1, 65535)}},
+					"password_version": schema.Int64Attribute{Optional: true,
+						MarkdownDescription: "The database's `password_version`: when it changes (a rotation), the pods " +
+							"restart onto the new password. Given with the resource itself."},
 				}},
 			},
 			"dispatch": schema.SingleNestedAttribute{
@@ -293,10 +300,9 @@ func (r *applicationResource) ValidateConfig(ctx context.Context, req resource.V
 	checkDatabaseLinks(ctx, m.Project.ValueString(), m.Databases, &resp.Diagnostics)
 }
 
-// checkDatabaseLinks: an application uses its own project's databases, and
-// no two of them may set the same variables.
+// checkDatabaseLinks: an application uses its own project's databases.
+// (Their variable prefixes cannot collide: database names have no "_".)
 func checkDatabaseLinks(ctx context.Context, project string, v types.Set, diags *diag.Diagnostics) {
-	seen := map[string]string{}
 	for _, db := range databaseLinks(ctx, v, diags) {
 		if db.Project.IsNull() || db.Name.IsNull() || db.Type.IsNull() || db.Port.IsNull() {
 			diags.AddAttributeError(path.Root("databases"), "Incomplete database",
@@ -306,17 +312,16 @@ func checkDatabaseLinks(ctx context.Context, project string, v types.Set, diags 
 		if db.Project.IsUnknown() || db.Name.IsUnknown() {
 			continue
 		}
+		if render.DatabaseEnvPrefix(db.Name.ValueString()) == "KUBERNETES" {
+			diags.AddAttributeError(path.Root("databases"), "Database name taken by Kubernetes",
+				"every pod has KUBERNETES_PORT and KUBERNETES_SERVICE_HOST for the API server, which would overwrite this "+
+					"database's variables; give the database another name.")
+		}
 		if db.Project.ValueString() != project {
 			diags.AddAttributeError(path.Root("databases"), "Database of another project",
 				fmt.Sprintf("database %s is in project %s; an application can use only its own project's databases (%s).",
 					db.Name.ValueString(), db.Project.ValueString(), project))
 		}
-		x := render.DatabaseEnvPrefix(db.Name.ValueString())
-		if other, dup := seen[x]; dup && other != db.Name.ValueString() {
-			diags.AddAttributeError(path.Root("databases"), "Databases share variable names",
-				fmt.Sprintf("databases %s and %s would both set %s_HOST, %s_PASSWORD, ...; use only one of them.", other, db.Name.ValueString(), x, x))
-		}
-		seen[x] = db.Name.ValueString()
 	}
 }
 
@@ -816,8 +821,9 @@ func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (r
 	p, a := m.Project.ValueString(), m.Name.ValueString()
 	var links []render.DatabaseLink
 	for _, db := range databaseLinks(ctx, m.Databases, diags) {
-		known = known && !db.Name.IsUnknown() && !db.Type.IsUnknown() && !db.Port.IsUnknown()
-		links = append(links, render.DatabaseLink{Name: db.Name.ValueString(), Type: db.Type.ValueString(), Port: db.Port.ValueInt64()})
+		known = known && !db.Name.IsUnknown() && !db.Type.IsUnknown() && !db.Port.IsUnknown() && !db.PasswordVersion.IsUnknown()
+		links = append(links, render.DatabaseLink{Name: db.Name.ValueString(), Type: db.Type.ValueString(), Port: db.Port.ValueInt64(),
+			PasswordVersion: db.PasswordVersion.ValueInt64()})
 	}
 	sort.Slice(links, func(i, j int) bool { return links[i].Name < links[j].Name })
 	var dispatch *render.Dispatch
@@ -857,9 +863,13 @@ func databaseLinksValue(p string, links []render.DatabaseLink) types.Set {
 	}
 	elems := make([]attr.Value, len(links))
 	for i, l := range links {
+		version := types.Int64Null()
+		if l.PasswordVersion > 0 {
+			version = types.Int64Value(l.PasswordVersion)
+		}
 		elems[i] = types.ObjectValueMust(databaseLinkTypes, map[string]attr.Value{
 			"project": types.StringValue(p), "name": types.StringValue(l.Name),
-			"type": types.StringValue(l.Type), "port": types.Int64Value(l.Port),
+			"type": types.StringValue(l.Type), "port": types.Int64Value(l.Port), "password_version": version,
 		})
 	}
 	return types.SetValueMust(elemType, elems)
@@ -1024,7 +1034,8 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
 			m.Replicas = types.Int64Value(n)
 		}
-		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, containerEnv(dep, render.Deployment(a))))
+		ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
+		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, containerEnv(dep, render.Deployment(a)), ann))
 	}
 	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
 	if err != nil {

@@ -480,9 +480,16 @@ func applyStep(name, serviceAccount string, obj *unstructured.Unstructured) (map
 	for i, f := range DeployFlags {
 		flags[i] = f
 	}
-	return map[string]any{"name": name, "serviceAccountName": serviceAccount, "resource": map[string]any{
-		"action": "apply", "flags": flags, "manifest": string(manifest),
-	}}, nil
+	return map[string]any{
+		"name": name, "serviceAccountName": serviceAccount,
+		// Argo hands the step's template to its pod in an environment
+		// variable, and Kubernetes expands $(VAR) in those: with service
+		// links, a Service "cache" would turn the app's $(CACHE_PORT) into
+		// "tcp://10.96.x.y:6379" before kubectl sees the manifest. Without
+		// them no such variable exists, and $(VAR) stays for the app's pods.
+		"podSpecPatch": `{"enableServiceLinks":false}`,
+		"resource": map[string]any{"action": "apply", "flags": flags, "manifest": string(manifest)},
+	}, nil
 }
 
 // ReleaseRecord is the ConfigMap recording the commit last rolled out (by
@@ -591,6 +598,9 @@ func deployment(a Application, tag string) (*unstructured.Unstructured, error) {
 				}},
 			},
 		},
+	}
+	if v := databasePasswordsAnnotation(a.Databases); v != "" {
+		spec.Template.Annotations = map[string]string{AnnotationDatabaseVersions: v}
 	}
 	return object("apps/v1", "Deployment", Namespace(a.Project), app, labels, map[string]any{"spec": fromTyped(spec)}), nil
 }

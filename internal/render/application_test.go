@@ -41,7 +41,7 @@ func TestApplicationObjects_deployed(t *testing.T) {
 	a.Hash = "0123456789abcdef0123456789abcdef01234567"
 	a.WebhookSecret.Version, a.WebhookSecret.Values = 1, map[string]string{"secret": "whsec"}
 	a.AppSecret.Version, a.AppSecret.Values = 3, map[string]string{"DATABASE_URL": "mysql://x"}
-	a.Databases = []DatabaseLink{{Name: "cache", Type: "redis", Port: 6379}, {Name: "orders-db", Type: "mysql", Port: 3307}}
+	a.Databases = []DatabaseLink{{Name: "cache", Type: "redis", Port: 6379, PasswordVersion: 2}, {Name: "orders-db", Type: "mysql", Port: 3307, PasswordVersion: 1}}
 	objs, err := ApplicationObjects(a)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,28 @@ type DatabaseLink struct {
 	Name string
 	Type string // a key of DatabaseTypes
 	Port int64
+	// PasswordVersion is the Vault version of the database's password
+	// (idp_database.password_version; 0 when not given). It is recorded on
+	// the pod template, so a rotation restarts the application onto it.
+	PasswordVersion int64
+}
+
+// AnnotationDatabaseVersions, on an application's pod template, lists the
+// password versions of its databases ("cache=2,orders=1"): a rotation
+// changes it, and the pods restart, as the database's own do, onto the new
+// password (env from a Secret is read only at pod start).
+const AnnotationDatabaseVersions = "idpkit.io/database-password-versions"
+
+// databasePasswordsAnnotation is AnnotationDatabaseVersions' value for
+// links sorted by name ("" when no version is known).
+func databasePasswordsAnnotation(links []DatabaseLink) string {
+	var parts []string
+	for _, l := range links {
+		if l.PasswordVersion > 0 {
+			parts = append(parts, l.Name+"="+strconv.FormatInt(l.PasswordVersion, 10))
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // DatabaseEnvPrefix names a database's variables: "orders-db" gives
@@ -57,8 +79,15 @@ func DatabaseEnv(p string, db DatabaseLink) ([]corev1.EnvVar, error) {
 }
 
 // ParseDatabaseEnv finds the databases whose DatabaseEnv a container's
-// environment holds (for import).
-func ParseDatabaseEnv(p string, env []corev1.EnvVar) []DatabaseLink {
+// environment holds, with the password versions its pod template's
+// annotations record (for import).
+func ParseDatabaseEnv(p string, env []corev1.EnvVar, annotations map[string]string) []DatabaseLink {
+	versions := map[string]int64{}
+	for _, part := range strings.Split(annotations[AnnotationDatabaseVersions], ",") {
+		if name, v, ok := strings.Cut(part, "="); ok {
+			versions[name], _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
 	vals := map[string]string{}
 	for _, e := range env {
 		vals[e.Name] = e.Value
@@ -73,7 +102,7 @@ func ParseDatabaseEnv(p string, env []corev1.EnvVar) []DatabaseLink {
 		for typ, url := range databaseURLs {
 			if vals[x+"_URL"] == fmt.Sprintf(url, x) {
 				port, _ := strconv.ParseInt(vals[x+"_PORT"], 10, 64)
-				out = append(out, DatabaseLink{Name: d, Type: typ, Port: port})
+				out = append(out, DatabaseLink{Name: d, Type: typ, Port: port, PasswordVersion: versions[d]})
 			}
 		}
 	}

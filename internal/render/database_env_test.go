@@ -49,14 +49,15 @@ func TestDatabaseEnv(t *testing.T) {
 }
 
 func TestParseDatabaseEnv(t *testing.T) {
-	links := []DatabaseLink{{Name: "cache", Type: "redis", Port: 6379}, {Name: "orders-db", Type: "mysql", Port: 3307}}
+	links := []DatabaseLink{{Name: "cache", Type: "redis", Port: 6379, PasswordVersion: 2}, {Name: "orders-db", Type: "mysql", Port: 3307}}
 	var env []corev1.EnvVar
 	for _, l := range links {
 		e, _ := DatabaseEnv("shop", l)
 		env = append(env, e...)
 	}
 	env = append(env, corev1.EnvVar{Name: "OTHER_HOST", Value: "other.elsewhere.svc.cluster.local"})
-	if got := ParseDatabaseEnv("shop", env); !reflect.DeepEqual(got, links) {
+	ann := map[string]string{AnnotationDatabaseVersions: databasePasswordsAnnotation(links)}
+	if got := ParseDatabaseEnv("shop", env, ann); !reflect.DeepEqual(got, links) {
 		t.Fatalf("ParseDatabaseEnv = %+v, want %+v", got, links)
 	}
 }

@@ -79,6 +79,7 @@ func main() {
 	if port == "" {
 		port = "8080"
 	}
+	http.HandleFunc("/redis/", serveRedis)
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		file := "/version"
 		if r.URL.Path == "/probe" {
