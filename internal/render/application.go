@@ -488,7 +488,7 @@ func applyStep(name, serviceAccount string, obj *unstructured.Unstructured) (map
 		// "tcp://10.96.x.y:6379" before kubectl sees the manifest. Without
 		// them no such variable exists, and $(VAR) stays for the app's pods.
 		"podSpecPatch": `{"enableServiceLinks":false}`,
-		"resource": map[string]any{"action": "apply", "flags": flags, "manifest": string(manifest)},
+		"resource":     map[string]any{"action": "apply", "flags": flags, "manifest": string(manifest)},
 	}, nil
 }
 
