@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -239,6 +240,47 @@ ephemeral "idp_database_credentials" %[1]q {
 							return err
 						}
 						return client(db, "after growth", "v2", "v1", "v2")
+					})
+				},
+			},
+			{
+				// Rotation: a new password in Vault is changed inside each
+				// server over the old one, the pods restart onto it, the old
+				// one stops working, and the data stays.
+				PreConfig: func() {
+					mark()
+					for _, db := range e2eDatabases {
+						acctest.PutVault(t, render.DatabaseVaultPath(project, db.typ), map[string]any{"password": acctest.Name("rotated-")})
+					}
+				},
+				Config: config("2Gi", true),
+				Check: func(s *terraform.State) error {
+					t.Logf("rotating %d passwords took %s", len(e2eDatabases), time.Since(start).Round(100*time.Millisecond))
+					// The new password from Vault (the echo provider keeps
+					// what the ephemeral resource gave when echo.creds was
+					// created).
+					kv, _ := acctest.Vault(t)
+					for _, db := range e2eDatabases {
+						v, err := kv.Get(context.Background(), render.DatabaseVaultPath(project, db.typ))
+						if err != nil {
+							return err
+						}
+						creds[db.typ]["password"] = v.Data["password"].(string)
+					}
+					return each(func(db e2eDatabase) error {
+						if creds[db.typ]["password"] == passwords[db.typ] {
+							return fmt.Errorf("Vault still holds the old password")
+						}
+						if err := client(db, "after rotation", "", "v1", "v2"); err != nil {
+							return err
+						}
+						old := maps.Clone(creds[db.typ])
+						old["password"] = passwords[db.typ]
+						if _, err := runDBClient(t, cs, ns, db, "with the old password", old, ""); err == nil {
+							return fmt.Errorf("the old password still opens the server")
+						}
+						passwords[db.typ] = creds[db.typ]["password"]
+						return nil
 					})
 				},
 			},
