@@ -402,6 +402,7 @@ real_node_ready() {
 	[[ $js == *'"type":"Ready","status":"True"'* ]]
 }
 wait_for kubelet 90 "node $NODE_NAME Ready" real_node_ready
+node_start_netpol "$KUBECONFIG_FILE"
 say "node $NODE_NAME Ready ($(elapsed))"
 
 # ---------------------------------------------------------------- CI platform

@@ -39,6 +39,10 @@ resource "idp_application" "api" {
 
   port    = 8080
   domains = ["api.shop.local"]
+
+  # CACHE_HOST, CACHE_PORT, CACHE_PASSWORD (from the database's Secret),
+  # CACHE_URL, ... in the pods' environment.
+  databases = [idp_database.cache]
 }
 
 # A database whose password is generated into Vault and never stored in state.
@@ -46,7 +50,7 @@ resource "idp_database" "cache" {
   project = idp_project.shop.name
   name    = "cache"
   type    = "redis"
-  version = "7.4"
+  version = "7.0"
   size    = "1Gi"
 }
 

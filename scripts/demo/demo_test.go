@@ -68,7 +68,7 @@ func TestTestAppRepo(t *testing.T) {
 func TestPrepare(t *testing.T) {
 	for _, has := range []bool{true, false} {
 		mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if has && r.Method == http.MethodHead && r.URL.Path == "/v2/library/redis/manifests/7.4" {
+			if has && r.Method == http.MethodHead && r.URL.Path == "/v2/library/redis/manifests/7.0" {
 				return
 			}
 			http.NotFound(w, r)
@@ -88,7 +88,7 @@ func TestPrepare(t *testing.T) {
 		}
 		// The override merges into what the example declares.
 		for _, want := range []string{`resource "idp_project" "shop"`, `resource "idp_application" "api"`,
-			`resource "idp_database" "cache"`, `type    = "redis"`, `version = "7.4"`, `"api.shop.local"`} {
+			`resource "idp_database" "cache"`, `type    = "redis"`, `version = "7.0"`, `"api.shop.local"`} {
 			if !strings.Contains(string(tf), want) {
 				t.Errorf("examples/quickstart/main.tf no longer has %s: update scripts/demo's constants", want)
 			}

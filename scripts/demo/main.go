@@ -42,7 +42,7 @@ const (
 	app       = "api"
 	domain    = "api.shop.local"
 	dbType    = "redis"
-	dbVersion = "7.4"
+	dbVersion = "7.0"
 )
 
 // The demo's repository on the fake GitHub, and the registry project its

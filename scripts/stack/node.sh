@@ -179,7 +179,6 @@ node_start() { # node_start <kubeconfig for the node>
 		--hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
 		--node-labels="type=real,$NODE_TAINT_KEY=true" --cert-dir="$NODE_DIR/kubelet/pki" -v=1
 	start kube-proxy nsenter --net="/run/netns/$NODE_NETNS" -- "$kbin/kube-proxy" --config="$NODE_DIR/kube-proxy.yaml" -v=1
-	node_start_netpol "$kc"
 	start coredns nsenter --net="/run/netns/$NODE_NETNS" -- "$("$TOOLS_SH" --path coredns)/coredns" -conf "$NODE_DIR/Corefile"
 }
 
@@ -188,7 +187,9 @@ node_start() { # node_start <kubeconfig for the node>
 # firewall (iptables + ipset, what k3s embeds); routes, the CNI and Services
 # stay with the bridge plugin and kube-proxy. It admits the node's own
 # traffic to local pods (kubelet probes); the host (10.200.0.1, where
-# Traefik runs) is an outside address, admitted only by an ipBlock.
+# Traefik runs) is an outside address, admitted only by an ipBlock. It
+# reads its Node object once, at start, and exits without one: start it
+# once the kubelet has registered the node.
 node_start_netpol() { # node_start_netpol <kubeconfig for the node>
 	start kube-router nsenter --net="/run/netns/$NODE_NETNS" -- "$("$TOOLS_SH" --path kube-router)/kube-router" \
 		--kubeconfig="$1" --hostname-override="$NODE_NAME" \
