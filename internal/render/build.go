@@ -41,19 +41,16 @@ func ParseBuild(wf *unstructured.Unstructured) Build {
 }
 
 // LastBuild is the newest of an application's Workflows (nil for none).
-// Names break ties: generated suffixes are random, but a tie within one
-// second must still pick one run, the same on every read.
+// Creation times have a resolution of one second, and two pushes often
+// land in the same one; an application's runs take turns in creation
+// order (one mutex), so within a second the run still going, or else the
+// one that finished last, is the newer. Names break what remains, the same
+// way on every read.
 func LastBuild(wfs []unstructured.Unstructured) *Build {
 	var newest *unstructured.Unstructured
 	for i := range wfs {
-		wf := &wfs[i]
-		if newest == nil {
-			newest = wf
-			continue
-		}
-		a, b := newest.GetCreationTimestamp().Time, wf.GetCreationTimestamp().Time
-		if b.After(a) || b.Equal(a) && wf.GetName() > newest.GetName() {
-			newest = wf
+		if newest == nil || newer(&wfs[i], newest) {
+			newest = &wfs[i]
 		}
 	}
 	if newest == nil {
@@ -61,6 +58,23 @@ func LastBuild(wfs []unstructured.Unstructured) *Build {
 	}
 	b := ParseBuild(newest)
 	return &b
+}
+
+// newer orders two runs of one application (see LastBuild).
+func newer(a, b *unstructured.Unstructured) bool {
+	ca, cb := a.GetCreationTimestamp().Time, b.GetCreationTimestamp().Time
+	if !ca.Equal(cb) {
+		return ca.After(cb)
+	}
+	fa, _, _ := unstructured.NestedString(a.Object, "status", "finishedAt")
+	fb, _, _ := unstructured.NestedString(b.Object, "status", "finishedAt")
+	if (fa == "") != (fb == "") {
+		return fa == ""
+	}
+	if fa != fb {
+		return fa > fb // RFC 3339 in UTC sorts as text
+	}
+	return a.GetName() > b.GetName()
 }
 
 // failedSteps says which steps of a run failed and why ("rollout: Pod was

@@ -41,11 +41,21 @@ spec: {arguments: {parameters: [{name: git_sha, value: "333333333333333333333333
 	if *got != want {
 		t.Fatalf("LastBuild = %+v, want %+v", *got, want)
 	}
-	// Same second: the name decides, the same way every time; a Workflow
-	// the controller has not seen yet is Pending.
+	// Same second: the run still going is the newer (runs take turns in
+	// creation order); a Workflow the controller has not seen yet is
+	// Pending.
 	got = LastBuild([]unstructured.Unstructured{queued, newer, older})
 	if got.Workflow != "shop-api-build-workflow-ccccc" || got.Phase != "Pending" || got.StartedAt != "" {
 		t.Fatalf("LastBuild = %+v, want the queued run", *got)
+	}
+	// Same second, both done: the one that finished last, whatever the
+	// names (two quick pushes).
+	first := workflow(t, `
+metadata: {name: shop-api-build-workflow-zzzzz, creationTimestamp: "2026-11-25T10:00:30Z"}
+status: {phase: Succeeded, finishedAt: "2026-11-25T10:01:00Z"}
+`)
+	if got = LastBuild([]unstructured.Unstructured{first, newer}); got.Workflow != "shop-api-build-workflow-bbbbb" {
+		t.Fatalf("LastBuild = %+v, want the run that finished last", *got)
 	}
 }
 
