@@ -19,14 +19,8 @@ import (
 // `databases`, and a password rotation in Vault reaches the server, the
 // database's pods and the application's pods, with the data kept.
 func TestAccE2E_appUsesDatabase(t *testing.T) {
-	acctest.RealNode(t)
-	gh := acctest.NewGitHubOn(t, acctest.StackHostIP())
-	project, owner, repo := acctest.Name("e2edb"), "acme", "shop"
-	gh.AddRepo(owner, repo, true)
-	if _, err := gh.Push(owner, repo, "main", acctest.TestAppFiles(t, "v1"), "v1"); err != nil {
-		t.Fatal(err)
-	}
-	e2eEnv(t, gh, project)
+	owner, repo := "acme", "shop"
+	_, project := e2eRepo(t, "e2edb", owner, repo, "v1")
 	ns, domain := render.Namespace(project), e2eDomain(project, "app")
 	kv, _ := acctest.Vault(t)
 	eng := acctest.Engine(t)

@@ -90,15 +90,25 @@ resource "idp_project" "p" {
 `, project, acctest.RealNodeAnnotations) + app)
 }
 
-func TestAccE2E_pushToDeploy(t *testing.T) {
+// e2eRepo starts a fake GitHub on the stack's host address with repository
+// owner/repo, whose main branch holds the test app answering version, and
+// points the provider and project prefix's Vault secrets at the stack.
+func e2eRepo(t *testing.T, prefix, owner, repo, version string) (gh *acctest.GitHub, project string) {
+	t.Helper()
 	acctest.RealNode(t)
-	gh := acctest.NewGitHubOn(t, acctest.StackHostIP())
-	project, owner, repo := acctest.Name("e2e"), "acme", "web"
+	gh = acctest.NewGitHubOn(t, acctest.StackHostIP())
+	project = acctest.Name(prefix)
 	gh.AddRepo(owner, repo, true)
-	if _, err := gh.Push(owner, repo, "main", acctest.TestAppFiles(t, "initial"), "initial"); err != nil {
+	if _, err := gh.Push(owner, repo, "main", acctest.TestAppFiles(t, version), version); err != nil {
 		t.Fatal(err)
 	}
 	e2eEnv(t, gh, project)
+	return gh, project
+}
+
+func TestAccE2E_pushToDeploy(t *testing.T) {
+	owner, repo := "acme", "web"
+	gh, project := e2eRepo(t, "e2e", owner, repo, "initial")
 	ns, domain := render.Namespace(project), e2eDomain(project, "app")
 	var shaA, shaB, shaC, shaBroken string
 	emptyPlan := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}

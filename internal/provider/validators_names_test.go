@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"math/big"
 	"regexp"
 	"strings"
 	"testing"
@@ -107,7 +106,7 @@ func TestSettings_kvMountTrailingSlash(t *testing.T) {
 		if tc.config != "" {
 			vault["kv_mount"] = tc.config
 		}
-		cfg := tfsdk.Config{Schema: s, Raw: configValue(t, typ, map[string]any{"vault": vault})}
+		cfg := tfsdk.Config{Schema: s, Raw: badInputValue(t, typ, map[string]any{"vault": vault})}
 		c, diags := readConfig(context.Background(), cfg)
 		if diags.HasError() {
 			t.Fatal(diags)
@@ -166,7 +165,7 @@ func validateResource(t *testing.T, typeName string, config map[string]any) []*t
 		t.Fatal(err)
 	}
 	typ := schemas.ResourceSchemas[typeName].ValueType()
-	dv, err := tfprotov6.NewDynamicValue(typ, configValue(t, typ, config))
+	dv, err := tfprotov6.NewDynamicValue(typ, badInputValue(t, typ, config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,41 +174,6 @@ func validateResource(t *testing.T, typeName string, config map[string]any) []*t
 		t.Fatal(err)
 	}
 	return resp.Diagnostics
-}
-
-// configValue builds a configuration value of typ from Go values; what is not
-// given is null, as in a configuration that leaves it out.
-func configValue(t *testing.T, typ tftypes.Type, v any) tftypes.Value {
-	t.Helper()
-	if v == nil {
-		return tftypes.NewValue(typ, nil)
-	}
-	switch typ := typ.(type) {
-	case tftypes.Object:
-		m := v.(map[string]any)
-		vals := map[string]tftypes.Value{}
-		for k, at := range typ.AttributeTypes {
-			vals[k] = configValue(t, at, m[k])
-		}
-		for k := range m {
-			if _, ok := typ.AttributeTypes[k]; !ok {
-				t.Fatalf("no attribute %q", k)
-			}
-		}
-		return tftypes.NewValue(typ, vals)
-	case tftypes.Set:
-		var elems []tftypes.Value
-		for _, s := range v.([]string) {
-			elems = append(elems, tftypes.NewValue(typ.ElementType, s))
-		}
-		return tftypes.NewValue(typ, elems)
-	}
-	switch n := v.(type) {
-	case int:
-		return tftypes.NewValue(typ, big.NewFloat(float64(n)))
-	default:
-		return tftypes.NewValue(typ, v)
-	}
 }
 
 func attrString(p *tftypes.AttributePath) string {
