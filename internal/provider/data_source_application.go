@@ -133,11 +133,11 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 		return
 	}
 	m.ID = types.StringValue(p + "/" + a)
-	m.Branch = types.StringValue(sensorBranch(sensor))
+	m.Branch = types.StringValue(render.ParseSensorBranch(sensor))
 	m.DeployedHash, m.Image = types.StringNull(), types.StringNull()
 	m.ReadyReplicas, m.DesiredReplicas = types.Int64Value(0), types.Int64Value(0)
 	if dep != nil {
-		img := containerImage(dep, render.Deployment(a))
+		img := render.ContainerImage(dep, render.Deployment(a))
 		m.Image = types.StringValue(img)
 		if tag := render.ImageTag(img); tag != "" {
 			m.DeployedHash = types.StringValue(tag)
@@ -155,7 +155,7 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 	m.LastBuild = lastBuildValue(render.LastBuild(runs))
 
 	m.BranchHead, m.UpToDate = types.StringNull(), types.BoolNull()
-	owner, repo := eventSourceRepo(get("argoproj.io/v1alpha1", "EventSource", render.EventSource(p, a)), p, a)
+	owner, repo := render.ParseEventSourceRepo(get("argoproj.io/v1alpha1", "EventSource", render.EventSource(p, a)), p, a)
 	head, err := d.data.branchHead(ctx, owner, repo, m.Branch.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Reading the branch head from GitHub", err.Error())

@@ -111,7 +111,7 @@ func (e *databaseCredentials) Open(ctx context.Context, req ephemeral.OpenReques
 				"version = idp_database.<x>.password_version so that this is read after it exists.", p, d, render.DatabaseStatefulSet(p, d)))
 		return
 	}
-	typ, _, port, err := databaseOf(sts, d)
+	typ, _, port, err := render.ParseDatabase(sts, d)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading database", err.Error())
 		return

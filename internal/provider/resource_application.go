@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -29,11 +27,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/yaml"
 
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
@@ -477,7 +471,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	if dep != nil {
-		if tag := render.ImageTag(containerImage(dep, render.Deployment(a))); tag != "" {
+		if tag := render.ImageTag(render.ContainerImage(dep, render.Deployment(a))); tag != "" {
 			state.Git.Hash = types.StringValue(tag)
 		}
 	} else {
@@ -889,53 +883,6 @@ func imageOf(spec render.Application) types.String {
 	return types.StringValue(render.Image(spec.RegistryHost, spec.RegistryProject, spec.Project, spec.Name, spec.Hash))
 }
 
-// containerImage returns the image of the named container of a Deployment.
-func containerImage(dep *unstructured.Unstructured, container string) string {
-	cs, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
-	for _, c := range cs {
-		cm, _ := c.(map[string]any)
-		if cm["name"] == container {
-			img, _ := cm["image"].(string)
-			return img
-		}
-	}
-	return ""
-}
-
-// containerEnv returns the env of the named container of a Deployment.
-func containerEnv(dep *unstructured.Unstructured, container string) []corev1.EnvVar {
-	var d appsv1.Deployment
-	if runtime.DefaultUnstructuredConverter.FromUnstructured(dep.Object, &d) != nil {
-		return nil
-	}
-	for _, c := range d.Spec.Template.Spec.Containers {
-		if c.Name == container {
-			return c.Env
-		}
-	}
-	return nil
-}
-
-// immutableMismatch says why a live Deployment or StatefulSet cannot be
-// adopted in place: its selector (immutable, and applied as a whole) is not
-// the {app: <app>} we apply, or, for a StatefulSet, its serviceName (also
-// immutable) is not serviceName. Import refuses it rather than leaving an
-// apply that fails half-way.
-func immutableMismatch(obj *unstructured.Unstructured, app, serviceName string) error {
-	sel, _, _ := unstructured.NestedMap(obj.Object, "spec", "selector")
-	want := map[string]any{"matchLabels": map[string]any{"app": app}}
-	if !reflect.DeepEqual(sel, want) {
-		got, _ := json.Marshal(sel)
-		return fmt.Errorf("%s %s selects its pods with %s, not {\"matchLabels\":{\"app\":%q}} as this provider and the chart do; "+
-			"a selector cannot be changed, so it cannot be adopted in place", obj.GetKind(), obj.GetName(), got, app)
-	}
-	if got, _, _ := unstructured.NestedString(obj.Object, "spec", "serviceName"); serviceName != "" && got != serviceName {
-		return fmt.Errorf("%s %s has serviceName %q, not %q; it cannot be changed, so it cannot be adopted in place",
-			obj.GetKind(), obj.GetName(), got, serviceName)
-	}
-	return nil
-}
-
 // branchValidator applies git's ref-name rules to a branch name.
 type branchValidator struct{}
 
@@ -975,7 +922,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	if es == nil {
 		return nil, fmt.Errorf("EventSource %s/%s does not exist: no application %s in project %s", ns, render.EventSource(p, a), a, p)
 	}
-	owner, repo := eventSourceRepo(es, p, a)
+	owner, repo := render.ParseEventSourceRepo(es, p, a)
 	if owner == "" || repo == "" {
 		return nil, fmt.Errorf("EventSource %s/%s has no single GitHub repository under github.%s", ns, es.GetName(), render.GitHubEvent(p, a))
 	}
@@ -983,7 +930,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	if err != nil {
 		return nil, err
 	}
-	branch := sensorBranch(sensor)
+	branch := render.ParseSensorBranch(sensor)
 	if branch == "" {
 		return nil, fmt.Errorf("Sensor %s/%s is missing or has no body.ref filter, so the branch is unknown", ns, render.Sensor(p, a))
 	}
@@ -1025,17 +972,17 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		return nil, err
 	}
 	if dep != nil {
-		if err := immutableMismatch(dep, render.Deployment(a), ""); err != nil {
+		if err := render.ImmutableMismatch(dep, render.Deployment(a), ""); err != nil {
 			return nil, err
 		}
-		if tag := render.ImageTag(containerImage(dep, render.Deployment(a))); tag != "" {
+		if tag := render.ImageTag(render.ContainerImage(dep, render.Deployment(a))); tag != "" {
 			m.Git.Hash = types.StringValue(tag)
 		}
 		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
 			m.Replicas = types.Int64Value(n)
 		}
 		ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
-		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, containerEnv(dep, render.Deployment(a)), ann))
+		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), ann))
 	}
 	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
 	if err != nil {
@@ -1043,7 +990,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	}
 	var domains []string
 	for _, rt := range routes {
-		if d := routeDomain(&rt, a); d != "" && rt.GetName() == render.IngressRoute(p, a, d) {
+		if d := render.ParseRouteDomain(&rt, a); d != "" && rt.GetName() == render.IngressRoute(p, a, d) {
 			domains = append(domains, d)
 		}
 	}
@@ -1054,86 +1001,10 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		if err != nil {
 			return nil, err
 		}
-		domains = templateDomains(tmpl, p, a)
+		domains = render.ParseTemplateDomains(tmpl, p, a)
 	}
 	if len(domains) > 0 {
 		m.Domains = setValue(domains)
 	}
 	return m, nil
-}
-
-// templateDomains returns the domains whose IngressRoutes the deploy steps
-// of an application's WorkflowTemplate apply.
-func templateDomains(tmpl *unstructured.Unstructured, p, a string) []string {
-	if tmpl == nil {
-		return nil
-	}
-	var out []string
-	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
-	for _, s := range steps {
-		manifest, _, _ := unstructured.NestedString(s.(map[string]any), "resource", "manifest")
-		rt := &unstructured.Unstructured{}
-		if manifest == "" || yaml.Unmarshal([]byte(manifest), &rt.Object) != nil || rt.GetKind() != "IngressRoute" {
-			continue
-		}
-		if d := routeDomain(rt, a); d != "" && rt.GetName() == render.IngressRoute(p, a, d) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-var hostMatch = regexp.MustCompile("^Host\\(`([^`]+)`\\)$")
-
-// routeDomain returns the domain an IngressRoute sends to service a.
-func routeDomain(rt *unstructured.Unstructured, a string) string {
-	routes, _, _ := unstructured.NestedSlice(rt.Object, "spec", "routes")
-	if len(routes) != 1 {
-		return ""
-	}
-	r := routes[0].(map[string]any)
-	svcs, _, _ := unstructured.NestedSlice(r, "services")
-	match, _ := r["match"].(string)
-	m := hostMatch.FindStringSubmatch(match)
-	if len(svcs) != 1 || m == nil || svcs[0].(map[string]any)["name"] != render.Service(a) {
-		return ""
-	}
-	return m[1]
-}
-
-// eventSourceRepo returns the one repository an application's EventSource
-// listens to.
-func eventSourceRepo(es *unstructured.Unstructured, p, a string) (owner, repo string) {
-	if es == nil {
-		return "", ""
-	}
-	repos, _, _ := unstructured.NestedSlice(es.Object, "spec", "github", render.GitHubEvent(p, a), "repositories")
-	if len(repos) != 1 {
-		return "", ""
-	}
-	rm, _ := repos[0].(map[string]any)
-	owner, _ = rm["owner"].(string)
-	if names, _, _ := unstructured.NestedStringSlice(rm, "names"); len(names) == 1 {
-		repo = names[0]
-	}
-	return owner, repo
-}
-
-// sensorBranch returns the branch an application's Sensor filters on.
-func sensorBranch(sensor *unstructured.Unstructured) string {
-	if sensor == nil {
-		return ""
-	}
-	deps, _, _ := unstructured.NestedSlice(sensor.Object, "spec", "dependencies")
-	for _, d := range deps {
-		filters, _, _ := unstructured.NestedSlice(d.(map[string]any), "filters", "data")
-		for _, f := range filters {
-			fm := f.(map[string]any)
-			vals, _, _ := unstructured.NestedStringSlice(fm, "value")
-			if fm["path"] == "body.ref" && len(vals) == 1 {
-				return render.ParseBranchFilter(vals[0])
-			}
-		}
-	}
-	return ""
 }

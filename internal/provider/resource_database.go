@@ -523,12 +523,6 @@ func (r *databaseResource) claims(ctx context.Context, spec render.Database) ([]
 	return out, nil
 }
 
-func claimRequest(c *unstructured.Unstructured) (k8sresource.Quantity, bool) {
-	s, _, _ := unstructured.NestedString(c.Object, "spec", "resources", "requests", "storage")
-	q, err := k8sresource.ParseQuantity(s)
-	return q, err == nil
-}
-
 // checkClaimsFit refuses to create a database smaller than the volumes a
 // previous one with the same name left behind.
 func (r *databaseResource) checkClaimsFit(spec render.Database, claims []unstructured.Unstructured, diags *diag.Diagnostics) {
@@ -538,7 +532,7 @@ func (r *databaseResource) checkClaimsFit(spec render.Database, claims []unstruc
 		return
 	}
 	for i := range claims {
-		if q, ok := claimRequest(&claims[i]); ok && q.Cmp(size) > 0 {
+		if q, ok := render.ParseClaimSize(&claims[i]); ok && q.Cmp(size) > 0 {
 			diags.AddAttributeError(path.Root("size"), "Existing volume is larger",
 				fmt.Sprintf("PersistentVolumeClaim %s (kept from an earlier database %s/%s) holds %s, more than size %s; volumes cannot shrink. "+
 					"Set size to at least %s to reattach it.", claims[i].GetName(), spec.Project, spec.Name, q.String(), spec.Size, q.String()))
@@ -555,7 +549,7 @@ func (r *databaseResource) expandClaims(ctx context.Context, spec render.Databas
 		return
 	}
 	for i := range claims {
-		q, ok := claimRequest(&claims[i])
+		q, ok := render.ParseClaimSize(&claims[i])
 		if ok && q.Cmp(size) >= 0 {
 			continue
 		}
@@ -820,14 +814,14 @@ func (r *databaseResource) importModel(ctx context.Context, p, d string) (*datab
 	if sts == nil {
 		return nil, fmt.Errorf("there is no StatefulSet %s in namespace %s", name, render.Namespace(p))
 	}
-	typ, version, port, err := databaseOf(sts, d)
+	typ, version, port, err := render.ParseDatabase(sts, d)
 	if err != nil {
 		return nil, fmt.Errorf("%w; only databases of those types can be imported", err)
 	}
-	if err := immutableMismatch(sts, name, render.DatabaseService(d)); err != nil {
+	if err := render.ImmutableMismatch(sts, name, render.DatabaseService(d)); err != nil {
 		return nil, err
 	}
-	size, err := importedSize(sts, render.DatabaseVolume(p, d))
+	size, err := render.ParseClaimTemplateSize(sts, render.DatabaseVolume(p, d))
 	if err != nil {
 		return nil, fmt.Errorf("StatefulSet %s: %w", name, err)
 	}
@@ -838,7 +832,7 @@ func (r *databaseResource) importModel(ctx context.Context, p, d string) (*datab
 		return nil, err
 	}
 	for i := range claims {
-		if q, ok := claimRequest(&claims[i]); ok && q.Cmp(size) > 0 {
+		if q, ok := render.ParseClaimSize(&claims[i]); ok && q.Cmp(size) > 0 {
 			size = q
 		}
 	}
@@ -851,62 +845,6 @@ func (r *databaseResource) importModel(ctx context.Context, p, d string) (*datab
 	}
 	m.outputs()
 	return m, nil
-}
-
-// databaseOf reads type, version and port from a database's live
-// StatefulSet: from the container named after the database, or its only one.
-func databaseOf(sts *unstructured.Unstructured, d string) (typ, version string, port int64, err error) {
-	image := containerImage(sts, d)
-	if image == "" {
-		cs, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
-		if len(cs) != 1 {
-			return "", "", 0, fmt.Errorf("StatefulSet %s has no container %q", sts.GetName(), d)
-		}
-		image, _ = cs[0].(map[string]any)["image"].(string)
-	}
-	if typ, version, err = render.ParseDatabaseImage(image); err != nil {
-		return "", "", 0, fmt.Errorf("StatefulSet %s: %w", sts.GetName(), err)
-	}
-	port = render.DatabaseTypes[typ].Port
-	if n := containerPort(sts, d); n > 0 {
-		port = n
-	}
-	return typ, version, port, nil
-}
-
-// containerPort is the first port of the named container (0 if none).
-func containerPort(sts *unstructured.Unstructured, container string) int64 {
-	cs, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
-	for _, c := range cs {
-		cm, _ := c.(map[string]any)
-		if cm["name"] != container && len(cs) > 1 {
-			continue
-		}
-		ports, _, _ := unstructured.NestedSlice(cm, "ports")
-		if len(ports) > 0 {
-			n, _, _ := unstructured.NestedInt64(ports[0].(map[string]any), "containerPort")
-			return n
-		}
-	}
-	return 0
-}
-
-// importedSize is the storage request of the StatefulSet's claim template.
-func importedSize(sts *unstructured.Unstructured, volume string) (k8sresource.Quantity, error) {
-	tpls, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
-	for _, t := range tpls {
-		tm, _ := t.(map[string]any)
-		if n, _, _ := unstructured.NestedString(tm, "metadata", "name"); n != volume && len(tpls) > 1 {
-			continue
-		}
-		s, _, _ := unstructured.NestedString(tm, "spec", "resources", "requests", "storage")
-		q, err := k8sresource.ParseQuantity(s)
-		if err != nil {
-			return q, fmt.Errorf("claim template %s has no valid storage request (%q)", volume, s)
-		}
-		return q, nil
-	}
-	return k8sresource.Quantity{}, fmt.Errorf("no volumeClaimTemplate %s", volume)
 }
 
 // storageClassValidator checks a StorageClass name (a DNS-1123

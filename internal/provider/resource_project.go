@@ -331,7 +331,7 @@ func (r *projectResource) ImportState(ctx context.Context, req resource.ImportSt
 		// the project's own.
 		platform, _, _ := r.data.Isolation()
 		m.Isolation = types.BoolValue(true)
-		m.AllowedNamespaces = setValue(without(allowedNamespacesOf(np), platform))
+		m.AllowedNamespaces = setValue(without(render.ParseAllowedNamespaces(np), platform))
 	}
 	if resp.Diagnostics.HasError() {
 		return
@@ -410,23 +410,6 @@ func orDefault(v types.String, def string) string {
 		return def
 	}
 	return v.ValueString()
-}
-
-func allowedNamespacesOf(np *unstructured.Unstructured) []string {
-	var out []string
-	rules, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")
-	for _, rule := range rules {
-		from, _, _ := unstructured.NestedSlice(rule.(map[string]any), "from")
-		for _, peer := range from {
-			exprs, _, _ := unstructured.NestedSlice(peer.(map[string]any), "namespaceSelector", "matchExpressions")
-			for _, e := range exprs {
-				vals, _, _ := unstructured.NestedStringSlice(e.(map[string]any), "values")
-				out = append(out, vals...)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // addPlatformIsolation adds what the provider's isolation block admits to

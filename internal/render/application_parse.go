@@ -1,0 +1,140 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+)
+
+// Parsers of an application's live objects: the inverse of ApplicationObjects,
+// used by import and by refresh. Each round-trips the golden files.
+
+// ContainerImage returns the image of the named container of a Deployment.
+func ContainerImage(dep *unstructured.Unstructured, container string) string {
+	cs, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	for _, c := range cs {
+		cm, _ := c.(map[string]any)
+		if cm["name"] == container {
+			img, _ := cm["image"].(string)
+			return img
+		}
+	}
+	return ""
+}
+
+// ContainerEnv returns the env of the named container of a Deployment.
+func ContainerEnv(dep *unstructured.Unstructured, container string) []corev1.EnvVar {
+	var d appsv1.Deployment
+	if runtime.DefaultUnstructuredConverter.FromUnstructured(dep.Object, &d) != nil {
+		return nil
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == container {
+			return c.Env
+		}
+	}
+	return nil
+}
+
+// ImmutableMismatch says why a live Deployment or StatefulSet cannot be
+// adopted in place: its selector (immutable, and applied as a whole) is not
+// the {app: <app>} we apply, or, for a StatefulSet, its serviceName (also
+// immutable) is not serviceName. Import refuses it rather than leaving an
+// apply that fails half-way.
+func ImmutableMismatch(obj *unstructured.Unstructured, app, serviceName string) error {
+	sel, _, _ := unstructured.NestedMap(obj.Object, "spec", "selector")
+	want := map[string]any{"matchLabels": map[string]any{"app": app}}
+	if !reflect.DeepEqual(sel, want) {
+		got, _ := json.Marshal(sel)
+		return fmt.Errorf("%s %s selects its pods with %s, not {\"matchLabels\":{\"app\":%q}} as this provider and the chart do; "+
+			"a selector cannot be changed, so it cannot be adopted in place", obj.GetKind(), obj.GetName(), got, app)
+	}
+	if got, _, _ := unstructured.NestedString(obj.Object, "spec", "serviceName"); serviceName != "" && got != serviceName {
+		return fmt.Errorf("%s %s has serviceName %q, not %q; it cannot be changed, so it cannot be adopted in place",
+			obj.GetKind(), obj.GetName(), got, serviceName)
+	}
+	return nil
+}
+
+// ParseTemplateDomains returns the domains whose IngressRoutes the deploy steps
+// of an application's WorkflowTemplate apply.
+func ParseTemplateDomains(tmpl *unstructured.Unstructured, p, a string) []string {
+	if tmpl == nil {
+		return nil
+	}
+	var out []string
+	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	for _, s := range steps {
+		manifest, _, _ := unstructured.NestedString(s.(map[string]any), "resource", "manifest")
+		rt := &unstructured.Unstructured{}
+		if manifest == "" || yaml.Unmarshal([]byte(manifest), &rt.Object) != nil || rt.GetKind() != "IngressRoute" {
+			continue
+		}
+		if d := ParseRouteDomain(rt, a); d != "" && rt.GetName() == IngressRoute(p, a, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ParseRouteDomain returns the domain an IngressRoute sends to service a.
+func ParseRouteDomain(rt *unstructured.Unstructured, a string) string {
+	routes, _, _ := unstructured.NestedSlice(rt.Object, "spec", "routes")
+	if len(routes) != 1 {
+		return ""
+	}
+	r := routes[0].(map[string]any)
+	svcs, _, _ := unstructured.NestedSlice(r, "services")
+	match, _ := r["match"].(string)
+	m := hostMatch.FindStringSubmatch(match)
+	if len(svcs) != 1 || m == nil || svcs[0].(map[string]any)["name"] != Service(a) {
+		return ""
+	}
+	return m[1]
+}
+
+// ParseEventSourceRepo returns the one repository an application's EventSource
+// listens to.
+func ParseEventSourceRepo(es *unstructured.Unstructured, p, a string) (owner, repo string) {
+	if es == nil {
+		return "", ""
+	}
+	repos, _, _ := unstructured.NestedSlice(es.Object, "spec", "github", GitHubEvent(p, a), "repositories")
+	if len(repos) != 1 {
+		return "", ""
+	}
+	rm, _ := repos[0].(map[string]any)
+	owner, _ = rm["owner"].(string)
+	if names, _, _ := unstructured.NestedStringSlice(rm, "names"); len(names) == 1 {
+		repo = names[0]
+	}
+	return owner, repo
+}
+
+// ParseSensorBranch returns the branch an application's Sensor filters on.
+func ParseSensorBranch(sensor *unstructured.Unstructured) string {
+	if sensor == nil {
+		return ""
+	}
+	deps, _, _ := unstructured.NestedSlice(sensor.Object, "spec", "dependencies")
+	for _, d := range deps {
+		filters, _, _ := unstructured.NestedSlice(d.(map[string]any), "filters", "data")
+		for _, f := range filters {
+			fm := f.(map[string]any)
+			vals, _, _ := unstructured.NestedStringSlice(fm, "value")
+			if fm["path"] == "body.ref" && len(vals) == 1 {
+				return ParseBranchFilter(vals[0])
+			}
+		}
+	}
+	return ""
+}
+
+var hostMatch = regexp.MustCompile("^Host\\(`([^`]+)`\\)$")
