@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/planmodifiers"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -118,8 +119,11 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				Required: true,
 				MarkdownDescription: "One of " + typeList + ". Changing it replaces the database, which needs `delete_data = true` " +
 					"applied first: a new server of another type cannot use the old data.",
-				Validators:    []validator.String{stringvalidator.OneOf(render.DatabaseTypeNames()...)},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators: []validator.String{stringvalidator.OneOf(render.DatabaseTypeNames()...)},
+				PlanModifiers: []planmodifier.String{
+					stringplanmodifier.RequiresReplace(),
+					planmodifiers.ReplaceNeedsFlag(path.Root("delete_data"), typeChangeKeepsData, typeChangeDeletesData),
+				},
 			},
 			"version": schema.StringAttribute{
 				Required: true,
@@ -131,7 +135,8 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				Required: true,
 				MarkdownDescription: "Volume size, a Kubernetes quantity such as `5Gi`. It can grow (apply expands the existing " +
 					"claims, which needs a StorageClass with `allowVolumeExpansion`) but never shrink.",
-				Validators: []validator.String{quantityValidator{}},
+				Validators:    []validator.String{quantityValidator{}},
+				PlanModifiers: []planmodifier.String{planmodifiers.QuantityOnlyGrows(sizeShrinks)},
 			},
 			"storage_class": schema.StringAttribute{
 				Optional: true,
@@ -141,6 +146,11 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"database is replaced anyway (a new `project` or `name`, or a `type` change with `delete_data`). When set, it must " +
 					"also be the class of volumes kept from an earlier database of the same name. Import reads it from the StatefulSet.",
 				Validators: []validator.String{storageClassValidator{}},
+				// Replaced anyway (new names, or a type change that needs
+				// delete_data): the new database gets new claims of any class.
+				PlanModifiers: []planmodifier.String{
+					planmodifiers.FixedUnlessReplaced(storageClassChanges, path.Root("project"), path.Root("name"), path.Root("type")),
+				},
 			},
 			"port": schema.Int64Attribute{
 				Optional: true, Computed: true,
@@ -171,6 +181,47 @@ func (r *databaseResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 	}
 }
 
+// What the plan says when a change would lose data (internal/planmodifiers).
+var (
+	sizeShrinks = planmodifiers.Message{
+		Summary: "Database volumes cannot shrink",
+		Detail: func(c planmodifiers.Change) string {
+			return fmt.Sprintf("size would go from %s down to %s. Kubernetes volumes only grow, so %s keeps its %s volume: "+
+				"set size back to at least %s, or move the data to a new database.",
+				c.From.ValueString(), c.To.ValueString(), c.ID, c.From.ValueString(), c.From.ValueString())
+		},
+	}
+	storageClassChanges = planmodifiers.Message{
+		Summary: "Database volumes cannot change storage class",
+		Detail: func(c planmodifiers.Change) string {
+			from, to := describeClass(c.From.ValueStringPointer()), describeClass(c.To.ValueStringPointer())
+			back := "set storage_class back to " + from
+			if c.From.IsNull() {
+				back = "remove storage_class again"
+			}
+			return fmt.Sprintf("storage_class would change from %s to %s. The StatefulSet's claim template is immutable and a volume keeps "+
+				"the class it was provisioned with, so %s stays on %s: %s, or move the data to a new database (another name) "+
+				"that uses the new class.", from, to, c.ID, from, back)
+		},
+	}
+	typeChangeKeepsData = planmodifiers.Message{
+		Summary: "Changing the type replaces the database",
+		Detail: func(c planmodifiers.Change) string {
+			return fmt.Sprintf("type %s -> %s replaces %s. Its volume would be reattached to the new %s server, which cannot use %s data. "+
+				"To start over with an empty database, first set delete_data = true and apply (the replacement then deletes "+
+				"the volume and the Vault password); or give the new database another name.",
+				c.From.ValueString(), c.To.ValueString(), c.ID, c.To.ValueString(), c.From.ValueString())
+		},
+	}
+	typeChangeDeletesData = planmodifiers.Message{
+		Summary: "Replacing the database deletes its data",
+		Detail: func(c planmodifiers.Change) string {
+			return fmt.Sprintf("type %s -> %s replaces %s, and delete_data is true: its volumes and its Vault password are deleted.",
+				c.From.ValueString(), c.To.ValueString(), c.ID)
+		},
+	}
+)
+
 var (
 	startsWithLetter = regexp.MustCompile(`^[a-z]`)
 	databaseVersion  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
@@ -196,9 +247,9 @@ func (r *databaseResource) ValidateConfig(ctx context.Context, req resource.Vali
 	checkChildName(p.ValueString(), d.ValueString(), &resp.Diagnostics)
 }
 
-// ModifyPlan fills the outputs known from the configuration, rejects what
-// would lose data (shrinking, a type change keeping the old volume) and
-// shows, offline, which child objects the apply writes.
+// ModifyPlan fills the outputs known from the configuration and shows,
+// offline, which child objects the apply writes. What would lose data is
+// rejected earlier, by the attributes' plan modifiers.
 func (r *databaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	var state *databaseModel
 	if !req.State.Raw.IsNull() {
@@ -230,46 +281,6 @@ func (r *databaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 	plan.outputs()
 
-	if state != nil {
-		if !plan.Size.IsUnknown() {
-			old, err1 := k8sresource.ParseQuantity(state.Size.ValueString())
-			want, err2 := k8sresource.ParseQuantity(plan.Size.ValueString())
-			if err1 == nil && err2 == nil && want.Cmp(old) < 0 {
-				resp.Diagnostics.AddAttributeError(path.Root("size"), "Database volumes cannot shrink",
-					fmt.Sprintf("size would go from %s down to %s. Kubernetes volumes only grow, so %s keeps its %s volume: "+
-						"set size back to at least %s, or move the data to a new database.",
-						state.Size.ValueString(), plan.Size.ValueString(), state.ID.ValueString(), state.Size.ValueString(), state.Size.ValueString()))
-			}
-		}
-		// Replaced anyway (new names, or a type change that needs
-		// delete_data): the new database gets new claims of any class.
-		replaced := !plan.Project.Equal(state.Project) || !plan.Name.Equal(state.Name) || !plan.Type.Equal(state.Type)
-		if !replaced && !plan.StorageClass.IsUnknown() && !plan.StorageClass.Equal(state.StorageClass) {
-			back := "set storage_class back to " + describeClass(state.StorageClass.ValueStringPointer())
-			if state.StorageClass.IsNull() {
-				back = "remove storage_class again"
-			}
-			resp.Diagnostics.AddAttributeError(path.Root("storage_class"), "Database volumes cannot change storage class",
-				fmt.Sprintf("storage_class would change from %s to %s. The StatefulSet's claim template is immutable and a volume keeps "+
-					"the class it was provisioned with, so %s stays on %s: %s, or move the data to a new database (another name) "+
-					"that uses the new class.",
-					describeClass(state.StorageClass.ValueStringPointer()), describeClass(plan.StorageClass.ValueStringPointer()),
-					state.ID.ValueString(), describeClass(state.StorageClass.ValueStringPointer()), back))
-		}
-		if !plan.Type.IsUnknown() && plan.Type.ValueString() != state.Type.ValueString() {
-			if !state.DeleteData.ValueBool() {
-				resp.Diagnostics.AddAttributeError(path.Root("type"), "Changing the type replaces the database",
-					fmt.Sprintf("type %s -> %s replaces %s. Its volume would be reattached to the new %s server, which cannot use %s data. "+
-						"To start over with an empty database, first set delete_data = true and apply (the replacement then deletes "+
-						"the volume and the Vault password); or give the new database another name.",
-						state.Type.ValueString(), plan.Type.ValueString(), state.ID.ValueString(), plan.Type.ValueString(), state.Type.ValueString()))
-			} else {
-				resp.Diagnostics.AddAttributeWarning(path.Root("type"), "Replacing the database deletes its data",
-					fmt.Sprintf("type %s -> %s replaces %s, and delete_data is true: its volumes and its Vault password are deleted.",
-						state.Type.ValueString(), plan.Type.ValueString(), state.ID.ValueString()))
-			}
-		}
-	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
