@@ -136,6 +136,11 @@ func Name(prefix string) string {
 // PutVault writes a secret to the stack's Vault and returns its version.
 func PutVault(t *testing.T, path string, values map[string]any) int {
 	t.Helper()
+	for k, v := range values {
+		if s, ok := v.(string); ok && k != "username" && k != "user" {
+			Secret(t, s) // user names are not secret
+		}
+	}
 	kv, _ := Vault(t)
 	s, err := kv.Put(t.Context(), path, values)
 	if err != nil {

@@ -85,6 +85,7 @@ func NewGitHubOn(t *testing.T, host string) *GitHub {
 	// test's receivers, closed by cleanups registered later, which run
 	// first) goes away.
 	t.Cleanup(g.Close)
+	Secret(t, g.Token)
 	t.Setenv("GITHUB_BASE_URL", g.URL)
 	t.Setenv("GITHUB_TOKEN", g.Token)
 	return g

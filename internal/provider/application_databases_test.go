@@ -50,7 +50,7 @@ resource "idp_application" "app" {
 }
 `, project, sha('1')))
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -127,7 +127,7 @@ func TestAccApplication_databasesInvalid(t *testing.T) {
 		{`[{ project = "shop", name = "kubernetes", type = "redis", port = 6379 }]`, `(?s)Database name taken by Kubernetes.*give the database\s+another\s+name`},
 		{`[{ project = "shop", name = "x", type = "oracle", port = 1 }]`, `(?s)databases.*value must be one of`},
 	} {
-		resource.Test(t, resource.TestCase{
+		acctest.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProviderFactories,
 			Steps: []resource.TestStep{{
 				Config: acctest.Config(`

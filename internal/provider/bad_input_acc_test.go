@@ -51,7 +51,7 @@ func TestAccBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.Kind+"/"+tc.Name, func(t *testing.T) {
 			counts[tc.Kind]++
-			resource.Test(t, resource.TestCase{
+			acctest.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: acctest.ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config:      acctest.Config(tc.HCL()),

@@ -54,7 +54,7 @@ locals { create_timeout = %q }
 	}
 	var started time.Time
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{

@@ -78,7 +78,7 @@ resource "idp_application" "app" {
 	}
 	var oldPassword string
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.RealNode(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{

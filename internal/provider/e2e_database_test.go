@@ -199,7 +199,7 @@ ephemeral "idp_database_credentials" %[1]q {
 	passwords := map[string]string{}
 	mark := func() { start = time.Now() }
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.RealNode(t) },
 		ProtoV6ProviderFactories: factories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},

@@ -117,7 +117,7 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 	}}
 	config := e2eAppConfig(project, owner, repo, true)
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.RealNode(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{

@@ -54,7 +54,7 @@ resource "echo" "test" {}
 `, e.project, e.name)), `idp = { source = "idpkit/idp" }`, fmt.Sprintf(`idp = { source = "idpkit/idp" }
     echo = { source = %q }`, ns+"/echo"), 1)
 
-	resource.ParallelTest(t, resource.TestCase{
+	acctest.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		Steps: []resource.TestStep{{

@@ -27,7 +27,7 @@ func TestAccApplication_githubCheckUsesCIToken(t *testing.T) {
 	vaultPath := render.GitHubAccessVaultPath(project)
 
 	acctest.PutVault(t, vaultPath, map[string]any{"username": "ci-bot", "token": "ghp_revoked"})
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{Config: config, PlanOnly: true,
 			ExpectError: regexp.MustCompile(`(?s)git.*token was rejected \(401\): check Vault\s+\S+/` + regexp.QuoteMeta(vaultPath) + `,\s+key\s+token`)}},
@@ -35,7 +35,7 @@ func TestAccApplication_githubCheckUsesCIToken(t *testing.T) {
 
 	acctest.PutVault(t, vaultPath, map[string]any{"username": "ci-bot", "token": gh.Token})
 	t.Setenv("GITHUB_TOKEN", "ghp_wrong")
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps:                    []resource.TestStep{{Config: config, PlanOnly: true, ExpectNonEmptyPlan: true}},
 	})
@@ -47,15 +47,15 @@ func TestAccApplication_githubCheckUsesCIToken(t *testing.T) {
 func TestAccApplication_githubTokenUnknownAtPlan(t *testing.T) {
 	acctest.PreCheck(t)
 	providerTestEnv(t)
-	gh := acctest.NewGitHub(t)
+	acctest.NewGitHub(t)
 	t.Setenv("GITHUB_TOKEN", "")
 	project := acctest.Name("acc-ghunk")
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: acctest.Config(`
 resource "terraform_data" "token" {
-  input = "`+gh.Token+`"
+  input = "ghp_not-a-real-token" # a token in the configuration lands in plans and logs
 }
 provider "idp" {
   github {

@@ -89,7 +89,7 @@ func TestAccApplication_hookFollowsVault(t *testing.T) {
 		}
 	}
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{

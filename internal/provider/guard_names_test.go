@@ -73,7 +73,7 @@ resource "idp_application" "web_shop" {
   depends_on = [idp_application.web]
 }
 `, git)
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{

@@ -720,7 +720,7 @@ func TestAccImportOldChart(t *testing.T) {
 			key("ServiceAccount", render.DeployServiceAccount(p, a)), key("Role", render.DeployRole(p, a)), key("RoleBinding", render.DeployRole(p, a))}
 	}
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -859,7 +859,7 @@ resource "idp_database" "s" {
 			ExpectError:        regexp.MustCompile(msg),
 		}
 	}
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			bad("idp_project.p", missing, `(?s)Project not found.*Namespace\s+`+missing+`\s+does\s+not\s+exist`),

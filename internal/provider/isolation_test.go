@@ -109,7 +109,7 @@ resource "idp_application" "app" {
 		return err
 	}
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: config(""), Check: resource.ComposeTestCheckFunc(hookUp, waitFor(false, time.Minute))},

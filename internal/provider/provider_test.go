@@ -49,7 +49,7 @@ func TestProviderSchema(t *testing.T) {
 // the host here does not exist.
 func TestAccProvider_unknownConfigAtPlan(t *testing.T) {
 	acctest.PreCheck(t)
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: acctest.Config(`
@@ -80,7 +80,7 @@ resource "idp_project" "p" {
 func TestAccProvider_missingSetting(t *testing.T) {
 	acctest.PreCheck(t)
 	t.Setenv("VAULT_ADDR", "")
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      projectConfig(acctest.Name("acc-noaddr"), ""),
@@ -105,7 +105,7 @@ func TestAccProvider_invalidSetting(t *testing.T) {
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			t.Setenv(tc.env, tc.value)
-			resource.Test(t, resource.TestCase{
+			acctest.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: acctest.ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config:      projectConfig(acctest.Name("acc-badurl"), ""),

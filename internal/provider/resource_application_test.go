@@ -196,7 +196,7 @@ data "idp_application" "app" {
 	releaseConfig := strings.Replace(appConfig(project, app, `owner = "myorg", repo = "my-api", branch = "release"`,
 		`  domains = ["api.example.com"]`), "port    = 8080", "port    = 9090", 1) + dataSource
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := cs.CoreV1().Namespaces().Get(ctx, project, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -514,13 +514,13 @@ func TestAccApplication_githubChecks(t *testing.T) {
 		{`owner = "myorg", repo = "my-api", branch = "feature"`, `(?s)git.*branch "feature" not found in myorg/my-api`},
 		{`owner = "myorg", repo = "readonly", branch = "main"`, `(?s)git.*lacks admin access to myorg/readonly`},
 	} {
-		resource.Test(t, resource.TestCase{
+		acctest.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProviderFactories,
 			Steps:                    []resource.TestStep{{Config: appConfig(project, "api", tc.git, ""), PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
 		})
 	}
 	t.Setenv("GITHUB_TOKEN", "ghp_wrong")
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{Config: appConfig(project, "api", `owner = "myorg", repo = "my-api", branch = "main"`, ""),
 			PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)token was rejected \(401\)`)}},
@@ -541,7 +541,7 @@ func TestAccApplication_invalidInput(t *testing.T) {
 		{appConfig("shop", "api", `owner = "-bad", repo = "my-api", branch = "main"`, ""), `(?s)git\.owner must be a GitHub user or organisation name, got: -bad`},
 		{appConfig("shop", "api", git+`, hash = "XYZ"`, ""), `(?s)git\.hash must be a full 40-character lowercase hex commit hash`},
 	} {
-		resource.Test(t, resource.TestCase{
+		acctest.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProviderFactories,
 			Steps:                    []resource.TestStep{{Config: tc.config, PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
 		})
@@ -599,7 +599,7 @@ resource "idp_application" "worker" {
 		return err
 	}
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -698,7 +698,7 @@ resource "idp_project" "p" {
   name = %q
 }
 `, project))
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: projectOnly},

@@ -399,7 +399,7 @@ func TestAccDatabase_types(t *testing.T) {
 				acctest.PutVault(t, e.vaultPath(), map[string]any{"password": preexisting})
 			}
 			image := render.DatabaseTypes[c.typ].Image + ":" + c.version
-			resource.ParallelTest(t, resource.TestCase{
+			acctest.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: acctest.ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config: e.config(c.typ, c.version, "1Gi", ""),
@@ -461,7 +461,7 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 	rotated := "rotated-" + acctest.Name("pw")
 	cfg := func(version, extra string) string { return e.config("mysql", version, "1Gi", withClass+extra) }
 
-	resource.ParallelTest(t, resource.TestCase{
+	acctest.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := e.claim(); !apierrors.IsNotFound(err) {
@@ -806,7 +806,7 @@ func TestAccDatabase_adoptOldChart(t *testing.T) {
 		return e.config("mysql", "8.0", size, `  storage_class = "`+defaultClass+`"`)
 	}
 
-	resource.ParallelTest(t, resource.TestCase{
+	acctest.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -934,7 +934,7 @@ resource "idp_database" "test" {
 		{cfg("shop", "orders", "mysql", "8.0", "1Gi", "  port = 70000"), `(?s)port.*between 1 and 65535`},
 		{cfg("shop", "orders", "mysql", "8.0", "1Gi", `  storage_class = "Fast_SSD"`), `(?s)Invalid storage class.*DNS-1123 subdomain`},
 	} {
-		resource.Test(t, resource.TestCase{
+		acctest.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProviderFactories,
 			Steps:                    []resource.TestStep{{Config: tc.config, PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
 		})

@@ -55,7 +55,7 @@ func TestAccProject_lifecycle(t *testing.T) {
 	ghRef := fmt.Sprintf("Secret/%s/%s", name, render.GitHubAccessSecret(name))
 	rotated := token + "-rotated"
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
 			_, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
@@ -195,7 +195,7 @@ func TestAccProject_isolationOff(t *testing.T) {
 		}
 		return nil
 	}
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -236,7 +236,7 @@ func TestAccProject_invalidInput(t *testing.T) {
 		{projectConfig("ok", `  labels = { "bad key!" = "x" }`), `(?s)Invalid key.*labels = \{ "bad key!"`},
 		{projectConfig("ok", `  eventbus_replicas = 1`), `(?s)eventbus_replicas.*between 3 and 9`},
 	} {
-		resource.Test(t, resource.TestCase{
+		acctest.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProviderFactories,
 			Steps:                    []resource.TestStep{{Config: tc.config, PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
 		})
@@ -248,7 +248,7 @@ func TestAccProject_missingVaultSecret(t *testing.T) {
 	providerTestEnv(t)
 	name := acctest.Name("acc-novault")
 	cs, _ := acctest.Kube(t)
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      projectConfig(name, ""),
