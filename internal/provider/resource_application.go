@@ -396,6 +396,7 @@ func (r *applicationResource) Create(ctx context.Context, req resource.CreateReq
 		r.firstBuild(ctx, &plan, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, plan.Project, plan.Name)...)
 }
 
 // pinnedIn reports whether a configuration pins the commit (an unknown
@@ -499,6 +500,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, state.Project, state.Name)...)
 }
 
 func (r *applicationResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -525,6 +527,7 @@ func (r *applicationResource) Update(ctx context.Context, req resource.UpdateReq
 		r.firstBuild(ctx, &plan, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, plan.Project, plan.Name)...)
 }
 
 func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -591,14 +594,15 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 // ImportState adopts an existing application in place, rebuilding the
 // model from the live EventSource, Sensor, Service, Deployment and routes.
 func (r *applicationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	p, a, ok := strings.Cut(req.ID, "/")
+	id := childImportID(ctx, req, &resp.Diagnostics)
+	p, a, ok := strings.Cut(id, "/")
 	if !ok || !dnsLabel.MatchString(p) || !dnsLabel.MatchString(a) {
-		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not <project>/<application>", req.ID))
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not <project>/<application>", id))
 		return
 	}
 	m, err := r.importModel(ctx, p, a)
 	if err != nil {
-		resp.Diagnostics.AddError("Importing application "+req.ID, err.Error())
+		resp.Diagnostics.AddError("Importing application "+id, err.Error())
 		return
 	}
 	// A pinned application's template has no deploy steps: refresh must
@@ -606,11 +610,12 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 	tmpl, err := r.data.Engine.Get(ctx, engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "WorkflowTemplate",
 		Namespace: render.Namespace(p), Name: render.WorkflowTemplate(p, a)})
 	if err != nil {
-		resp.Diagnostics.AddError("Importing application "+req.ID, err.Error())
+		resp.Diagnostics.AddError("Importing application "+id, err.Error())
 		return
 	}
 	resp.Diagnostics.Append(setPinned(ctx, resp.Private, render.ParseWorkflowTemplatePinned(tmpl))...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, m.Project, m.Name)...)
 }
 
 // apply syncs Vault (webhook secret), applies every object, prunes what

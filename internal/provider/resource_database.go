@@ -355,6 +355,7 @@ func (r *databaseResource) Create(ctx context.Context, req resource.CreateReques
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, plan.Project, plan.Name)...)
 }
 
 func (r *databaseResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -371,6 +372,7 @@ func (r *databaseResource) Update(ctx context.Context, req resource.UpdateReques
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, plan.Project, plan.Name)...)
 }
 
 // apply writes the database: the password first (found or, on create,
@@ -733,6 +735,7 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	state.outputs()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, state.Project, state.Name)...)
 }
 
 func (r *databaseResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -802,17 +805,19 @@ func (r *databaseResource) Delete(ctx context.Context, req resource.DeleteReques
 // old chart), reading type, version, port and size from the live
 // StatefulSet. Nothing is written: the next apply takes the objects over.
 func (r *databaseResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	p, d, ok := strings.Cut(req.ID, "/")
+	id := childImportID(ctx, req, &resp.Diagnostics)
+	p, d, ok := strings.Cut(id, "/")
 	if !ok || !dnsLabel.MatchString(p) || !dnsLabel.MatchString(d) {
-		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not <project>/<database>", req.ID))
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not <project>/<database>", id))
 		return
 	}
 	m, err := r.importModel(ctx, p, d)
 	if err != nil {
-		resp.Diagnostics.AddError("Importing database "+req.ID, err.Error())
+		resp.Diagnostics.AddError("Importing database "+id, err.Error())
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, m.Project, m.Name)...)
 }
 
 func (r *databaseResource) importModel(ctx context.Context, p, d string) (*databaseModel, error) {

@@ -178,6 +178,7 @@ func (r *projectResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setProjectIdentity(ctx, resp.Identity, plan.Name)...)
 }
 
 func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -218,6 +219,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	state.Objects = types.MapValueMust(types.StringType, entries)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setProjectIdentity(ctx, resp.Identity, state.Name)...)
 }
 
 func (r *projectResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -235,6 +237,7 @@ func (r *projectResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setProjectIdentity(ctx, resp.Identity, plan.Name)...)
 }
 
 func (r *projectResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -276,38 +279,54 @@ func (r *projectResource) Delete(ctx context.Context, req resource.DeleteRequest
 // ImportState adopts an existing project in place: the model is rebuilt
 // from the live objects, then the next apply takes their fields over.
 func (r *projectResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	name := req.ID
-	eng := r.data.Engine
-	get := func(kind, apiVersion, objName string) *unstructured.Unstructured {
-		obj, err := eng.Get(ctx, engine.Ref{APIVersion: apiVersion, Kind: kind, Namespace: render.Namespace(name), Name: objName})
-		if err != nil {
-			resp.Diagnostics.AddError("Importing project "+name, err.Error())
-		}
-		return obj
+	name := projectImportID(ctx, req, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	if !dnsLabel.MatchString(name) {
 		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not a project name (a DNS-1123 label)", name))
 		return
 	}
-	ns := get("Namespace", "v1", name)
-	if resp.Diagnostics.HasError() {
+	m, summary, err := r.importModel(ctx, name)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
 		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+	resp.Diagnostics.Append(setProjectIdentity(ctx, resp.Identity, m.Name)...)
+}
+
+// importModel rebuilds a project's configuration from its live objects (as
+// the old chart, this provider or a person following the contract made
+// them); summary heads the error.
+func (r *projectResource) importModel(ctx context.Context, name string) (m *projectModel, summary string, err error) {
+	eng := r.data.Engine
+	summary = "Importing project " + name
+	get := func(kind, apiVersion, objName string) *unstructured.Unstructured {
+		if err != nil {
+			return nil
+		}
+		var obj *unstructured.Unstructured
+		obj, err = eng.Get(ctx, engine.Ref{APIVersion: apiVersion, Kind: kind, Namespace: render.Namespace(name), Name: objName})
+		return obj
+	}
+	ns := get("Namespace", "v1", name)
+	if err != nil {
+		return nil, summary, err
 	}
 	if ns == nil {
-		resp.Diagnostics.AddError("Project not found", fmt.Sprintf("Namespace %s does not exist.", name))
-		return
+		return nil, "Project not found", fmt.Errorf("Namespace %s does not exist.", name)
 	}
 	bus := get("EventBus", "argoproj.io/v1alpha1", render.EventBus(name))
-	if resp.Diagnostics.HasError() {
-		return
+	if err != nil {
+		return nil, summary, err
 	}
 	if bus == nil {
-		resp.Diagnostics.AddError("Not an idp project",
-			fmt.Sprintf("Namespace %s exists but has no EventBus %s, so it is not a project made by this provider or the idp chart.",
-				name, render.EventBus(name)))
-		return
+		return nil, "Not an idp project",
+			fmt.Errorf("Namespace %s exists but has no EventBus %s, so it is not a project made by this provider or the idp chart.",
+				name, render.EventBus(name))
 	}
-	m := projectModel{
+	m = &projectModel{
 		ID: types.StringValue(name), Name: types.StringValue(name),
 		EventBusReplicas: types.Int64Value(3),
 		Labels:           types.MapNull(types.StringType),
@@ -333,10 +352,10 @@ func (r *projectResource) ImportState(ctx context.Context, req resource.ImportSt
 		m.Isolation = types.BoolValue(true)
 		m.AllowedNamespaces = setValue(without(render.ParseAllowedNamespaces(np), platform))
 	}
-	if resp.Diagnostics.HasError() {
-		return
+	if err != nil {
+		return nil, summary, err
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	return m, summary, nil
 }
 
 // apply writes the project: Vault first (so a missing secret stops us
