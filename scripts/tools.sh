@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local-stack tools (kubernetes, etcd, tofu, kwok, vault) and the
-# linter (golangci-lint, for make test) from the Go modules pinned in
+# tools make test adds (golangci-lint, terraform) from the Go modules pinned in
 # tools/<tool>/go.mod and cache them outside the work tree.
 #
 #   scripts/tools.sh [tool...]     build what is missing (default: all stack tools)
@@ -21,7 +21,7 @@ JOBS=${IDP_TOOLS_JOBS:-2}
 # Biggest first so the long builds overlap.
 ALL_TOOLS=(vault kubernetes kubernetes-node argo-events tofu traefik argo-workflows kaniko coredns registry kube-router kwok etcd nats-streaming nats-exporter)
 # Built only when named (scripts/test.sh), not by stack-up.
-OTHER_TOOLS=(golangci-lint)
+OTHER_TOOLS=(golangci-lint terraform)
 
 die() { echo "tools.sh: $*" >&2; exit 1; }
 
@@ -43,6 +43,8 @@ tool_table() {
 		;;
 	etcd) echo etcd go.etcd.io/etcd/server/v3 && echo . etcd ;;
 	tofu) echo tofu github.com/opentofu/opentofu && echo github.com/opentofu/opentofu/cmd/tofu tofu ;;
+	# make test's second acceptance run (and terraform query).
+	terraform) echo terraform github.com/hashicorp/terraform && echo github.com/hashicorp/terraform terraform ;;
 	kwok) echo kwok sigs.k8s.io/kwok && echo sigs.k8s.io/kwok/cmd/kwok kwok ;;
 	vault) echo vault github.com/hashicorp/vault && echo github.com/hashicorp/vault vault ;;
 	coredns) echo coredns github.com/coredns/coredns && echo github.com/coredns/coredns coredns ;;
@@ -72,6 +74,7 @@ tool_typical() {
 	vault) echo 1000 ;;
 	kubernetes | traefik) echo 550 ;;
 	argo-workflows | argo-events | tofu) echo 350 ;;
+	terraform) echo 300 ;;
 	coredns | kwok | kubernetes-node | kaniko | registry | kube-router) echo 120 ;;
 	golangci-lint) echo 150 ;; # 95 s alone with an empty Go build cache
 	*) echo 45 ;;
@@ -119,6 +122,7 @@ tool_ldflags() {
 				"$x" "$v" "$x" "$x" "$minor" "$x"
 		done
 		;;
+	terraform) echo " -X github.com/hashicorp/terraform/version.dev=no" ;; # else it says 1.x.y-dev
 	esac
 }
 
@@ -139,6 +143,31 @@ tool_patched() {
 		cp -r "$src" "$2/src" && chmod -R u+w "$2/src" || return 1
 		cp "$2/src/workflow/executor/osspecific/signal_darwin.go" "$2/src/workflow/executor/osspecific/signal_linux.go"
 		cp "$TOOLS_DIR/argo-workflows/go.mod" "$TOOLS_DIR/argo-workflows/go.sum" "$2/"
+		(cd "$2" && GOWORK=off go mod edit -replace "$mod=./src") || return 1
+		echo "$2"
+		;;
+	terraform)
+		# The remote-state backends azure, consul, cos, gcs, kubernetes,
+		# oci, oss, pg and s3 (and internal/legacy, which only they use)
+		# are nested modules that upstream's go.mod replaces by directories
+		# its module zip leaves out, and the proxy serves none of them:
+		# build without those backends. local, http, inmem, remote and
+		# cloud stay; the acceptance tests use local.
+		local src mod s init
+		mod=$(tool_module "$1")
+		src=$(cd "$TOOLS_DIR/terraform" && GOWORK=off go mod download -json "$mod" |
+			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || return 1
+		[[ -n $src ]] || return 1
+		cp -r "$src" "$2/src" && chmod -R u+w "$2/src" || return 1
+		init=$2/src/internal/backend/init/init.go
+		for s in azure consul cos gcs kubernetes oci oss pg s3; do
+			sed -i "\#\"$mod/internal/backend/remote-state/$s\"#d" "$init"
+			(cd "$2/src" && GOWORK=off go mod edit -droprequire="$mod/internal/backend/remote-state/$s" \
+				-dropreplace="$mod/internal/backend/remote-state/$s") || return 1
+		done
+		sed -i -E '/^\s*"(azurerm|consul|cos|gcs|kubernetes|oci|oss|pg|s3)":\s+func\(\)/d' "$init"
+		(cd "$2/src" && GOWORK=off go mod edit -droprequire="$mod/internal/legacy" -dropreplace="$mod/internal/legacy") || return 1
+		cp "$TOOLS_DIR/terraform/go.mod" "$TOOLS_DIR/terraform/go.sum" "$2/"
 		(cd "$2" && GOWORK=off go mod edit -replace "$mod=./src") || return 1
 		echo "$2"
 		;;

@@ -322,3 +322,8 @@ func settingByKey(key string) setting {
 	}
 	panic("unknown provider setting " + key)
 }
+
+// cpuProfilePath is where a provider process writes its CPU profile
+// (IDP_CPU_PROFILE, suffixed with the process id; see StartProfile). Not a
+// provider setting: make bench and people profiling set it.
+func cpuProfilePath() string { return os.Getenv("IDP_CPU_PROFILE") }
