@@ -32,12 +32,15 @@ func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) 
 		return nil, err
 	}
 	out := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, obj := range objs {
+	for i, obj := range objs {
 		live, err := e.apply(ctx, obj, false)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, live)
+		if len(objs) > 1 && i+1 == len(objs)/2 {
+			fault(ctx, FaultApplyHalf, RefOf(obj).String())
+		}
 	}
 	return out, nil
 }
@@ -51,7 +54,11 @@ func (e *Engine) apply(ctx context.Context, obj *unstructured.Unstructured, dryR
 	if err != nil || dryRun {
 		return live, err
 	}
-	return e.takeOver(ctx, ri, obj, live) // see takeover.go
+	live, err = e.takeOver(ctx, ri, obj, live) // see takeover.go
+	if err == nil {
+		fault(ctx, FaultObjectWritten, RefOf(obj).String())
+	}
+	return live, err
 }
 
 // patchApply is one server-side apply request, conflicts forced.

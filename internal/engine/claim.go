@@ -52,7 +52,10 @@ func (e *Engine) Claim(ctx context.Context, label, owner string, objs []*unstruc
 	sorted := append([]*unstructured.Unstructured(nil), objs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return claimKey(sorted[i]) < claimKey(sorted[j]) })
 	var created []Ref
-	for _, obj := range sorted {
+	for i, obj := range sorted {
+		if len(sorted) > 1 && i == len(sorted)/2 {
+			fault(ctx, FaultClaimHalf, RefOf(obj).String())
+		}
 		made, err := e.claim(ctx, label, owner, obj)
 		if made {
 			created = append(created, RefOf(obj))
@@ -105,6 +108,7 @@ func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructur
 			body.SetLabels(labels)
 			_, err = ri.Create(ctx, body, metav1.CreateOptions{FieldManager: FieldManager})
 			if err == nil {
+				fault(ctx, FaultObjectWritten, ref.String())
 				return true, nil
 			}
 		}

@@ -74,6 +74,7 @@ func progressMessage(obj *unstructured.Unstructured) string {
 // pods are not ready (unschedulable, image pull errors, crash loops), so the
 // user sees the cause without a kubectl session.
 func (e *Engine) WaitRollout(ctx context.Context, ref Ref) error {
+	fault(ctx, FaultRolloutWait, ref.String())
 	err := e.Wait(ctx, ref, RolloutComplete)
 	if err == nil || ctx.Err() == nil {
 		return err

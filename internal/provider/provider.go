@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
 )
 
 var (
@@ -39,6 +41,9 @@ func (p *idpProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 func (p *idpProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
 	cfg, diags := readConfig(ctx, req.Config)
 	resp.Diagnostics.Append(diags...)
+	if err := engine.ArmFault(faultSpec()); err != nil {
+		resp.Diagnostics.AddError("Invalid IDP_FAULT", err.Error())
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}

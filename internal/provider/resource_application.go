@@ -557,11 +557,18 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 	eng := r.data.Engine
 	// First what starts runs (Sensor, WorkflowTemplate), then the runs in
 	// flight with their pods, so no deploy step re-creates what follows.
+	// The EventSource goes last, after GitHub's hook and the Vault secret:
+	// refresh takes the application for gone without it, so a destroy
+	// interrupted before then is finished by the next one.
 	var starters, rest []engine.Ref
+	var anchor engine.Ref
 	for _, o := range objs {
-		if k := o.GetKind(); k == "Sensor" || k == "WorkflowTemplate" {
+		switch k := o.GetKind(); k {
+		case "Sensor", "WorkflowTemplate":
 			starters = append(starters, engine.RefOf(o))
-		} else {
+		case "EventSource":
+			anchor = engine.RefOf(o)
+		default:
 			rest = append(rest, engine.RefOf(o))
 		}
 	}
@@ -588,6 +595,9 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 		if err != nil {
 			resp.Diagnostics.AddWarning("Webhook secret left in Vault", err.Error())
 		}
+	}
+	if err := eng.Delete(ctx, anchor); err != nil {
+		resp.Diagnostics.AddError("Deleting application", err.Error())
 	}
 }
 

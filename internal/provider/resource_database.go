@@ -536,6 +536,17 @@ func (r *databaseResource) claims(ctx context.Context, spec render.Database) ([]
 	return out, nil
 }
 
+// dataLeft reports whether the database's volumes or its Vault password
+// still exist.
+func (r *databaseResource) dataLeft(ctx context.Context, kv *engine.KV, spec render.Database) (bool, error) {
+	claims, err := r.claims(ctx, spec)
+	if err != nil || len(claims) > 0 {
+		return len(claims) > 0, err
+	}
+	s, err := kv.Read(ctx, spec.Password.Path)
+	return s != nil, err
+}
+
 // checkClaimsFit refuses to create a database smaller than the volumes a
 // previous one with the same name left behind.
 func (r *databaseResource) checkClaimsFit(spec render.Database, claims []unstructured.Unstructured, diags *diag.Diagnostics) {
@@ -680,6 +691,16 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 			return
 		}
 		exists = exists || live[i] != nil
+	}
+	if !exists && state.DeleteData.ValueBool() {
+		// A destroy with delete_data deletes the volumes and the password
+		// after the objects: one interrupted in between is finished by the
+		// next destroy only while the database stays in state.
+		exists, err = r.dataLeft(ctx, kv, spec)
+		if err != nil {
+			resp.Diagnostics.AddError("Reading database", err.Error())
+			return
+		}
 	}
 	if !exists {
 		// Gone (with its project, or deleted by hand): the next apply

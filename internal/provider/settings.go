@@ -323,6 +323,10 @@ func settingByKey(key string) setting {
 	panic("unknown provider setting " + key)
 }
 
+// faultSpec is the fault point the fault suite armed (IDP_FAULT, see
+// engine/fault.go). It is not a provider setting: users never set it.
+func faultSpec() string { return os.Getenv("IDP_FAULT") }
+
 // cpuProfilePath is where a provider process writes its CPU profile
 // (IDP_CPU_PROFILE, suffixed with the process id; see StartProfile). Not a
 // provider setting: make bench and people profiling set it.

@@ -1,0 +1,253 @@
+package acctest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Running tofu as users do: its own process, with this provider built into
+// a binary it starts (dev_overrides, as scripts/dev-provider.sh does), so a
+// test can kill both mid-apply. terraform-plugin-testing serves the
+// provider inside the test process, which a kill would take along.
+
+var (
+	providerOnce sync.Once
+	providerDir  string
+	providerErr  error
+)
+
+// ProviderBinary builds this provider once per test process into dir
+// (RemoveProviderBinary removes it) and returns the tofu CLI config whose
+// dev_overrides point at it.
+func ProviderBinary(t *testing.T) string {
+	t.Helper()
+	providerOnce.Do(func() {
+		providerDir, providerErr = os.MkdirTemp("", "idp-provider-")
+		if providerErr != nil {
+			return
+		}
+		root, err := moduleRoot()
+		if err != nil {
+			providerErr = err
+			return
+		}
+		bin := filepath.Join(providerDir, "bin")
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-idp"), ".")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			providerErr = fmt.Errorf("building the provider: %v\n%s", err, out)
+			return
+		}
+		rc := fmt.Sprintf(`provider_installation {
+  dev_overrides {
+    "registry.opentofu.org/idpkit/idp" = %q
+    "registry.terraform.io/idpkit/idp" = %q
+  }
+  direct {}
+}
+`, bin, bin)
+		providerErr = os.WriteFile(filepath.Join(providerDir, "tofurc"), []byte(rc), 0o644)
+	})
+	if providerErr != nil {
+		t.Fatal(providerErr)
+	}
+	return filepath.Join(providerDir, "tofurc")
+}
+
+// RemoveProviderBinary removes what ProviderBinary built (from TestMain).
+func RemoveProviderBinary() {
+	if providerDir != "" {
+		os.RemoveAll(providerDir)
+	}
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		return "", fmt.Errorf("finding the module root (go env GOMOD): %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// Tofu is one working directory with its own state, run by the tofu
+// binary the stack uses (TF_ACC_TERRAFORM_PATH).
+type Tofu struct {
+	t   *testing.T
+	Dir string
+	Env []string // added to the test's environment (provider settings)
+}
+
+// NewTofu returns an empty working directory.
+func NewTofu(t *testing.T, env ...string) *Tofu {
+	t.Helper()
+	PreCheck(t)
+	rc := ProviderBinary(t)
+	return &Tofu{t: t, Dir: t.TempDir(), Env: append([]string{"TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}, env...)}
+}
+
+// Write replaces the configuration (main.tf), prefixed with ProviderSource.
+func (w *Tofu) Write(hcl string) {
+	w.t.Helper()
+	if err := os.WriteFile(filepath.Join(w.Dir, "main.tf"), []byte(Config(hcl)), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *Tofu) command(ctx context.Context, extraEnv []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Getenv("TF_ACC_TERRAFORM_PATH"), args...)
+	cmd.Dir = w.Dir
+	cmd.Env = append(append(os.Environ(), w.Env...), extraEnv...)
+	// Its own process group: a kill takes tofu and the provider it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// Run runs tofu with args and returns its combined output.
+func (w *Tofu) Run(args ...string) (string, error) {
+	w.t.Helper()
+	// Not the test's context: cleanups (a destroy) run after it ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := w.command(ctx, nil, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	w.t.Logf("tofu %s: %.1fs", args[0], time.Since(start).Seconds())
+	return out.String(), err
+}
+
+// Apply runs `tofu apply` and fails the test unless it succeeds.
+func (w *Tofu) Apply() string {
+	w.t.Helper()
+	out, err := w.Run("apply", "-auto-approve", "-input=false", "-no-color")
+	if err != nil {
+		w.t.Fatalf("tofu apply failed: %v\n%s", err, out)
+	}
+	return out
+}
+
+// Destroy runs `tofu destroy` and fails the test unless it succeeds.
+func (w *Tofu) Destroy() string {
+	w.t.Helper()
+	out, err := w.Run("destroy", "-auto-approve", "-input=false", "-no-color")
+	if err != nil {
+		w.t.Fatalf("tofu destroy failed: %v\n%s", err, out)
+	}
+	return out
+}
+
+// PlanChanges runs `tofu plan` and returns its output and whether it
+// plans any change (-detailed-exitcode 2).
+func (w *Tofu) PlanChanges() (string, bool) {
+	w.t.Helper()
+	out, err := w.Run("plan", "-input=false", "-no-color", "-detailed-exitcode")
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return out, false
+	case errors.As(err, &exit) && exit.ExitCode() == 2:
+		return out, true
+	default:
+		w.t.Fatalf("tofu plan failed: %v\n%s", err, out)
+		return out, false
+	}
+}
+
+// KillAt runs tofu with args and the fault point armed (engine/fault.go:
+// "<point>[#<n>]"), waits until the provider reports it reached the
+// point, and kills tofu's process group (tofu and the provider) with
+// SIGKILL. It returns where the point was reached; the test fails when
+// tofu ends without reaching it, so a point that is never hit cannot pass.
+func (w *Tofu) KillAt(point string, args ...string) string {
+	w.t.Helper()
+	marker := filepath.Join(w.t.TempDir(), "fault")
+	var out bytes.Buffer
+	cmd := w.command(context.Background(), []string{"IDP_FAULT=" + point + "=" + marker}, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	deadline := time.After(5 * time.Minute)
+	for {
+		if b, err := os.ReadFile(marker); err == nil && len(b) > 0 {
+			kill()
+			_ = <-done
+			return strings.TrimSpace(string(b))
+		}
+		select {
+		case err := <-done:
+			w.t.Fatalf("tofu %s ended (%v) without reaching fault point %s:\n%s", strings.Join(args, " "), err, point, out.String())
+		case <-deadline:
+			kill()
+			_ = <-done
+			w.t.Fatalf("fault point %s not reached in 5 minutes:\n%s", point, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// StateObjects reads the state (tofu show -json) and returns each
+// resource's address with its `objects` keys ("Kind/namespace/name").
+func (w *Tofu) StateObjects() map[string][]string {
+	w.t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := w.command(context.Background(), nil, "show", "-json", "-no-color")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		w.t.Fatalf("tofu show failed: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	var state struct {
+		Values *struct {
+			RootModule struct {
+				Resources []struct {
+					Address string         `json:"address"`
+					Mode    string         `json:"mode"`
+					Values  map[string]any `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
+	}
+	// The JSON is the line that starts with "{" (tofu may warn about
+	// dev_overrides first).
+	var doc string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "{") {
+			doc = l
+		}
+	}
+	if err := json.Unmarshal([]byte(doc), &state); err != nil {
+		w.t.Fatalf("parsing tofu show -json: %v\n%s", err, out)
+	}
+	res := map[string][]string{}
+	if state.Values == nil {
+		return res
+	}
+	for _, r := range state.Values.RootModule.Resources {
+		if r.Mode != "managed" {
+			continue
+		}
+		objs, _ := r.Values["objects"].(map[string]any)
+		keys := make([]string, 0, len(objs))
+		for k := range objs {
+			keys = append(keys, k)
+		}
+		res[r.Address] = keys
+	}
+	return res
+}

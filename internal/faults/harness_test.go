@@ -1,0 +1,239 @@
+// Package faults_test is the fault suite (issue 12, docs/guides/reliability.md):
+// tofu killed at each step of an apply, services down, an API server
+// restarted mid-apply, concurrent writers, and cleanup at scale. Every case
+// injects its fault, then shows that a plain re-apply converges: an empty
+// plan, no orphaned object, no lost password or volume. It runs against the
+// local stack (make stack-up) with tofu as its own process; faults that
+// break a service break a private instance, never the shared stack's.
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	acctest.RemoveProviderBinary()
+	if tally.injected > 0 {
+		tally.write()
+	}
+	os.Exit(code)
+}
+
+// tally is the suite's summary: scripts/test.sh prints it at the end of
+// make test (one "<figure>\t<value>" line each, in
+// .stack/summary/faults.tsv).
+var tally summary
+
+type summary struct {
+	mu                           sync.Mutex
+	injected, converged, orphans int
+}
+
+func injected(n int) {
+	tally.mu.Lock()
+	defer tally.mu.Unlock()
+	tally.injected += n
+}
+
+func converged(orphans int) {
+	tally.mu.Lock()
+	defer tally.mu.Unlock()
+	tally.converged++
+	tally.orphans += orphans
+}
+
+func (tl *summary) write() {
+	dir := os.Getenv("IDP_TEST_SUMMARY_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", ".stack", "summary")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	body := fmt.Sprintf("faults injected\t%d\nconverged\t%d\norphans\t%d\n", tl.injected, tl.converged, tl.orphans)
+	_ = os.WriteFile(filepath.Join(dir, "faults.tsv"), []byte(body), 0o644)
+}
+
+// hclProject is a project with its Vault credentials seeded, as a platform
+// team keeps them.
+func hclProject(t *testing.T, name string) string {
+	t.Helper()
+	acctest.PutVault(t, render.GitHubAccessVaultPath(name), map[string]any{"username": "ci-bot", "token": "ghp_" + acctest.Name("t")})
+	acctest.PutVault(t, render.RegistryVaultPath(name), map[string]any{"username": "robot", "password": acctest.Name("pw")})
+	return fmt.Sprintf(`
+resource "idp_project" "p" {
+  name        = %q
+  delete_data = true
+}
+`, name)
+}
+
+// hclApp is an application pinned at commit (so apply waits for its
+// rollout, which the kwok nodes complete).
+func hclApp(name, commit, extra string) string {
+	return fmt.Sprintf(`
+resource "idp_application" %[1]q {
+  project = idp_project.p.name
+  name    = %[1]q
+  git     = { owner = "myorg", repo = %[1]q, branch = "main", hash = %[2]q }
+  port    = 8080
+%[3]s
+}
+`, name, commit, extra)
+}
+
+func hclDatabase(name, extra string) string {
+	return fmt.Sprintf(`
+resource "idp_database" %[1]q {
+  project = idp_project.p.name
+  name    = %[1]q
+  type    = "postgres"
+  version = "15"
+  size    = "1Gi"
+%[2]s
+}
+`, name, extra)
+}
+
+func commit(c byte) string { return strings.Repeat(string(c), 40) }
+
+// converge is what every case ends with: a plain apply succeeds, the next
+// plan is empty, and nothing labelled as ours in the namespace is left
+// without a resource that owns it.
+func converge(t *testing.T, w *acctest.Tofu, namespace string) {
+	t.Helper()
+	w.Apply()
+	if out, changes := w.PlanChanges(); changes {
+		t.Fatalf("the plan after the re-apply is not empty:\n%s", out)
+	}
+	orphans := orphansIn(t, w, namespace)
+	converged(len(orphans))
+	if len(orphans) > 0 {
+		t.Fatalf("%d orphaned objects in %s (labelled %s=%s, in no resource's objects): %v",
+			len(orphans), namespace, render.LabelManagedBy, render.ManagedBy, orphans)
+	}
+}
+
+var (
+	kindsOnce sync.Once
+	kinds     []schema.GroupVersionResource
+	kindsErr  error
+)
+
+// listable returns every namespaced resource the stack's API server
+// serves that can be listed, found once by discovery. Endpoints are left
+// out: their controller copies a Service's labels onto them, without an
+// owner reference, and deletes them with the Service.
+func listable(t *testing.T) []schema.GroupVersionResource {
+	t.Helper()
+	kindsOnce.Do(func() {
+		cfg := acctest.RESTConfig(t)
+		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			kindsErr = err
+			return
+		}
+		lists, err := dc.ServerPreferredNamespacedResources()
+		if err != nil {
+			kindsErr = err
+			return
+		}
+		for _, l := range lists {
+			gv, _ := schema.ParseGroupVersion(l.GroupVersion)
+			for _, r := range l.APIResources {
+				if strings.Contains(r.Name, "/") || !contains(r.Verbs, "list") || r.Name == "events" || r.Name == "endpoints" {
+					continue
+				}
+				kinds = append(kinds, gv.WithResource(r.Name))
+			}
+		}
+	})
+	if kindsErr != nil {
+		t.Fatal(kindsErr)
+	}
+	return kinds
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ours lists the objects in namespace that carry our managed-by label and
+// no owner reference (dependents go with their owner), as Kind/ns/name.
+func ours(t *testing.T, namespace string) []string {
+	t.Helper()
+	cfg := acctest.RESTConfig(t)
+	cfg.QPS, cfg.Burst = 100, 200
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, gvr := range listable(t) {
+		list, err := dyn.Resource(gvr).Namespace(namespace).List(context.Background(),
+			metav1.ListOptions{LabelSelector: render.LabelManagedBy + "=" + render.ManagedBy})
+		if err != nil {
+			continue // a kind removed meanwhile
+		}
+		for i := range list.Items {
+			if len(list.Items[i].GetOwnerReferences()) > 0 {
+				continue
+			}
+			out = append(out, key(&list.Items[i]))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func key(o *unstructured.Unstructured) string {
+	return o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
+}
+
+// orphansIn returns what ours finds that no resource in w's state lists
+// in its objects. An application's release record (P-A-release, written
+// after each rollout and read when the Deployment is gone) is deliberately
+// not in objects, so a plan made while CI deploys stays empty: it belongs
+// to its application.
+func orphansIn(t *testing.T, w *acctest.Tofu, namespace string) []string {
+	t.Helper()
+	owned := map[string]bool{}
+	for addr, objs := range w.StateObjects() {
+		for _, k := range objs {
+			owned[k] = true
+		}
+		if strings.HasPrefix(addr, "idp_application.") {
+			app := strings.TrimPrefix(addr, "idp_application.")
+			owned["ConfigMap/"+namespace+"/"+render.ReleaseConfigMap(namespace, app)] = true
+		}
+	}
+	var orphans []string
+	for _, k := range ours(t, namespace) {
+		if !owned[k] {
+			orphans = append(orphans, k)
+		}
+	}
+	return orphans
+}
