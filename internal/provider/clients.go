@@ -21,9 +21,10 @@ import (
 // contacted a server: clients connect at first use, so Configure succeeds
 // with settings that are unknown until apply.
 type ProviderData struct {
-	Engine *engine.Engine
-	cfg    config
-	github lazyGitHub
+	Engine   *engine.Engine
+	cfg      config
+	github   lazyGitHub
+	creating plannedDatabases // see idp_database_credentials
 }
 
 // Registry returns the registry host and project, which image names need.

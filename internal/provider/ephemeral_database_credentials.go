@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
@@ -64,8 +65,9 @@ func (e *databaseCredentials) Schema(_ context.Context, _ ephemeral.SchemaReques
 			"version": schema.Int64Attribute{
 				Optional: true, Computed: true,
 				MarkdownDescription: "Vault version of the password to read; the latest when unset. Pass " +
-					"`idp_database.<x>.password_version`: that is the password the database's Secret holds, and the read " +
-					"waits until the database exists (the value is unknown while it is being created).",
+					"`idp_database.<x>.password_version`: that is the password the database's Secret holds, and it is " +
+					"unknown while apply is to write that Secret (a new database, a rotation to sync), so the read waits " +
+					"for the apply in Terraform and OpenTofu alike.",
 				Validators: []validator.Int64{int64validator.AtLeast(1)},
 			},
 			"type":     computed("The database type, read from its StatefulSet."),
@@ -106,9 +108,20 @@ func (e *databaseCredentials) Open(ctx context.Context, req ephemeral.OpenReques
 		return
 	}
 	if sts == nil {
+		if e.data.creating.has(p, d) {
+			// Terraform opens ephemeral resources during plan even when a
+			// resource they reference is still to be created (OpenTofu waits).
+			// Unknown values are Terraform's "known after apply": it opens
+			// this again during apply, after the database.
+			m.unknown()
+			resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
+			return
+		}
 		resp.Diagnostics.AddError("Database not found",
-			fmt.Sprintf("there is no database %s/%s (StatefulSet %s). When it is created in the same run, set "+
-				"version = idp_database.<x>.password_version so that this is read after it exists.", p, d, render.DatabaseStatefulSet(p, d)))
+			fmt.Sprintf("there is no database %s/%s (StatefulSet %s). When the configuration creates it, take project "+
+				"and name from it (project = idp_database.<x>.project, name = idp_database.<x>.name) and set version = "+
+				"idp_database.<x>.password_version, so that this is read after the database exists.",
+				p, d, render.DatabaseStatefulSet(p, d)))
 		return
 	}
 	typ, _, port, err := render.ParseDatabase(sts, d)
@@ -147,4 +160,27 @@ func (e *databaseCredentials) Open(ctx context.Context, req ephemeral.OpenReques
 	m.VaultPath = types.StringValue(vaultPath)
 	m.Version = types.Int64Value(int64(s.Version))
 	resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
+}
+
+// unknown sets what is read from the cluster and Vault to unknown, keeping
+// what the configuration set.
+func (m *databaseCredentialsModel) unknown() {
+	if m.Version.IsNull() {
+		m.Version = types.Int64Unknown()
+	}
+	m.Type, m.Host, m.Username = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+	m.Database, m.Password, m.VaultPath = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+	m.Port = types.Int64Unknown()
+}
+
+// plannedDatabases is the databases this provider instance planned to
+// create and has not created yet: what lets idp_database_credentials tell a
+// database this run creates from one that does not exist.
+type plannedDatabases struct{ m sync.Map }
+
+func (p *plannedDatabases) add(project, name string)  { p.m.Store(project+"/"+name, true) }
+func (p *plannedDatabases) done(project, name string) { p.m.Delete(project + "/" + name) }
+func (p *plannedDatabases) has(project, name string) bool {
+	_, ok := p.m.Load(project + "/" + name)
+	return ok
 }

@@ -1,6 +1,8 @@
 package provider_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"regexp"
@@ -11,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/echoprovider"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
@@ -19,18 +22,43 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 )
 
-// TestAccDatabaseCredentials_ephemeral hands a database's password to
-// another provider (echo, which stores what it gets so the test can see it)
-// in the same run that creates the database; idp_database's own state holds
-// no password.
-func TestAccDatabaseCredentials_ephemeral(t *testing.T) {
-	e := newDBEnv(t, "orders")
+// echoConfig adds the echo provider (terraform-plugin-testing's stand-in
+// for a consumer of ephemeral values: it stores the data it is configured
+// with in echo.test's state, so the test can see what it got) to a
+// configuration and its required_providers.
+func echoConfig(hcl, data string) (string, map[string]func() (tfprotov6.ProviderServer, error)) {
 	factories := map[string]func() (tfprotov6.ProviderServer, error){"echo": echoprovider.NewProviderServer()}
 	for k, v := range acctest.ProviderFactories {
 		factories[k] = v
 	}
-	ns := os.Getenv("TF_ACC_PROVIDER_NAMESPACE")
-	config := strings.Replace(acctest.Config(fmt.Sprintf(`
+	config := acctest.Config(hcl + fmt.Sprintf(`
+provider "echo" {
+  data = %s
+}
+
+resource "echo" "test" {}
+`, data))
+	return strings.Replace(config, `idp = { source = "idpkit/idp" }`, fmt.Sprintf(`idp = { source = "idpkit/idp" }
+    echo = { source = %q }`, os.Getenv("TF_ACC_PROVIDER_NAMESPACE")+"/echo"), 1), factories
+}
+
+// TestAccDatabaseCredentials_ephemeral hands a database's credentials to
+// another provider in the run that creates the database, in the two ways
+// the docs show: project and name taken from the database (Terraform opens
+// the ephemeral resource during plan, before the database exists; OpenTofu
+// waits for it), and with version = password_version as well (both tools
+// wait). Either way the plan shows the credentials as known after apply,
+// the apply hands over the password Vault holds, and the next plan is
+// empty. The consumer gets a hash of the password: only the test (and the
+// consumer) ever sees the password itself.
+func TestAccDatabaseCredentials_ephemeral(t *testing.T) {
+	for _, tc := range []struct{ name, extra string }{
+		{"references", ""},
+		{"password_version", "  version = idp_database.test.password_version\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newDBEnv(t, "orders")
+			config, factories := echoConfig(fmt.Sprintf(`
 resource "idp_database" "test" {
   project = %q
   name    = %q
@@ -39,46 +67,72 @@ resource "idp_database" "test" {
   size    = "1Gi"
 }
 
-# version is unknown until the database exists, which defers the read.
 ephemeral "idp_database_credentials" "test" {
   project = idp_database.test.project
   name    = idp_database.test.name
-  version = idp_database.test.password_version
+%s}
+`, e.project, e.name, tc.extra), `{
+    host                = ephemeral.idp_database_credentials.test.host
+    port                = ephemeral.idp_database_credentials.test.port
+    type                = ephemeral.idp_database_credentials.test.type
+    username            = ephemeral.idp_database_credentials.test.username
+    database            = ephemeral.idp_database_credentials.test.database
+    version             = ephemeral.idp_database_credentials.test.version
+    password_vault_path = ephemeral.idp_database_credentials.test.password_vault_path
+    password_sha256     = sha256(ephemeral.idp_database_credentials.test.password)
+  }`)
+			data := func(k string) tfjsonpath.Path { return tfjsonpath.New("data").AtMapKey(k) }
+			acctest.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: factories,
+				TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
+				Steps: []resource.TestStep{{
+					Config: config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("idp_database.test", plancheck.ResourceActionCreate),
+						// Known after apply: the consumer waits for the database.
+						plancheck.ExpectUnknownValue("echo.test", tfjsonpath.New("data")),
+					}},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue("echo.test", data("host"), knownvalue.StringExact("orders."+e.project+".svc.cluster.local")),
+						statecheck.ExpectKnownValue("echo.test", data("port"), knownvalue.Int64Exact(5432)),
+						statecheck.ExpectKnownValue("echo.test", data("type"), knownvalue.StringExact("postgres")),
+						statecheck.ExpectKnownValue("echo.test", data("username"), knownvalue.StringExact("orders_user")),
+						statecheck.ExpectKnownValue("echo.test", data("database"), knownvalue.StringExact("orders_db")),
+						statecheck.ExpectKnownValue("echo.test", data("version"), knownvalue.Int64Exact(1)),
+						statecheck.ExpectKnownValue("echo.test", data("password_vault_path"), knownvalue.StringExact(e.vaultPath())),
+						statecheck.ExpectKnownValue("echo.test", data("password_sha256"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{64}$`))),
+					},
+					Check: func(s *terraform.State) error {
+						pw, _ := e.vault()
+						sum := sha256.Sum256([]byte(pw))
+						if got := s.RootModule().Resources["echo.test"].Primary.Attributes["data.password_sha256"]; got != hex.EncodeToString(sum[:]) {
+							return fmt.Errorf("the ephemeral resource did not return the password Vault holds")
+						}
+						return checkNoSecretInState(pw)(s)
+					},
+				}},
+			})
+		})
+	}
 }
 
-provider "echo" {
-  data = ephemeral.idp_database_credentials.test
+// TestAccDatabaseCredentials_notFound: a database that does not exist and
+// that the configuration does not create fails the plan at the ephemeral
+// block, saying how to read one the configuration creates.
+func TestAccDatabaseCredentials_notFound(t *testing.T) {
+	e := newDBEnv(t, "orders")
+	config, factories := echoConfig(fmt.Sprintf(`
+ephemeral "idp_database_credentials" "test" {
+  project = %q
+  name    = %q
 }
-
-resource "echo" "test" {}
-`, e.project, e.name)), `idp = { source = "idpkit/idp" }`, fmt.Sprintf(`idp = { source = "idpkit/idp" }
-    echo = { source = %q }`, ns+"/echo"), 1)
-
+`, e.project, e.name), `{ host = ephemeral.idp_database_credentials.test.host }`)
 	acctest.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		Steps: []resource.TestStep{{
-			Config: config,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("host"), knownvalue.StringExact("orders."+e.project+".svc.cluster.local")),
-				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("port"), knownvalue.Int64Exact(5432)),
-				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("type"), knownvalue.StringExact("postgres")),
-				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("username"), knownvalue.StringExact("orders_user")),
-				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("database"), knownvalue.StringExact("orders_db")),
-				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("version"), knownvalue.Int64Exact(1)),
-				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("password_vault_path"), knownvalue.StringExact(e.vaultPath())),
-				statecheck.ExpectKnownValue("echo.test", tfjsonpath.New("data").AtMapKey("password"), knownvalue.StringRegexp(regexp.MustCompile(`^[A-Za-z0-9]{32}$`))),
-			},
-			Check: func(s *terraform.State) error {
-				pw, _ := e.vault()
-				if got := s.RootModule().Resources["echo.test"].Primary.Attributes["data.password"]; got != pw {
-					return fmt.Errorf("the ephemeral resource did not return the Vault password")
-				}
-				// Only echo (a test stand-in for a consumer) may hold it.
-				db := &terraform.State{Modules: []*terraform.ModuleState{{Path: []string{"root"},
-					Resources: map[string]*terraform.ResourceState{"idp_database.test": s.RootModule().Resources["idp_database.test"]}}}}
-				return checkNoSecretInState(pw)(db)
-			},
+			Config:      config,
+			ExpectError: regexp.MustCompile(`(?s)Database not found.*there is no database ` + e.project + `/orders.*project\s+=\s+idp_database.<x>.project`),
 		}},
 	})
 }

@@ -280,6 +280,9 @@ func (r *databaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		}
 	}
 	plan.outputs()
+	if state == nil && !plan.Project.IsUnknown() && !plan.Name.IsUnknown() {
+		r.data.creating.add(plan.Project.ValueString(), plan.Name.ValueString())
+	}
 
 	if resp.Diagnostics.HasError() {
 		return
@@ -354,6 +357,7 @@ func (r *databaseResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	r.data.creating.done(plan.Project.ValueString(), plan.Name.ValueString())
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, plan.Project, plan.Name)...)
 }

@@ -1,6 +1,7 @@
 # Read the password from Vault for another provider without storing it in
-# state or plan (Terraform >= 1.10, OpenTofu >= 1.11). Passing
-# password_version defers the read until the database exists.
+# state or plan (Terraform >= 1.10, OpenTofu >= 1.11). project and name come
+# from the database, and password_version makes the read wait for any apply
+# that writes the database's Secret (creation, a rotation).
 ephemeral "idp_database_credentials" "mysql" {
   project = idp_database.mysql.project
   name    = idp_database.mysql.name
