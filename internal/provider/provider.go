@@ -51,6 +51,7 @@ func (p *idpProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	resp.ResourceData = data
 	resp.DataSourceData = data
 	resp.EphemeralResourceData = data
+	resp.ListResourceData = data
 }
 
 func (p *idpProvider) Resources(context.Context) []func() resource.Resource {
@@ -58,7 +59,7 @@ func (p *idpProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *idpProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewApplicationDataSource}
+	return []func() datasource.DataSource{NewApplicationDataSource, NewEstateDataSource}
 }
 
 func (p *idpProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {

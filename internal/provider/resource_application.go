@@ -991,6 +991,10 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 			return nil, err
 		}
 		if tag := render.ImageTag(render.ContainerImage(dep, render.Deployment(a))); tag != "" {
+	tmpl, err := get("argoproj.io/v1alpha1", "WorkflowTemplate", render.WorkflowTemplate(p, a))
+	if err != nil {
+		return nil, err
+	}
 			m.Git.Hash = types.StringValue(tag)
 		}
 		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
@@ -998,6 +1002,12 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		}
 		ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
 		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), ann))
+	} else {
+		// Not built yet: our template's deploy step holds the Deployment
+		// CI will apply, with its replicas and database links.
+		dep = render.ParseTemplateDeployment(tmpl, a)
+	}
+	if dep != nil {
 	}
 	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
 	if err != nil {
@@ -1012,10 +1022,6 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	if len(domains) == 0 {
 		// Not built yet: no routes exist, but our WorkflowTemplate's deploy
 		// steps hold the ones CI will apply (the old chart's has none).
-		tmpl, err := get("argoproj.io/v1alpha1", "WorkflowTemplate", render.WorkflowTemplate(p, a))
-		if err != nil {
-			return nil, err
-		}
 		domains = render.ParseTemplateDomains(tmpl, p, a)
 	}
 	if len(domains) > 0 {

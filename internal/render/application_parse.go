@@ -66,20 +66,48 @@ func ImmutableMismatch(obj *unstructured.Unstructured, app, serviceName string) 
 // ParseTemplateDomains returns the domains whose IngressRoutes the deploy steps
 // of an application's WorkflowTemplate apply.
 func ParseTemplateDomains(tmpl *unstructured.Unstructured, p, a string) []string {
-	if tmpl == nil {
-		return nil
-	}
 	var out []string
-	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
-	for _, s := range steps {
-		manifest, _, _ := unstructured.NestedString(s.(map[string]any), "resource", "manifest")
-		rt := &unstructured.Unstructured{}
-		if manifest == "" || yaml.Unmarshal([]byte(manifest), &rt.Object) != nil || rt.GetKind() != "IngressRoute" {
-			continue
-		}
+	for _, rt := range templateManifests(tmpl, "IngressRoute") {
 		if d := ParseRouteDomain(rt, a); d != "" && rt.GetName() == IngressRoute(p, a, d) {
 			out = append(out, d)
 		}
+	}
+	return out
+}
+
+// ParseTemplateDeployment returns the Deployment of application a that the
+// deploy steps of its WorkflowTemplate apply (nil for none, as in the old
+// chart's): before the first build it is the only record of replicas and
+// database links.
+func ParseTemplateDeployment(tmpl *unstructured.Unstructured, a string) *unstructured.Unstructured {
+	for _, d := range templateManifests(tmpl, "Deployment") {
+		if d.GetName() == Deployment(a) {
+			return d
+		}
+	}
+	return nil
+}
+
+// templateManifests returns the objects of kind that a WorkflowTemplate's
+// resource steps apply (not those the rollout step only reads).
+func templateManifests(tmpl *unstructured.Unstructured, kind string) []*unstructured.Unstructured {
+	if tmpl == nil {
+		return nil
+	}
+	var out []*unstructured.Unstructured
+	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	for _, s := range steps {
+		manifest, _, _ := unstructured.NestedString(s.(map[string]any), "resource", "manifest")
+		action, _, _ := unstructured.NestedString(s.(map[string]any), "resource", "action")
+		if manifest == "" || action == "get" {
+			continue
+		}
+		// Through JSON, as the API server reads it: numbers become int64.
+		obj := &unstructured.Unstructured{}
+		if js, err := yaml.YAMLToJSON([]byte(manifest)); err != nil || obj.UnmarshalJSON(js) != nil || obj.GetKind() != kind {
+			continue
+		}
+		out = append(out, obj)
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Every object name the provider derives lives here, as shared/CONTRACT.md
@@ -66,6 +68,13 @@ const (
 
 // EventSource receives A's GitHub push webhooks.
 func EventSource(p, a string) string { return p + "-" + a + "-github-eventsource" }
+
+// ApplicationOfEventSource is the application whose EventSource in project
+// p is called name, or "" when the name follows no application's rule
+// (finding what runs: the list resources, idp_estate).
+func ApplicationOfEventSource(p, name string) string {
+	return between(name, p+"-", "-github-eventsource", func(a string) string { return EventSource(p, a) })
+}
 
 // GitHubEvent is the EventSource's event (the `github` map key).
 func GitHubEvent(p, a string) string { return p + "-" + a + "-github-trigger" }
@@ -176,6 +185,26 @@ func DescribeOwner(p, owner string) string {
 // DatabaseStatefulSet runs database D; it is also the `app` label of its
 // pods, which its Service selects.
 func DatabaseStatefulSet(p, d string) string { return p + "-" + d + "-db" }
+
+// DatabaseOfStatefulSet is the database whose StatefulSet in project p is
+// called name, or "" when the name follows no database's rule.
+func DatabaseOfStatefulSet(p, name string) string {
+	return between(name, p+"-", "-db", func(d string) string { return DatabaseStatefulSet(p, d) })
+}
+
+// between returns what name holds between prefix and suffix when that is
+// a DNS label that derive turns back into name, else "".
+func between(name, prefix, suffix string, derive func(string) string) string {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return ""
+	}
+	mid, ok := strings.CutSuffix(rest, suffix)
+	if !ok || len(validation.IsDNS1123Label(mid)) > 0 || derive(mid) != name {
+		return ""
+	}
+	return mid
+}
 
 // DatabasePod is replica i of the database's StatefulSet.
 func DatabasePod(p, d string, i int) string { return DatabaseStatefulSet(p, d) + "-" + strconv.Itoa(i) }

@@ -92,3 +92,34 @@ func databaseContainer(t *testing.T, sts *unstructured.Unstructured) corev1.Cont
 	}
 	return pod.Containers[0]
 }
+
+// What runs is found by its names: each parser undoes its rule, and names
+// that only look alike (another project's prefix, the EventBus's
+// StatefulSet, a suffix inside a name) are not taken for ours.
+func TestNamesOfWhatRuns(t *testing.T) {
+	for _, c := range []struct{ p, name, want string }{
+		{"shop", EventSource("shop", "api"), "api"},
+		{"shop", EventSource("shop", "my-api-github-eventsource"), "my-api-github-eventsource"},
+		{"shop", EventSource("shop-old", "api"), "old-api"}, // the name is shop's application old-api
+		{"shop", EventSource("other", "api"), ""},
+		{"shop", "shop--github-eventsource", ""},
+		{"shop", "shop-API-github-eventsource", ""},
+		{"shop", "shop-api-github-eventsource-eventsource-svc", ""},
+	} {
+		if got := ApplicationOfEventSource(c.p, c.name); got != c.want {
+			t.Errorf("ApplicationOfEventSource(%q, %q) = %q, want %q", c.p, c.name, got, c.want)
+		}
+	}
+	for _, c := range []struct{ p, name, want string }{
+		{"shop", DatabaseStatefulSet("shop", "orders"), "orders"},
+		{"shop", DatabaseStatefulSet("shop", "a-db"), "a-db"},
+		{"shop", EventBusStatefulSet("shop"), ""},
+		{"shop", DatabaseStatefulSet("other", "orders"), ""},
+		{"shop", "shop-db", ""},
+		{"shop", "shop--db", ""},
+	} {
+		if got := DatabaseOfStatefulSet(c.p, c.name); got != c.want {
+			t.Errorf("DatabaseOfStatefulSet(%q, %q) = %q, want %q", c.p, c.name, got, c.want)
+		}
+	}
+}

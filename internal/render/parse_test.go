@@ -80,6 +80,19 @@ func TestParse_applicationRoundTrip(t *testing.T) {
 	if got := ParseTemplateDomains(goldenObject(t, objs, "WorkflowTemplate", WorkflowTemplate(p, n)), p, n); !reflect.DeepEqual(got, domains) {
 		t.Errorf("template domains = %v, want %v", got, domains)
 	}
+	// Before the first build the template's Deployment is the record of
+	// replicas and database links.
+	tdep := ParseTemplateDeployment(goldenObject(t, objs, "WorkflowTemplate", WorkflowTemplate(p, n)), n)
+	if tdep == nil {
+		t.Fatal("the template deploys no Deployment")
+	}
+	if r, _, _ := unstructured.NestedInt64(tdep.Object, "spec", "replicas"); r != a.Replicas {
+		t.Errorf("template replicas = %d, want %d", r, a.Replicas)
+	}
+	tlinks := ParseDatabaseEnv(p, ContainerEnv(tdep, Deployment(n)), podAnnotations(tdep))
+	if len(tlinks) != len(a.Databases) {
+		t.Errorf("template databases = %v, want %v", tlinks, a.Databases)
+	}
 	owner, repo := ParseEventSourceRepo(goldenObject(t, objs, "EventSource", EventSource(p, n)), p, n)
 	if owner != a.Owner || repo != a.Repo {
 		t.Errorf("repository = %s/%s, want %s/%s", owner, repo, a.Owner, a.Repo)

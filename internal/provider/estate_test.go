@@ -1,0 +1,414 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/provider"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+// Adopting a whole estate at once, as users do it, with the CLI: several
+// projects the old chart runs (each with applications and databases), and
+// one made by another state of ours, found, written as configuration,
+// imported and applied with no replacement, then planned empty.
+//   - OpenTofu (no `query`): data.idp_estate's configuration, written to a
+//     file with `tofu output -raw` (TestAccEstate_tofu).
+//   - Terraform 1.14+: `terraform query -generate-config-out` over the list
+//     resources (TestAccEstate_terraformQuery).
+
+// estateProjects is how many chart-made projects each test adopts.
+const estateProjects = 3
+
+// cli runs one Terraform or OpenTofu binary in a directory, with this
+// provider served from the test process (TF_REATTACH_PROVIDERS), as
+// terraform-plugin-testing does.
+type cli struct {
+	t   *testing.T
+	bin string
+	dir string
+	env []string
+}
+
+func newCLI(t *testing.T, bin, reattach string) *cli {
+	t.Helper()
+	return &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{
+		"TF_REATTACH_PROVIDERS=" + reattach, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
+		"TF_LOG=", "TF_LOG_PATH=", "TF_CLI_CONFIG_FILE=",
+	}}
+}
+
+func (c *cli) write(name, content string) {
+	c.t.Helper()
+	if err := os.WriteFile(filepath.Join(c.dir, name), []byte(content), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// run runs the binary and returns its stdout; a failure fails the test
+// unless ok accepts its exit code.
+func (c *cli) run(ok func(code int) bool, args ...string) (string, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, args...)
+	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), c.env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("%s %s: %v", filepath.Base(c.bin), args[0], err)
+	}
+	c.t.Logf("%s %s: %.1fs", filepath.Base(c.bin), strings.Join(args, " "), time.Since(start).Seconds())
+	if code != 0 && (ok == nil || !ok(code)) {
+		c.t.Fatalf("%s %s: exit %d\n%s\n%s", filepath.Base(c.bin), strings.Join(args, " "), code, out, stderr.String())
+	}
+	return string(out), code
+}
+
+func (c *cli) must(args ...string) string {
+	c.t.Helper()
+	out, _ := c.run(nil, args...)
+	return out
+}
+
+// serveProvider serves the provider from the test process until the test
+// ends and returns TF_REATTACH_PROVIDERS for both tools' registries.
+func serveProvider(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	reattach := make(chan *plugin.ReattachConfig)
+	closed := make(chan struct{})
+	server := providerserver.NewProtocol6(provider.New("test")())
+	go func() {
+		err := tf6server.Serve("registry.terraform.io/idpkit/idp", func() tfprotov6.ProviderServer { return server() },
+			tf6server.WithDebug(ctx, reattach, closed), tf6server.WithoutLogStderrOverride(), tf6server.WithLoggingSink(t),
+			tf6server.WithGoPluginLogger(hclog.NewNullLogger()))
+		if err != nil {
+			t.Errorf("serving the provider: %v", err)
+		}
+	}()
+	var cfg *plugin.ReattachConfig
+	select {
+	case cfg = <-reattach:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the provider did not start serving")
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-closed
+	})
+	one := map[string]any{
+		"Protocol": string(cfg.Protocol), "ProtocolVersion": cfg.ProtocolVersion, "Pid": cfg.Pid, "Test": true,
+		"Addr": map[string]string{"Network": cfg.Addr.Network(), "String": cfg.Addr.String()},
+	}
+	b, err := json.Marshal(map[string]any{"registry.terraform.io/idpkit/idp": one, "registry.opentofu.org/idpkit/idp": one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// estateFixture is what runs before adoption: chart-made projects, and one
+// project (with an application and a database) another state of ours made.
+type estateFixture struct {
+	charts []*oldChart
+	ours   string
+}
+
+func (f *estateFixture) projects() []string {
+	var out []string
+	for _, c := range f.charts {
+		out = append(out, c.p)
+	}
+	return append(out, f.ours)
+}
+
+func (f *estateFixture) projectList() string {
+	q := make([]string, 0, len(f.projects()))
+	for _, p := range f.projects() {
+		q = append(q, fmt.Sprintf("%q", p))
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+func newEstate(t *testing.T, bin, reattach string) *estateFixture {
+	t.Helper()
+	providerTestEnv(t)
+	t.Setenv("GITHUB_TOKEN", "") // no GitHub: its checks are skipped
+	start := time.Now()
+	f := &estateFixture{}
+	for range estateProjects {
+		f.charts = append(f.charts, newOldChart(t))
+	}
+	// Another state of ours: its own directory, applied with the same tool.
+	f.ours = acctest.Name("acc-ours")
+	seedProjectVault(t, f.ours)
+	other := newCLI(t, bin, reattach)
+	other.write("main.tf", acctest.Config(fmt.Sprintf(`
+resource "idp_project" "p" {
+  name = %[1]q
+}
+resource "idp_database" "cache" {
+  project = idp_project.p.name
+  name    = "cache"
+  type    = "redis"
+  version = "7.0"
+  size    = "1Gi"
+}
+resource "idp_application" "api" {
+  project   = idp_project.p.name
+  name      = "api"
+  git       = { owner = "myorg", repo = "api", branch = "main" }
+  port      = 8080
+  replicas  = 2
+  domains   = ["api.ours.example.com"]
+  databases = [idp_database.cache]
+}
+`, f.ours)))
+	other.must("init", "-input=false", "-no-color")
+	other.must("apply", "-auto-approve", "-input=false", "-no-color")
+	t.Cleanup(func() {
+		cs, _ := acctest.Kube(t)
+		_ = cs.CoreV1().Namespaces().Delete(context.Background(), f.ours, metav1.DeleteOptions{})
+		kv, _ := acctest.Vault(t)
+		for _, path := range []string{render.WebhookSecretVaultPath(f.ours, "api"), render.DatabaseVaultPath(f.ours, "cache")} {
+			_ = kv.DeleteMetadata(context.Background(), path)
+		}
+	})
+	t.Logf("estate of %d projects running after %s", len(f.projects()), time.Since(start).Round(time.Second))
+	return f
+}
+
+// review is what the estate's reviewer changes in the generated
+// configuration: the old chart's registry credentials live at a Vault path
+// of the team's choosing that no object records, and the generated comment
+// says to set it. labels maps project names to their resource names.
+func (f *estateFixture) review(t *testing.T, hcl string, labels map[string]string) string {
+	t.Helper()
+	for _, c := range f.charts {
+		head := `resource "idp_project" "` + labels[c.p] + `" {` + "\n"
+		i := strings.Index(hcl, head)
+		if labels[c.p] == "" || i < 0 {
+			t.Fatalf("no resource for project %s in the generated configuration:\n%s", c.p, hcl)
+		}
+		start := i + len(head)
+		end := start + strings.Index(hcl[start:], "\n}\n")
+		block := hcl[start:end]
+		set := "  registry_vault_path = \"" + c.p + oldChartRegistry + "\""
+		if attr := regexp.MustCompile(`(?m)^\s*registry_vault_path\s*=.*$`); attr.MatchString(block) {
+			block = attr.ReplaceAllLiteralString(block, set)
+		} else {
+			block = set + "\n" + block
+		}
+		hcl = hcl[:start] + block + hcl[end:]
+	}
+	return hcl
+}
+
+// projectLabels maps each idp_project's name to its resource name.
+func projectLabels(hcl string) map[string]string {
+	out := map[string]string{}
+	name := regexp.MustCompile(`(?m)^\s*name\s*=\s*"([^"]+)"`)
+	for _, m := range regexp.MustCompile(`resource "idp_project" "([^"]+)" \{\n`).FindAllStringSubmatchIndex(hcl, -1) {
+		body := hcl[m[1]:]
+		body = body[:strings.Index(body, "\n}\n")]
+		if n := name.FindStringSubmatch(body); n != nil {
+			out[n[1]] = hcl[m[2]:m[3]]
+		}
+	}
+	return out
+}
+
+// checkAdoption checks the plan of the generated configuration: every
+// resource of the estate imported, none created, destroyed or replaced.
+func (f *estateFixture) checkAdoption(t *testing.T, plan *tfjson.Plan) {
+	t.Helper()
+	counts := map[string]int{}
+	for _, rc := range plan.ResourceChanges {
+		a := rc.Change.Actions
+		if rc.Change.Importing == nil {
+			t.Errorf("%s: not imported (%v)", rc.Address, a)
+		}
+		if !a.Update() && !a.NoOp() {
+			t.Errorf("%s: planned %v, want an in-place update or no-op", rc.Address, a)
+		}
+		counts[rc.Type]++
+	}
+	want := map[string]int{"idp_project": len(f.projects()), "idp_application": 2*len(f.charts) + 1, "idp_database": 2*len(f.charts) + 1}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("the plan imports %v, want %v", counts, want)
+	}
+	// The project our other state made is adopted unchanged.
+	for _, rc := range plan.ResourceChanges {
+		if strings.Contains(rc.Address, f.ours) && !rc.Change.Actions.NoOp() {
+			t.Errorf("%s (made by another state of ours): planned %v, want no change", rc.Address, rc.Change.Actions)
+		}
+	}
+}
+
+// adopt plans, checks and applies the estate's configuration in c.dir, and
+// checks the cluster and an empty plan after. It returns how long the plan
+// and apply took.
+func (f *estateFixture) adopt(t *testing.T, c *cli) time.Duration {
+	t.Helper()
+	start := time.Now()
+	c.must("plan", "-input=false", "-no-color", "-out=adopt.plan")
+	var plan tfjson.Plan
+	if err := json.Unmarshal([]byte(c.must("show", "-json", "adopt.plan")), &plan); err != nil {
+		t.Fatal(err)
+	}
+	f.checkAdoption(t, &plan)
+	if t.Failed() {
+		t.FailNow()
+	}
+	planned := time.Since(start)
+	start = time.Now()
+	c.must("apply", "-input=false", "-no-color", "adopt.plan")
+	took := planned + time.Since(start)
+	for _, chart := range f.charts {
+		if err := chart.checkAdopted()(nil); err != nil {
+			t.Errorf("project %s: %v", chart.p, err)
+		}
+	}
+	// -detailed-exitcode: 0 is an empty plan, 2 a plan with changes.
+	if out, code := c.run(func(code int) bool { return code == 2 }, "plan", "-input=false", "-no-color", "-detailed-exitcode"); code != 0 {
+		t.Errorf("the plan after adoption is not empty:\n%s", out)
+	}
+	return took
+}
+
+func TestAccEstate_tofu(t *testing.T) {
+	acctest.PreCheck(t)
+	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	reattach := serveProvider(t)
+	f := newEstate(t, bin, reattach)
+
+	// What the importing guide says: find, write, review, plan, apply.
+	start := time.Now()
+	find := newCLI(t, bin, reattach)
+	find.write("main.tf", acctest.Config(fmt.Sprintf(`
+data "idp_estate" "all" {
+  projects = %s
+}
+output "configuration" {
+  value = data.idp_estate.all.configuration
+}
+output "skipped" {
+  value = data.idp_estate.all.skipped
+}
+`, f.projectList())))
+	find.must("init", "-input=false", "-no-color")
+	find.must("apply", "-auto-approve", "-input=false", "-no-color")
+	generated := find.must("output", "-raw", "configuration")
+	if skipped := find.must("output", "-json", "skipped"); strings.TrimSpace(skipped) != "{}" {
+		t.Errorf("skipped: %s", skipped)
+	}
+	found := time.Since(start)
+	t.Logf("generated configuration:\n%s", generated)
+	for _, want := range []string{`identity = {`, `project = idp_project.` + f.ours + `.name`, `databases = [idp_database.` + f.ours + `_cache]`} {
+		if !strings.Contains(generated, want) {
+			t.Errorf("the generated configuration lacks %q", want)
+		}
+	}
+
+	adopt := newCLI(t, bin, reattach)
+	adopt.write("main.tf", acctest.Config(""))
+	adopt.write("estate.tf", f.review(t, generated, projectLabels(generated)))
+	adopt.must("init", "-input=false", "-no-color")
+	took := f.adopt(t, adopt)
+	t.Logf("MIGRATION (tofu, %d projects, %d resources): found and written in %s, planned and applied in %s",
+		len(f.projects()), 5*len(f.charts)+3, found.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
+}
+
+// terraformPath is a Terraform 1.14+ binary: IDP_TERRAFORM_PATH, or
+// TF_ACC_TERRAFORM_PATH when that is Terraform rather than OpenTofu.
+func terraformPath(t *testing.T) string {
+	t.Helper()
+	for _, env := range []string{"IDP_TERRAFORM_PATH", "TF_ACC_TERRAFORM_PATH"} {
+		p := os.Getenv(env)
+		if p == "" {
+			continue
+		}
+		out, err := exec.Command(p, "version", "-json").Output()
+		if err != nil {
+			continue
+		}
+		var v struct {
+			Version string `json:"terraform_version"`
+		}
+		_ = json.Unmarshal(out, &v)
+		var major, minor int
+		if _, err := fmt.Sscanf(v.Version, "%d.%d", &major, &minor); err == nil && !strings.Contains(filepath.Base(p), "tofu") &&
+			(major > 1 || minor >= 14) {
+			return p
+		}
+	}
+	t.Skip("terraform query needs Terraform 1.14+: set IDP_TERRAFORM_PATH (scripts/tools.sh terraform builds it; " +
+		"`scripts/tools.sh --path terraform` prints its directory)")
+	return ""
+}
+
+func TestAccEstate_terraformQuery(t *testing.T) {
+	acctest.PreCheck(t)
+	bin := terraformPath(t)
+	reattach := serveProvider(t)
+	f := newEstate(t, bin, reattach)
+
+	start := time.Now()
+	c := newCLI(t, bin, reattach)
+	c.write("main.tf", acctest.Config(`provider "idp" {}`))
+	var query strings.Builder
+	for _, kind := range []string{"project", "application", "database"} {
+		fmt.Fprintf(&query, `
+list "idp_%[1]s" "all" {
+  provider         = idp
+  include_resource = true
+  config {
+    projects = %[2]s
+  }
+}
+`, kind, f.projectList())
+	}
+	c.write("estate.tfquery.hcl", query.String())
+	c.must("init", "-input=false", "-no-color")
+	c.must("query", "-no-color", "-generate-config-out=generated.tf")
+	found := time.Since(start)
+	raw, err := os.ReadFile(filepath.Join(c.dir, "generated.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("generated configuration:\n%s", raw)
+	// Terraform names results after the list block and their index; the
+	// reviewer finds each project by its name attribute.
+	labels := projectLabels(string(raw))
+	t.Logf("projects generated: %v", labels)
+	c.write("generated.tf", f.review(t, string(raw), labels))
+	took := f.adopt(t, c)
+	t.Logf("MIGRATION (terraform query, %d projects, %d resources): found and written in %s, planned and applied in %s",
+		len(f.projects()), 5*len(f.charts)+3, found.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
+}
