@@ -986,28 +986,28 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	if err != nil {
 		return nil, err
 	}
+	tmpl, err := get("argoproj.io/v1alpha1", "WorkflowTemplate", render.WorkflowTemplate(p, a))
+	if err != nil {
+		return nil, err
+	}
 	if dep != nil {
 		if err := render.ImmutableMismatch(dep, render.Deployment(a), ""); err != nil {
 			return nil, err
 		}
 		if tag := render.ImageTag(render.ContainerImage(dep, render.Deployment(a))); tag != "" {
-	tmpl, err := get("argoproj.io/v1alpha1", "WorkflowTemplate", render.WorkflowTemplate(p, a))
-	if err != nil {
-		return nil, err
-	}
 			m.Git.Hash = types.StringValue(tag)
 		}
-		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
-			m.Replicas = types.Int64Value(n)
-		}
-		ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
-		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), ann))
 	} else {
 		// Not built yet: our template's deploy step holds the Deployment
 		// CI will apply, with its replicas and database links.
 		dep = render.ParseTemplateDeployment(tmpl, a)
 	}
 	if dep != nil {
+		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
+			m.Replicas = types.Int64Value(n)
+		}
+		ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
+		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), ann))
 	}
 	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
 	if err != nil {
