@@ -37,12 +37,8 @@ import (
 //   - <name>.plans.json: each step's saved plan before apply (`show -json`);
 //   - <name>.states.json: the raw state file after each step, with each
 //     resource's private state decoded.
-// A hit fails the test. Main prints the totals (and appends them to
-// $IDP_SECRET_SCAN_REPORT for scripts/test.sh).
-
-// EnvScanReport names a file Main appends one tab-separated line per scanned
-// test to: name, values, bytes, hits, seconds.
-const EnvScanReport = "IDP_SECRET_SCAN_REPORT"
+// A hit fails the test. Main prints the totals (and writes them for
+// scripts/test.sh's summary).
 
 // EnvScan=off runs acceptance tests without trace logs and the scan (to
 // measure what they cost).
@@ -56,6 +52,10 @@ var scan struct {
 	started  map[string]bool            // test name -> cleanup registered
 	works    int
 	results  []ScanResult
+	// The stack's Vault, as the test process started: tests unset or
+	// change VAULT_ADDR to test the provider's settings.
+	vaultAddr, vaultToken, vaultMount string
+	stackSecrets                      []string
 }
 
 // ScanResult is one test's scan.
@@ -127,6 +127,9 @@ func startScan(dir string) error {
 		}
 	}
 	scan.dir = dir
+	scan.vaultAddr, scan.vaultToken, scan.vaultMount = os.Getenv("VAULT_ADDR"), os.Getenv("VAULT_TOKEN"), os.Getenv("IDP_VAULT_KV_MOUNT")
+	// The stack's own credentials: no test may print them either.
+	scan.stackSecrets = []string{os.Getenv("VAULT_TOKEN"), os.Getenv("IDP_STACK_REGISTRY_PASSWORD")}
 	scan.values = map[string]map[string]bool{}
 	scan.projects = map[string]map[string]bool{}
 	scan.started = map[string]bool{}
@@ -354,12 +357,12 @@ func harvestVault(ctx context.Context, t testing.TB) error {
 	if len(projects) == 0 {
 		return nil
 	}
-	c, err := vaultapi.NewClient(&vaultapi.Config{Address: os.Getenv("VAULT_ADDR")})
+	c, err := vaultapi.NewClient(&vaultapi.Config{Address: scan.vaultAddr})
 	if err != nil {
 		return err
 	}
-	c.SetToken(os.Getenv("VAULT_TOKEN"))
-	mount := os.Getenv("IDP_VAULT_KV_MOUNT")
+	c.SetToken(scan.vaultToken)
+	mount := scan.vaultMount
 	list, err := c.Logical().ListWithContext(ctx, mount+"/metadata/")
 	if err != nil || list == nil {
 		return err
@@ -407,12 +410,6 @@ func hasProjectPrefix(path string, projects []string) bool {
 	return false
 }
 
-// stackSecrets are the stack's own credentials: no test may print them
-// either.
-func stackSecrets() []string {
-	return []string{os.Getenv("VAULT_TOKEN"), os.Getenv("IDP_STACK_REGISTRY_PASSWORD")}
-}
-
 // scanTest runs when the test that called Test ends: a last read of Vault,
 // then every capture of the test against every secret value of its root
 // test.
@@ -427,7 +424,7 @@ func scanTest(t *testing.T, base string) {
 		values = append(values, v)
 	}
 	scan.mu.Unlock()
-	values = append(values, stackSecrets()...)
+	values = append(values, scan.stackSecrets...)
 	s := secretscan.New(values)
 
 	sources := []string{base + ".log", base + ".log.stdout", base + ".log.stderr", base + ".plans.json", base + ".states.json"}
@@ -470,30 +467,50 @@ func scanTest(t *testing.T, base string) {
 	t.Logf("secret scan: %d values, %d bytes, 0 hits (%s)", res.Values, res.Bytes, res.Elapsed.Round(time.Millisecond))
 }
 
-// printScanTotals writes the table of scanned tests and their total, and
-// appends the rows to $IDP_SECRET_SCAN_REPORT. It returns the hits.
+// printScanTotals writes the table of scanned tests (subtests added up
+// under their test) and their total, and the totals to
+// $IDP_TEST_SUMMARY_DIR (default .stack/summary)/secrets-<package>.tsv,
+// which scripts/test.sh prints at the end of make test. It returns the hits.
 func printScanTotals(w io.Writer) int {
 	scan.mu.Lock()
-	results := append([]ScanResult(nil), scan.results...)
-	scan.mu.Unlock()
-	sort.Slice(results, func(i, j int) bool { return results[i].Test < results[j].Test })
+	byTest := map[string]*ScanResult{}
+	cases := map[string]int{}
 	var sum ScanResult
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "secret scan\tvalues\tbytes\thits\tseconds\t")
-	var report []byte
-	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t\n", r.Test, r.Values, r.Bytes, r.Hits, r.Elapsed.Seconds())
-		report = fmt.Appendf(report, "%s\t%d\t%d\t%d\t%.2f\n", r.Test, r.Values, r.Bytes, r.Hits, r.Elapsed.Seconds())
-		sum.Values += r.Values
-		sum.Bytes += r.Bytes
-		sum.Hits += r.Hits
-		sum.Elapsed += r.Elapsed
+	for _, r := range scan.results {
+		root := strings.SplitN(r.Test, "/", 2)[0]
+		if byTest[root] == nil {
+			byTest[root] = &ScanResult{Test: root}
+		}
+		b := byTest[root]
+		b.Values, b.Bytes, b.Hits, b.Elapsed = b.Values+r.Values, b.Bytes+r.Bytes, b.Hits+r.Hits, b.Elapsed+r.Elapsed
+		cases[root]++
+		sum.Values, sum.Bytes, sum.Hits, sum.Elapsed = sum.Values+r.Values, sum.Bytes+r.Bytes, sum.Hits+r.Hits, sum.Elapsed+r.Elapsed
 	}
-	fmt.Fprintf(tw, "total (%d tests)\t%d\t%d\t%d\t%.1f\t\n", len(results), sum.Values, sum.Bytes, sum.Hits, sum.Elapsed.Seconds())
+	n := len(scan.results)
+	scan.mu.Unlock()
+	names := make([]string, 0, len(byTest))
+	for k := range byTest {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "secret scan\tcases\tvalues\tMB\thits\tseconds\t")
+	for _, k := range names {
+		r := byTest[k]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%d\t%.1f\t\n", k, cases[k], r.Values, float64(r.Bytes)/1e6, r.Hits, r.Elapsed.Seconds())
+	}
+	fmt.Fprintf(tw, "total\t%d\t%d\t%.1f\t%d\t%.1f\t\n", n, sum.Values, float64(sum.Bytes)/1e6, sum.Hits, sum.Elapsed.Seconds())
 	_ = tw.Flush()
-	if f := os.Getenv(EnvScanReport); f != "" && len(report) > 0 {
-		if err := appendFile(f, report[:len(report)-1]); err != nil {
-			fmt.Fprintln(w, "secret scan: writing the report:", err)
+	if n > 0 {
+		dir := os.Getenv("IDP_TEST_SUMMARY_DIR")
+		if dir == "" {
+			dir = filepath.Join("..", "..", ".stack", "summary")
+		}
+		wd, _ := os.Getwd()
+		body := fmt.Sprintf("secret scan: test cases\t%d\nsecret scan: values checked\t%d\nsecret scan: bytes scanned\t%d\nsecret scan: hits\t%d\n",
+			n, sum.Values, sum.Bytes, sum.Hits)
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, "secrets-"+filepath.Base(wd)+".tsv"), []byte(body), 0o644) //nolint:gosec // a report
 		}
 	}
 	return sum.Hits

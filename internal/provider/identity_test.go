@@ -89,7 +89,7 @@ resource "idp_application" "app" {
 		}
 	}
 
-	resource.Test(t, resource.TestCase{
+	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: config(8080, true), ConfigStateChecks: withSameIDs(identities())},
