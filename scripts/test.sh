@@ -34,10 +34,12 @@ TF_ACC=1 go test ./... -count=1 -timeout 60m ${TESTARGS:-}
 # Terraform as well (acctest registers the provider under
 # registry.terraform.io when the binary is not tofu): every resource with its
 # import, the data source (ciAndTofuAgree), the ephemeral resource, import by
-# identity and of an old chart's estate. About 4 min on 2 cores.
+# identity and of an old chart's estate, and a whole estate through
+# `terraform query`. About 5 min on 2 cores.
 terraform_tests=(
 	TestAccProject_lifecycle TestAccApplication_ciAndTofuAgree TestAccDatabase_lifecycle
 	'TestAccDatabaseCredentials_.*' TestAccIdentity TestAccImportOldChart
+	TestAccEstate_terraformQuery # terraform query over the list resources (tofu has none)
 )
 scripts/tools.sh terraform
 terraform=$(scripts/tools.sh --path terraform)/terraform

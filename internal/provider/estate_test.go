@@ -33,7 +33,7 @@ import (
 //   - OpenTofu (no `query`): data.idp_estate's configuration, written to a
 //     file with `tofu output -raw` (TestAccEstate_tofu).
 //   - Terraform 1.14+: `terraform query -generate-config-out` over the list
-//     resources (TestAccEstate_terraformQuery).
+//     resources (TestAccEstate_terraformQuery, in make test's Terraform run).
 
 // estateProjects is how many chart-made projects each test adopts.
 const estateProjects = 3
@@ -345,31 +345,22 @@ output "skipped" {
 		len(f.projects()), 5*len(f.charts)+3, found.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
 }
 
-// terraformPath is a Terraform 1.14+ binary: IDP_TERRAFORM_PATH, or
-// TF_ACC_TERRAFORM_PATH when that is Terraform rather than OpenTofu.
+// terraformPath is TF_ACC_TERRAFORM_PATH when that is Terraform 1.14+, as
+// in make test's Terraform run, not OpenTofu.
 func terraformPath(t *testing.T) string {
 	t.Helper()
-	for _, env := range []string{"IDP_TERRAFORM_PATH", "TF_ACC_TERRAFORM_PATH"} {
-		p := os.Getenv(env)
-		if p == "" {
-			continue
-		}
-		out, err := exec.Command(p, "version", "-json").Output()
-		if err != nil {
-			continue
-		}
-		var v struct {
-			Version string `json:"terraform_version"`
-		}
-		_ = json.Unmarshal(out, &v)
-		var major, minor int
-		if _, err := fmt.Sscanf(v.Version, "%d.%d", &major, &minor); err == nil && !strings.Contains(filepath.Base(p), "tofu") &&
-			(major > 1 || minor >= 14) {
+	p := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	out, err := exec.Command(p, "version", "-json").Output()
+	var v struct {
+		Version string `json:"terraform_version"`
+	}
+	var major, minor int
+	if err == nil && json.Unmarshal(out, &v) == nil && !strings.Contains(filepath.Base(p), "tofu") {
+		if _, err := fmt.Sscanf(v.Version, "%d.%d", &major, &minor); err == nil && (major > 1 || minor >= 14) {
 			return p
 		}
 	}
-	t.Skip("terraform query needs Terraform 1.14+: set IDP_TERRAFORM_PATH (scripts/tools.sh terraform builds it; " +
-		"`scripts/tools.sh --path terraform` prints its directory)")
+	t.Skipf("terraform query needs Terraform 1.14+, and TF_ACC_TERRAFORM_PATH is %s (make test's Terraform run sets it)", p)
 	return ""
 }
 
