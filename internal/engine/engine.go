@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -23,11 +24,13 @@ import (
 // FieldManager is the server-side apply field manager for every object we write.
 const FieldManager = "terraform-provider-idp"
 
-// Client QPS/burst: tofu runs 10 resources in parallel and each touches about
-// ten objects; client-go's defaults (5/10) would throttle that into minutes.
+// No client-side rate limit (QPS < 0): tofu runs 10 resources in parallel,
+// each reads its objects several at a time, and a refresh of 50 projects is
+// about 2,000 requests; any client limit makes that a wait of seconds. The
+// API server's own priority and fairness protects it.
 const (
-	clientQPS   = 100
-	clientBurst = 200
+	clientQPS   = -1
+	clientBurst = 0
 )
 
 // Options tells the engine how to reach its backends. Both functions are
@@ -40,8 +43,10 @@ type Options struct {
 
 // Engine is safe for concurrent use by all resources of one provider process.
 type Engine struct {
-	kube  lazy[*kubeClients]
-	vault lazy[*KV]
+	kube     lazy[*kubeClients]
+	vault    lazy[*KV]
+	verified verifiedCache // see verified.go
+	dryRuns  atomic.Int64  // Diff's dry-run applies, for tests
 }
 
 type kubeClients struct {

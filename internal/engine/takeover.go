@@ -37,8 +37,18 @@ import (
 // the one CI deploys with, so owning, say, an extra selector label kubectl
 // had set would remove it on the next deploy, and a selector is immutable.
 
-// takeOver runs after a forced apply of obj that returned live.
+// takeOver runs after a forced apply of obj that returned live. What it
+// returns is the end of every apply: in sync with obj, which the next Diff
+// need not ask the API server again while it stays as it is (verified.go).
 func (e *Engine) takeOver(ctx context.Context, ri dynamic.ResourceInterface, obj, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out, err := e.takeOverOnce(ctx, ri, obj, live)
+	if err == nil {
+		e.verified.put(RefOf(obj), checkOf(obj, out))
+	}
+	return out, err
+}
+
+func (e *Engine) takeOverOnce(ctx context.Context, ri dynamic.ResourceInterface, obj, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	ref := RefOf(obj)
 	for attempt := 0; ; attempt++ {
 		patch, err := takeOverPatch(live)

@@ -387,7 +387,7 @@ func (r *applicationResource) Create(ctx context.Context, req resource.CreateReq
 	var config applicationModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	pinned := pinnedIn(&config)
-	r.apply(ctx, &plan, nil, pinned, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, pinned, resp.Private, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -494,7 +494,11 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	state.Image = imageOf(spec)
 	state.WebhookURL = types.StringValue(render.WebhookURL(spec.WebhookBaseURL, p, a))
-	state.Objects, err = observedObjects(ctx, eng, desired)
+	known := engine.Known{Live: map[engine.Ref]*unstructured.Unstructured{engine.RefOf(es): es}}
+	if dep != nil {
+		known.Live[engine.RefOf(dep)] = dep
+	}
+	state.Objects, err = observedObjects(ctx, eng, resp.Private, known, desired)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading application objects", err.Error())
 		return
@@ -516,7 +520,7 @@ func (r *applicationResource) Update(ctx context.Context, req resource.UpdateReq
 	var config applicationModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	pinned, wasPinned := pinnedIn(&config), pinnedPrivate(ctx, req.Private)
-	r.apply(ctx, &plan, &prior, pinned, &resp.Diagnostics)
+	r.apply(ctx, &plan, &prior, pinned, resp.Private, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -631,7 +635,7 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 // apply syncs Vault (webhook secret), applies every object, prunes what
 // the prior state had and this one does not, and waits for a Deployment
 // that tofu changed to roll out.
-func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, pinned bool, diags *diag.Diagnostics) {
+func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, pinned bool, priv privateData, diags *diag.Diagnostics) {
 	desired, spec := r.desired(ctx, plan, true, pinned, diags)
 	if diags.HasError() {
 		return
@@ -692,6 +696,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 			return
 		}
 	}
+	recordApplied(ctx, eng, priv, engine.Known{}, desired)
 	plan.ID = types.StringValue(spec.Project + "/" + spec.Name)
 	plan.Objects = plannedObjects(desired)
 	plan.Image = imageOf(spec)

@@ -353,7 +353,7 @@ func (r *databaseResource) Create(ctx context.Context, req resource.CreateReques
 
 	// On failure nothing is saved: the next apply creates again, finds the
 	// password this attempt stored in Vault and adopts what it applied.
-	r.apply(ctx, &plan, true, &resp.Diagnostics)
+	r.apply(ctx, &plan, true, resp.Private, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -371,7 +371,7 @@ func (r *databaseResource) Update(ctx context.Context, req resource.UpdateReques
 	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, defaultUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
 
-	r.apply(ctx, &plan, false, &resp.Diagnostics)
+	r.apply(ctx, &plan, false, resp.Private, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -382,7 +382,7 @@ func (r *databaseResource) Update(ctx context.Context, req resource.UpdateReques
 // apply writes the database: the password first (found or, on create,
 // generated in Vault), then larger claims, then the objects, and waits for
 // the StatefulSet to roll out.
-func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creating bool, diags *diag.Diagnostics) {
+func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creating bool, priv privateData, diags *diag.Diagnostics) {
 	eng := r.data.Engine
 	kv, err := eng.KV()
 	if err != nil {
@@ -470,9 +470,19 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		diags.AddError("Database did not become ready", err.Error())
 		return
 	}
+	recordApplied(ctx, eng, priv, engine.Known{Compared: withLiveClaimTemplates}, objs)
 	plan.outputs()
 	plan.PasswordVersion = types.Int64Value(int64(spec.Password.Version))
 	plan.Objects = plannedObjects(objs)
+}
+
+// withLiveClaimTemplates is what is compared with a live database object:
+// a StatefulSet keeps its live claim templates (they are immutable).
+func withLiveClaimTemplates(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+	if desired.GetKind() == "StatefulSet" {
+		return render.WithLiveClaimTemplates(desired, live)
+	}
+	return desired
 }
 
 // checkStorageClass refuses a storage class that the database's volumes
@@ -731,14 +741,11 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 		resp.Diagnostics.AddError("Rendering database", err.Error())
 		return
 	}
-	compared := make([]*unstructured.Unstructured, len(desired))
-	for i, o := range desired {
-		compared[i] = o
-		if o.GetKind() == "StatefulSet" {
-			compared[i] = render.WithLiveClaimTemplates(o, live[i])
-		}
+	known := engine.Known{Live: map[engine.Ref]*unstructured.Unstructured{}, Compared: withLiveClaimTemplates}
+	for i, o := range objs {
+		known.Live[engine.RefOf(o)] = live[i]
 	}
-	statuses, err := eng.Diff(ctx, compared...)
+	statuses, err := diffObjects(ctx, eng, resp.Private, known, desired)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading database objects", err.Error())
 		return

@@ -173,7 +173,7 @@ func (r *projectResource) Create(ctx context.Context, req resource.CreateRequest
 	ctx, cancel := withTimeout(ctx, plan.Timeouts.Create, defaultCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 
-	r.apply(ctx, &plan, nil, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, resp.Private, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -191,7 +191,8 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 	defer cancel()
 
 	eng := r.data.Engine
-	ns, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: render.Namespace(state.Name.ValueString())})
+	nsRef := engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: render.Namespace(state.Name.ValueString())}
+	ns, err := eng.Get(ctx, nsRef)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading project", err.Error())
 		return
@@ -204,7 +205,8 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	state.Objects, err = observedObjects(ctx, eng, desired)
+	known := engine.Known{Live: map[engine.Ref]*unstructured.Unstructured{nsRef: ns}}
+	state.Objects, err = observedObjects(ctx, eng, resp.Private, known, desired)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading project objects", err.Error())
 		return
@@ -232,7 +234,7 @@ func (r *projectResource) Update(ctx context.Context, req resource.UpdateRequest
 	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, defaultUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
 
-	r.apply(ctx, &plan, &prior, &resp.Diagnostics)
+	r.apply(ctx, &plan, &prior, resp.Private, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -361,7 +363,7 @@ func (r *projectResource) importModel(ctx context.Context, name string) (m *proj
 // apply writes the project: Vault first (so a missing secret stops us
 // before anything reaches the cluster), then every object, then prunes
 // objects the prior state had and this one does not.
-func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, diags *diag.Diagnostics) {
+func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, priv privateData, diags *diag.Diagnostics) {
 	desired := r.desired(ctx, plan, false, diags)
 	if diags.HasError() {
 		return
@@ -375,6 +377,7 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 		diags.AddError("Applying project", err.Error())
 		return
 	}
+	recordApplied(ctx, r.data.Engine, priv, engine.Known{}, desired)
 	plan.ID = plan.Name
 	plan.Objects = plannedObjects(desired)
 }
