@@ -186,7 +186,9 @@ func (w *Tofu) KillAt(point string, args ...string) string {
 	for {
 		if b, err := os.ReadFile(marker); err == nil && len(b) > 0 {
 			kill()
-			_ = <-done
+			if err := <-done; err == nil {
+				w.t.Fatalf("tofu finished before it was killed at %s:\n%s", point, out.String())
+			}
 			return strings.TrimSpace(string(b))
 		}
 		select {
@@ -194,8 +196,7 @@ func (w *Tofu) KillAt(point string, args ...string) string {
 			w.t.Fatalf("tofu %s ended (%v) without reaching fault point %s:\n%s", strings.Join(args, " "), err, point, out.String())
 		case <-deadline:
 			kill()
-			_ = <-done
-			w.t.Fatalf("fault point %s not reached in 5 minutes:\n%s", point, out.String())
+			w.t.Fatalf("fault point %s not reached in 5 minutes (%v):\n%s", point, <-done, out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -42,12 +42,19 @@ func (e *OwnerConflictError) Error() string {
 // same one and the loser holds none. Like Apply, it writes nothing until the
 // cluster serves every kind of objs.
 func (e *Engine) Claim(ctx context.Context, label, owner string, objs []*unstructured.Unstructured) error {
+	_, err := e.ClaimCreating(ctx, label, owner, objs)
+	return err
+}
+
+// ClaimCreating is Claim, and also returns the objects it created, so that
+// a create that fails before its first apply can remove them again.
+func (e *Engine) ClaimCreating(ctx context.Context, label, owner string, objs []*unstructured.Unstructured) ([]Ref, error) {
 	kc, err := e.kubeClients()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := kc.kinds.waitForKinds(ctx, objs); err != nil {
-		return err
+		return nil, err
 	}
 	sorted := append([]*unstructured.Unstructured(nil), objs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return claimKey(sorted[i]) < claimKey(sorted[j]) })
@@ -62,12 +69,12 @@ func (e *Engine) Claim(ctx context.Context, label, owner string, objs []*unstruc
 		}
 		if err != nil {
 			if derr := e.Delete(ctx, created...); derr != nil {
-				return fmt.Errorf("%w (and removing what this apply created: %v)", err, derr)
+				return nil, fmt.Errorf("%w (and removing what this apply created: %v)", err, derr)
 			}
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return created, nil
 }
 
 func claimKey(o *unstructured.Unstructured) string {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
+	"syscall"
 
 	vaultapi "github.com/hashicorp/vault/api"
 )
@@ -54,7 +57,7 @@ func (k *KV) ReadVersion(ctx context.Context, path string, version int) (*Secret
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading Vault secret %s/%s: %w", k.mount, path, err)
+		return nil, fmt.Errorf("reading Vault secret %s/%s: %w", k.mount, path, k.explain("read", path, err))
 	}
 	if s.Data == nil || s.VersionMetadata == nil {
 		return nil, nil
@@ -83,7 +86,7 @@ func (k *KV) Write(ctx context.Context, path string, values Values, cas int) (in
 		if strings.Contains(err.Error(), "check-and-set") {
 			return 0, fmt.Errorf("writing Vault secret %s/%s: %w", k.mount, path, ErrVersionConflict)
 		}
-		return 0, fmt.Errorf("writing Vault secret %s/%s: %w", k.mount, path, err)
+		return 0, fmt.Errorf("writing Vault secret %s/%s: %w", k.mount, path, k.explain("create and update", path, err))
 	}
 	fault(ctx, FaultVaultWritten, k.mount+"/"+path)
 	return s.VersionMetadata.Version, nil
@@ -92,9 +95,42 @@ func (k *KV) Write(ctx context.Context, path string, values Values, cas int) (in
 // Destroy removes path with all its versions and metadata.
 func (k *KV) Destroy(ctx context.Context, path string) error {
 	if err := k.client.KVv2(k.mount).DeleteMetadata(ctx, path); err != nil {
-		return fmt.Errorf("deleting Vault secret %s/%s: %w", k.mount, path, err)
+		return fmt.Errorf("deleting Vault secret %s/%s: %w", k.mount, path, k.explain("delete", path, err))
 	}
 	return nil
+}
+
+// explain turns a failed request into what the user can do about it: an
+// unreachable or sealed Vault, or a token whose policy lacks capability on
+// path. Other errors are returned as Vault gave them.
+func (k *KV) explain(capability, path string, err error) error {
+	var resp *vaultapi.ResponseError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &resp) && resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(strings.Join(resp.Errors, " "), "sealed"):
+		return fmt.Errorf("Vault at %s is sealed: unseal it (vault operator unseal), then apply again", k.client.Address())
+	case errors.As(err, &resp) && resp.StatusCode == http.StatusForbidden:
+		sub := "data"
+		if capability == "delete" {
+			sub = "metadata"
+		}
+		return fmt.Errorf("Vault at %s answered permission denied: the token (vault.token, VAULT_TOKEN) needs a policy "+
+			"granting %q on %s/%s/%s; grant it or use another token, then apply again", k.client.Address(), capability, k.mount, sub, path)
+	case errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("Vault at %s is not reachable (%v): check that it runs and that vault.address (VAULT_ADDR) points at it, "+
+			"then apply again", k.client.Address(), unwrapNet(err))
+	}
+	return err
+}
+
+// unwrapNet returns the innermost network error ("connect: connection
+// refused"), without the URL and request that wrap it.
+func unwrapNet(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
 }
 
 // Ensure returns the secret at path, creating it with generate() if there

@@ -71,12 +71,17 @@ func (tl *summary) write() {
 	_ = os.WriteFile(filepath.Join(dir, "faults.tsv"), []byte(body), 0o644)
 }
 
-// hclProject is a project with its Vault credentials seeded, as a platform
-// team keeps them.
+// hclProject is a project with its Vault credentials seeded in the
+// stack's Vault, as a platform team keeps them.
 func hclProject(t *testing.T, name string) string {
 	t.Helper()
-	acctest.PutVault(t, render.GitHubAccessVaultPath(name), map[string]any{"username": "ci-bot", "token": "ghp_" + acctest.Name("t")})
-	acctest.PutVault(t, render.RegistryVaultPath(name), map[string]any{"username": "robot", "password": acctest.Name("pw")})
+	return hclProjectWith(name, func(path string, values map[string]any) { acctest.PutVault(t, path, values) })
+}
+
+// hclProjectWith is hclProject with the credentials written by put.
+func hclProjectWith(name string, put func(string, map[string]any)) string {
+	put(render.GitHubAccessVaultPath(name), map[string]any{"username": "ci-bot", "token": "ghp_" + acctest.Name("t")})
+	put(render.RegistryVaultPath(name), map[string]any{"username": "robot", "password": acctest.Name("pw")})
 	return fmt.Sprintf(`
 resource "idp_project" "p" {
   name        = %q

@@ -22,12 +22,15 @@ import (
 // claims each name for owner (render.LabelOwner) with a write that only one
 // of two racing resources can win (engine.Claim). Services made before the
 // label existed are still compared by selector (guardServices).
-func guardNames(ctx context.Context, eng *engine.Engine, owner string, objs []*unstructured.Unstructured, diags *diag.Diagnostics) {
+//
+// It returns the objects the claim created (it creates those that do not
+// exist yet), for a create that fails later to remove.
+func guardNames(ctx context.Context, eng *engine.Engine, owner string, objs []*unstructured.Unstructured, diags *diag.Diagnostics) []engine.Ref {
 	guardServices(ctx, eng, objs, diags)
 	if diags.HasError() {
-		return
+		return nil
 	}
-	err := eng.Claim(ctx, render.LabelOwner, owner, objs)
+	created, err := eng.ClaimCreating(ctx, render.LabelOwner, owner, objs)
 	var taken *engine.OwnerConflictError
 	switch {
 	case errors.As(err, &taken):
@@ -38,4 +41,5 @@ func guardNames(ctx context.Context, eng *engine.Engine, owner string, objs []*u
 	case err != nil:
 		diags.AddError("Claiming object names", err.Error())
 	}
+	return created
 }

@@ -406,10 +406,21 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		diags.AddError("Rendering database", err.Error())
 		return
 	}
-	guardNames(ctx, eng, render.DatabaseOwner(spec.Name), shape[:len(shape)-1], diags)
+	created := guardNames(ctx, eng, render.DatabaseOwner(spec.Name), shape[:len(shape)-1], diags)
 	if diags.HasError() {
 		return
 	}
+	// A create that fails before its apply (Vault down, sealed, or
+	// refusing the password) removes the names it claimed: state will not
+	// know them.
+	rollback := creating
+	defer func() {
+		if rollback && diags.HasError() && len(created) > 0 {
+			if err := eng.Delete(ctx, created...); err != nil {
+				diags.AddWarning("Objects left behind", fmt.Sprintf("Removing what the failed create made (%v): %v. The next apply adopts them.", created, err))
+			}
+		}
+	}()
 	claims, err := r.claims(ctx, spec)
 	if err != nil {
 		diags.AddError("Reading the database's volumes", err.Error())
@@ -461,6 +472,7 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 	if diags.HasError() {
 		return
 	}
+	rollback = false // from here on the StatefulSet may hold data
 	if _, err := eng.Apply(ctx, toApply...); err != nil {
 		diags.AddError("Applying database", err.Error())
 		return
