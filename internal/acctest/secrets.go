@@ -84,7 +84,10 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	hits := printScanTotals(os.Stdout)
+	hits := 0
+	if len(scan.results) > 0 {
+		hits = printScanTotals(os.Stdout)
+	}
 	if hits > 0 {
 		fmt.Printf("secret scan: %d hits; the logs stay in %s\n", hits, dir)
 		if code == 0 {

@@ -76,6 +76,10 @@ func TestObjcheck(t *testing.T) {
 		"WorkflowTemplate with a wrong type": {find("WorkflowTemplate"), func(o *unstructured.Unstructured) {
 			_ = unstructured.SetNestedField(o.Object, "x", "spec", "ttlStrategy", "secondsAfterSuccess")
 		}, "CRD"},
+		"registry Secret without its key": {find("Secret"), func(o *unstructured.Unstructured) {
+			o.Object["type"] = "kubernetes.io/dockerconfigjson"
+			o.Object["data"] = map[string]any{"other": "eA=="}
+		}, ".dockerconfigjson"},
 		"env name with a space": {find("Deployment"), func(o *unstructured.Unstructured) {
 			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
 			c := cs[0].(map[string]any)

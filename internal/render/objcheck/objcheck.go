@@ -265,6 +265,14 @@ func checkTyped(obj *unstructured.Unstructured) field.ErrorList {
 	var errs field.ErrorList
 	switch o := typed.(type) {
 	case *corev1.Secret:
+		// Type-specific rules (ValidateSecret); plans render Secrets
+		// without data, apply with it.
+		if o.Type == corev1.SecretTypeDockerConfigJson && o.Data != nil && len(o.Data[corev1.DockerConfigJsonKey]) == 0 && o.StringData[corev1.DockerConfigJsonKey] == "" {
+			errs = append(errs, field.Required(field.NewPath("data").Key(corev1.DockerConfigJsonKey), ""))
+		}
+		if o.Type == corev1.SecretTypeServiceAccountToken && o.Annotations[corev1.ServiceAccountNameKey] == "" {
+			errs = append(errs, field.Required(field.NewPath("metadata", "annotations").Key(corev1.ServiceAccountNameKey), ""))
+		}
 		for k := range o.Data {
 			errs = append(errs, msgs(field.NewPath("data").Key(k), k, validation.IsConfigMapKey(k))...)
 		}
