@@ -12,6 +12,17 @@ echo "== unit tests"
 go vet ./...
 go test ./... -count=1
 
+# Render with random models the provider accepts: every object valid for the
+# API server, no name derived twice (internal/provider/fuzz_render_test.go).
+# -fuzz takes one target per run; a new input is minimised for at most 5 s
+# (the default, 60 s, would take the whole budget).
+echo "== fuzz"
+t1=$SECONDS
+for target in FuzzApplication FuzzDatabase FuzzProject; do
+	go test ./internal/provider -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-20s}" -fuzzminimizetime 5s
+done
+echo "== fuzz: $((SECONDS - t1))s"
+
 echo "== lint (.golangci.yml)"
 scripts/lint.sh
 
@@ -27,6 +38,9 @@ set +a
 
 echo "== docs/ matches the schema, examples/ and templates/"
 scripts/docs.sh --check
+
+# Suites write their figures ("<figure>\t<value>") here; printed at the end.
+rm -rf .stack/summary
 
 echo "== acceptance tests (tofu: $TF_ACC_TERRAFORM_PATH)"
 TF_ACC=1 go test ./... -count=1 -timeout 60m ${TESTARGS:-}
@@ -48,4 +62,8 @@ t1=$SECONDS
 TF_ACC=1 TF_ACC_TERRAFORM_PATH=$terraform go test ./internal/provider -count=1 -timeout 30m \
 	-run "^($(IFS='|' && echo "${terraform_tests[*]}"))\$"
 echo "== terraform run: $((SECONDS - t1))s"
+if compgen -G ".stack/summary/*.tsv" >/dev/null; then
+	echo "== summary"
+	awk -F'\t' '!($1 in sum) { order[++n] = $1 } { sum[$1] += $2 } END { for (i = 1; i <= n; i++) printf "  %-34s %s\n", order[i], sum[order[i]] }' .stack/summary/*.tsv
+fi
 echo "== make test passed in $((SECONDS - t0))s"

@@ -56,6 +56,7 @@ var scan struct {
 	// change VAULT_ADDR to test the provider's settings.
 	vaultAddr, vaultToken, vaultMount string
 	stackSecrets                      []string
+	realBinary                        string // tofu or terraform behind the wrapper
 }
 
 // ScanResult is one test's scan.
@@ -130,6 +131,7 @@ func startScan(dir string) error {
 		}
 	}
 	scan.dir = dir
+	scan.realBinary = real
 	scan.vaultAddr, scan.vaultToken, scan.vaultMount = os.Getenv("VAULT_ADDR"), os.Getenv("VAULT_TOKEN"), os.Getenv("IDP_VAULT_KV_MOUNT")
 	// The stack's own credentials: no test may print them either.
 	scan.stackSecrets = []string{os.Getenv("VAULT_TOKEN"), os.Getenv("IDP_STACK_REGISTRY_PASSWORD")}
@@ -472,7 +474,7 @@ func scanTest(t *testing.T, base string) {
 
 // printScanTotals writes the table of scanned tests (subtests added up
 // under their test) and their total, and the totals to
-// $IDP_TEST_SUMMARY_DIR (default .stack/summary)/secrets-<package>.tsv,
+// $IDP_TEST_SUMMARY_DIR (default .stack/summary)/secrets-<package>-<binary>.tsv,
 // which scripts/test.sh prints at the end of make test. It returns the hits.
 func printScanTotals(w io.Writer) int {
 	scan.mu.Lock()
@@ -513,7 +515,10 @@ func printScanTotals(w io.Writer) int {
 		body := fmt.Sprintf("secret scan: test cases\t%d\nsecret scan: values checked\t%d\nsecret scan: bytes scanned\t%d\nsecret scan: hits\t%d\n",
 			n, sum.Values, sum.Bytes, sum.Hits)
 		if err := os.MkdirAll(dir, 0o755); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, "secrets-"+filepath.Base(wd)+".tsv"), []byte(body), 0o644) //nolint:gosec // a report
+			// One file per package and binary: make test runs tofu, then
+			// Terraform; its summary adds the files up.
+			name := "secrets-" + filepath.Base(wd) + "-" + filepath.Base(scan.realBinary) + ".tsv"
+			_ = os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644) //nolint:gosec // a report
 		}
 	}
 	return sum.Hits
