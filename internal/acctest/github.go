@@ -42,6 +42,11 @@ type GitHub struct {
 	bareMu  sync.Mutex     // creating bare repositories
 	pending sync.WaitGroup // asynchronous deliveries (pings), awaited at cleanup
 
+	// Fault switch (Fail, Hang): the API answers every request with
+	// failStatus, or never, as GitHub does in an outage.
+	failStatus int
+	hang       bool
+
 	gitOnce sync.Once
 	git     http.Handler // git http-backend, found on first use
 	gitErr  error
@@ -138,6 +143,21 @@ func (g *GitHub) Close() {
 	}
 }
 
+// Fail makes every request answer status (0: serve again).
+func (g *GitHub) Fail(status int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.failStatus = status
+}
+
+// Hang makes every request wait until its client gives up (false: serve
+// again).
+func (g *GitHub) Hang(hang bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.hang = hang
+}
+
 // APIURL is the REST API base, "<URL>api/v3/": what go-github's
 // WithEnterpriseURLs derives from URL, and what Argo Events' github event
 // source takes as githubBaseURL verbatim (it does not append api/v3).
@@ -169,6 +189,18 @@ func (g *GitHub) SetBranch(owner, repo, branch, sha string) {
 }
 
 func (g *GitHub) serve(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	status, hang := g.failStatus, g.hang
+	g.mu.Unlock()
+	switch {
+	case hang:
+		<-r.Context().Done() // until the client gives up
+		return
+	case status != 0:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		writeJSON(w, status, map[string]any{"message": http.StatusText(status)})
+		return
+	}
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/api/v3/"):
 		g.serveAPI(w, r)

@@ -166,40 +166,65 @@ func (w *Tofu) PlanChanges() (string, bool) {
 }
 
 // KillAt runs tofu with args and the fault point armed (engine/fault.go:
-// "<point>[#<n>]"), waits until the provider reports it reached the
-// point, and kills tofu's process group (tofu and the provider) with
+// "<point>[#<n>|@<where>]"), waits until the provider reports it reached
+// the point, and kills tofu's process group (tofu and the provider) with
 // SIGKILL. It returns where the point was reached; the test fails when
 // tofu ends without reaching it, so a point that is never hit cannot pass.
 func (w *Tofu) KillAt(point string, args ...string) string {
 	w.t.Helper()
-	marker := filepath.Join(w.t.TempDir(), "fault")
-	var out bytes.Buffer
-	cmd := w.command(context.Background(), []string{"IDP_FAULT=" + point + "=" + marker}, args...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	p := w.PauseAt(point, args...)
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	if err := <-p.done; err == nil {
+		w.t.Fatalf("tofu finished before it was killed at %s:\n%s", point, p.out.String())
+	}
+	return p.Where
+}
+
+// Paused is a tofu run held at a fault point (PauseAt).
+type Paused struct {
+	Where  string // the point and the object or path it was reached at
+	cmd    *exec.Cmd
+	marker string
+	out    *bytes.Buffer
+	done   chan error
+}
+
+// PauseAt runs tofu with args and the fault point armed, and returns once
+// the provider holds there; Resume lets it go on. The test fails when tofu
+// ends without reaching the point.
+func (w *Tofu) PauseAt(point string, args ...string) *Paused {
+	w.t.Helper()
+	p := &Paused{marker: filepath.Join(w.t.TempDir(), "fault"), out: &bytes.Buffer{}, done: make(chan error, 1)}
+	p.cmd = w.command(context.Background(), []string{"IDP_FAULT=" + point + "=" + p.marker}, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	go func() { p.done <- p.cmd.Wait() }()
 	deadline := time.After(5 * time.Minute)
 	for {
-		if b, err := os.ReadFile(marker); err == nil && len(b) > 0 {
-			kill()
-			if err := <-done; err == nil {
-				w.t.Fatalf("tofu finished before it was killed at %s:\n%s", point, out.String())
-			}
-			return strings.TrimSpace(string(b))
+		if b, err := os.ReadFile(p.marker); err == nil && len(b) > 0 {
+			p.Where = strings.TrimSpace(string(b))
+			return p
 		}
 		select {
-		case err := <-done:
-			w.t.Fatalf("tofu %s ended (%v) without reaching fault point %s:\n%s", strings.Join(args, " "), err, point, out.String())
+		case err := <-p.done:
+			w.t.Fatalf("tofu %s ended (%v) without reaching fault point %s:\n%s", strings.Join(args, " "), err, point, p.out.String())
 		case <-deadline:
-			kill()
-			w.t.Fatalf("fault point %s not reached in 5 minutes (%v):\n%s", point, <-done, out.String())
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			w.t.Fatalf("fault point %s not reached in 5 minutes (%v):\n%s", point, <-p.done, p.out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Resume lets the paused run go on and returns its output once tofu ends.
+func (p *Paused) Resume() (string, error) {
+	if err := os.WriteFile(p.marker+".release", nil, 0o600); err != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	err := <-p.done
+	return p.out.String(), err
 }
 
 // StateObjects reads the state (tofu show -json) and returns each

@@ -3,7 +3,11 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"syscall"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -150,6 +154,21 @@ func (e *Engine) resource(ctx context.Context, ref Ref, wait bool) (dynamic.Reso
 func apiError(err error) error {
 	if status, ok := err.(apierrors.APIStatus); ok && status.Status().Message != "" {
 		return fmt.Errorf("%s", status.Status().Message)
+	}
+	return unreachable(err)
+}
+
+// unreachable explains a request that never reached the API server.
+func unreachable(err error) error {
+	var urlErr *url.Error
+	var netErr net.Error
+	if errors.As(err, &urlErr) && (errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED)) {
+		host := urlErr.URL
+		if u, perr := url.Parse(urlErr.URL); perr == nil {
+			host = u.Scheme + "://" + u.Host
+		}
+		return fmt.Errorf("the Kubernetes API server at %s is not reachable (%v): check that it runs and that the provider's "+
+			"kubernetes settings (KUBECONFIG) point at it, then apply again", host, unwrapNet(err))
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Fault points: named steps of an apply where the fault suite
@@ -67,7 +68,8 @@ func ArmFault(spec string) error {
 
 // fault is a fault point. When armed for point and reached for the n-th
 // time, it records where it stopped in the marker file and blocks until
-// ctx ends (the test kills the process long before).
+// ctx ends (the test kills the process long before) or the test writes
+// "<marker>.release" (to break a service meanwhile, then let the apply go on).
 func fault(ctx context.Context, point, where string) {
 	a := armedFault.Load()
 	if a == nil || a.point != point {
@@ -83,5 +85,9 @@ func fault(ctx context.Context, point, where string) {
 	if err := os.WriteFile(a.marker, []byte(point+" "+where+"\n"), 0o600); err != nil {
 		return
 	}
-	<-ctx.Done()
+	for sleep(ctx, 100*time.Millisecond) {
+		if _, err := os.Stat(a.marker + ".release"); err == nil {
+			return
+		}
+	}
 }

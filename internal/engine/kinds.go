@@ -71,7 +71,7 @@ func (r *kindResolver) mapping(ctx context.Context, gvk schema.GroupVersionKind)
 			return m, nil
 		}
 		if !meta.IsNoMatchError(err) {
-			return nil, fmt.Errorf("resolving API kind %s: %w", gvk, err)
+			return nil, fmt.Errorf("resolving API kind %s: %w", gvk, unreachable(err))
 		}
 		r.refresh()
 		if !sleep(ctx, backoff) {
@@ -103,7 +103,7 @@ func (r *kindResolver) mappingNow(gvk schema.GroupVersionKind) (*meta.RESTMappin
 		return nil, &MissingKindError{GVK: gvk}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("resolving API kind %s: %w", gvk, err)
+		return nil, fmt.Errorf("resolving API kind %s: %w", gvk, unreachable(err))
 	}
 	return m, nil
 }

@@ -22,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
@@ -92,16 +94,21 @@ resource "idp_project" "p" {
 
 // hclApp is an application pinned at commit (so apply waits for its
 // rollout, which the kwok nodes complete).
+// Without a commit, no Deployment: CI would make it.
 func hclApp(name, commit, extra string) string {
+	hash := ""
+	if commit != "" {
+		hash = fmt.Sprintf(", hash = %q", commit)
+	}
 	return fmt.Sprintf(`
 resource "idp_application" %[1]q {
   project = idp_project.p.name
   name    = %[1]q
-  git     = { owner = "myorg", repo = %[1]q, branch = "main", hash = %[2]q }
+  git     = { owner = "myorg", repo = %[1]q, branch = "main"%[2]s }
   port    = 8080
 %[3]s
 }
-`, name, commit, extra)
+`, name, hash, extra)
 }
 
 func hclDatabase(name, extra string) string {
@@ -124,11 +131,17 @@ func commit(c byte) string { return strings.Repeat(string(c), 40) }
 // without a resource that owns it.
 func converge(t *testing.T, w *acctest.Tofu, namespace string) {
 	t.Helper()
+	convergeOn(t, w, "", namespace)
+}
+
+// convergeOn is converge on the cluster of kubeconfig ("": the stack's).
+func convergeOn(t *testing.T, w *acctest.Tofu, kubeconfig, namespace string) {
+	t.Helper()
 	w.Apply()
 	if out, changes := w.PlanChanges(); changes {
 		t.Fatalf("the plan after the re-apply is not empty:\n%s", out)
 	}
-	orphans := orphansIn(t, w, namespace)
+	orphans := orphansIn(t, w, kubeconfig, namespace)
 	converged(len(orphans))
 	if len(orphans) > 0 {
 		t.Fatalf("%d orphaned objects in %s (labelled %s=%s, in no resource's objects): %v",
@@ -137,43 +150,54 @@ func converge(t *testing.T, w *acctest.Tofu, namespace string) {
 }
 
 var (
-	kindsOnce sync.Once
-	kinds     []schema.GroupVersionResource
-	kindsErr  error
+	kindsMu sync.Mutex
+	kinds   = map[string][]schema.GroupVersionResource{}
 )
 
-// listable returns every namespaced resource the stack's API server
-// serves that can be listed, found once by discovery. Endpoints are left
+// restConfig is the stack's admin config, or kubeconfig's.
+func restConfig(t *testing.T, kubeconfig string) *rest.Config {
+	t.Helper()
+	if kubeconfig == "" {
+		return acctest.RESTConfig(t)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// listable returns every namespaced resource the API server serves that
+// can be listed, found once per server by discovery. Endpoints are left
 // out: their controller copies a Service's labels onto them, without an
 // owner reference, and deletes them with the Service.
-func listable(t *testing.T) []schema.GroupVersionResource {
+func listable(t *testing.T, kubeconfig string) []schema.GroupVersionResource {
 	t.Helper()
-	kindsOnce.Do(func() {
-		cfg := acctest.RESTConfig(t)
-		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-		if err != nil {
-			kindsErr = err
-			return
-		}
-		lists, err := dc.ServerPreferredNamespacedResources()
-		if err != nil {
-			kindsErr = err
-			return
-		}
-		for _, l := range lists {
-			gv, _ := schema.ParseGroupVersion(l.GroupVersion)
-			for _, r := range l.APIResources {
-				if strings.Contains(r.Name, "/") || !contains(r.Verbs, "list") || r.Name == "events" || r.Name == "endpoints" {
-					continue
-				}
-				kinds = append(kinds, gv.WithResource(r.Name))
-			}
-		}
-	})
-	if kindsErr != nil {
-		t.Fatal(kindsErr)
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	if k, ok := kinds[kubeconfig]; ok {
+		return k
 	}
-	return kinds
+	dc, err := discovery.NewDiscoveryClientForConfig(restConfig(t, kubeconfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists, err := dc.ServerPreferredNamespacedResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []schema.GroupVersionResource
+	for _, l := range lists {
+		gv, _ := schema.ParseGroupVersion(l.GroupVersion)
+		for _, r := range l.APIResources {
+			if strings.Contains(r.Name, "/") || !contains(r.Verbs, "list") || r.Name == "events" || r.Name == "endpoints" {
+				continue
+			}
+			out = append(out, gv.WithResource(r.Name))
+		}
+	}
+	kinds[kubeconfig] = out
+	return out
 }
 
 func contains(list []string, s string) bool {
@@ -187,16 +211,16 @@ func contains(list []string, s string) bool {
 
 // ours lists the objects in namespace that carry our managed-by label and
 // no owner reference (dependents go with their owner), as Kind/ns/name.
-func ours(t *testing.T, namespace string) []string {
+func ours(t *testing.T, kubeconfig, namespace string) []string {
 	t.Helper()
-	cfg := acctest.RESTConfig(t)
+	cfg := restConfig(t, kubeconfig)
 	cfg.QPS, cfg.Burst = 100, 200
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, gvr := range listable(t) {
+	for _, gvr := range listable(t, kubeconfig) {
 		list, err := dyn.Resource(gvr).Namespace(namespace).List(context.Background(),
 			metav1.ListOptions{LabelSelector: render.LabelManagedBy + "=" + render.ManagedBy})
 		if err != nil {
@@ -222,7 +246,7 @@ func key(o *unstructured.Unstructured) string {
 // after each rollout and read when the Deployment is gone) is deliberately
 // not in objects, so a plan made while CI deploys stays empty: it belongs
 // to its application.
-func orphansIn(t *testing.T, w *acctest.Tofu, namespace string) []string {
+func orphansIn(t *testing.T, w *acctest.Tofu, kubeconfig, namespace string) []string {
 	t.Helper()
 	owned := map[string]bool{}
 	for addr, objs := range w.StateObjects() {
@@ -235,7 +259,7 @@ func orphansIn(t *testing.T, w *acctest.Tofu, namespace string) []string {
 		}
 	}
 	var orphans []string
-	for _, k := range ours(t, namespace) {
+	for _, k := range ours(t, kubeconfig, namespace) {
 		if !owned[k] {
 			orphans = append(orphans, k)
 		}

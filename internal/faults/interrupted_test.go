@@ -80,7 +80,7 @@ func destroyed(t *testing.T, w *acctest.Tofu, namespace string) {
 			break
 		}
 		if time.Now().After(deadline) {
-			left := ours(t, namespace)
+			left := ours(t, "", namespace)
 			converged(len(left))
 			t.Fatalf("namespace %s still exists 2 minutes after destroy; left: %v", namespace, left)
 		}
@@ -161,7 +161,7 @@ func TestFaultInterrupted_application(t *testing.T) {
 			if out, err := w.Run(append(destroyArgs, "-target=idp_application."+app)...); err != nil {
 				t.Fatalf("tofu destroy failed: %v\n%s", err, out)
 			}
-			left := orphansIn(t, w, p)
+			left := orphansIn(t, w, "", p)
 			converged(len(left))
 			if len(left) > 0 {
 				t.Fatalf("destroy left %d orphaned objects: %v", len(left), left)
@@ -257,7 +257,7 @@ func TestFaultInterrupted_database(t *testing.T) {
 				t.Fatalf("tofu destroy failed: %v\n%s", err, out)
 			}
 			delete(dbs, c.db)
-			left := orphansIn(t, w, p)
+			left := orphansIn(t, w, "", p)
 			converged(len(left))
 			if len(left) > 0 {
 				t.Fatalf("destroy left %d orphaned objects: %v", len(left), left)

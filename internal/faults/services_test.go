@@ -1,12 +1,16 @@
 package faults_test
 
 import (
+	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
 // Services down: an apply that needs a service that is down, sealed or
@@ -14,13 +18,18 @@ import (
 // leaves state and the cluster as they were, and the apply after the
 // service is back converges.
 
-// failsCleanly applies w's configuration while a service is broken: the
-// apply must fail with an error matching want, state must still hold
-// exactly what it held, and the namespace no object more or less.
-func failsCleanly(t *testing.T, w *acctest.Tofu, namespace string, want *regexp.Regexp) {
+// failsCleanly applies w's configuration while breakIt has broken a
+// service, then restores it: the apply must have failed with an error
+// matching want, state must still hold exactly what it held, and the
+// namespace (on kubeconfig's cluster, "": the stack's) no object more or less.
+func failsCleanly(t *testing.T, w *acctest.Tofu, kubeconfig, namespace string, want *regexp.Regexp, breakIt, restore func()) {
 	t.Helper()
-	before, live := w.StateObjects(), ours(t, namespace)
-	out, err := w.Run(applyArgs...)
+	before, live := w.StateObjects(), ours(t, kubeconfig, namespace)
+	breakIt()
+	out, err := func() (string, error) {
+		defer restore()
+		return w.Run(applyArgs...)
+	}()
 	injected(1)
 	if err == nil {
 		t.Fatalf("apply succeeded with the service broken:\n%s", out)
@@ -33,7 +42,7 @@ func failsCleanly(t *testing.T, w *acctest.Tofu, namespace string, want *regexp.
 	if after := w.StateObjects(); !sameState(before, after) {
 		t.Fatalf("state changed by the failed apply: before %v, after %v", before, after)
 	}
-	if after := ours(t, namespace); !slices.Equal(live, after) {
+	if after := ours(t, kubeconfig, namespace); !slices.Equal(live, after) {
 		t.Fatalf("the failed apply changed the cluster: before %v, after %v", live, after)
 	}
 }
@@ -73,21 +82,13 @@ func TestFaultServices_vault(t *testing.T) {
 	t.Run("stopped", func(t *testing.T) {
 		config += hclApp("a1", commit('a'), "")
 		w.Write(config)
-		v.Stop()
-		func() {
-			defer v.Start()
-			failsCleanly(t, w, p, regexp.MustCompile(`(?s)Vault at `+regexp.QuoteMeta(v.Addr)+` is not reachable.*check that it runs`))
-		}()
+		failsCleanly(t, w, "", p, regexp.MustCompile(`Vault at `+regexp.QuoteMeta(v.Addr)+` is not reachable.*check that it runs`), v.Stop, v.Start)
 		converge(t, w, p)
 	})
 	t.Run("sealed", func(t *testing.T) {
 		config += hclDatabase("d1", "")
 		w.Write(config)
-		v.Seal()
-		func() {
-			defer v.Unseal()
-			failsCleanly(t, w, p, regexp.MustCompile(`(?s)Vault at \S+ is sealed: unseal it`))
-		}()
+		failsCleanly(t, w, "", p, regexp.MustCompile(`Vault at \S+ is sealed: unseal it`), v.Seal, v.Unseal)
 		converge(t, w, p)
 	})
 	t.Run("read-only token", func(t *testing.T) {
@@ -96,12 +97,99 @@ func TestFaultServices_vault(t *testing.T) {
 		// name shares its Vault path), then writes its password.
 		config += hclApp("a2", commit('a'), "") + hclDatabase("d2", "")
 		w.Write(config)
-		env := w.Env
-		w.Env = append(slices.Clone(env), "VAULT_TOKEN="+v.ReadOnlyToken())
-		func() {
-			defer func() { w.Env = env }()
-			failsCleanly(t, w, p, regexp.MustCompile(`(?s)Vault at \S+ answered permission denied: the token.*needs a policy.*"create and update"`))
-		}()
+		env, readOnly := w.Env, v.ReadOnlyToken()
+		failsCleanly(t, w, "", p, regexp.MustCompile(`Vault at \S+ answered permission denied: the token.*needs a policy.*"create and update"`),
+			func() { w.Env = append(slices.Clone(env), "VAULT_TOKEN="+readOnly) }, func() { w.Env = env })
+		converge(t, w, p)
+	})
+}
+
+func TestFaultServices_apiServer(t *testing.T) {
+	t.Parallel()
+	s := acctest.StartAPIServer(t)
+	p := acctest.Name("f-kube")
+	w := acctest.NewTofu(t, "KUBECONFIG="+s.Kubeconfig, "KUBE_CONFIG_PATH="+s.Kubeconfig)
+	// Applications without a commit: this cluster runs no controllers
+	// that would roll a Deployment out.
+	config := hclProject(t, p)
+	w.Write(config)
+	cleanup(t, w)
+	w.Apply()
+
+	t.Run("stopped", func(t *testing.T) {
+		config += hclApp("a1", "", "")
+		w.Write(config)
+		failsCleanly(t, w, s.Kubeconfig, p, regexp.MustCompile(`Kubernetes API server at `+regexp.QuoteMeta(s.URL)+` is not reachable.*check that it runs`),
+			s.Stop, s.Start)
+		convergeOn(t, w, s.Kubeconfig, p)
+	})
+	// Restarted mid-apply (etcd keeps the data): the apply held after its
+	// first object, the server stopped and started, the apply goes on. It
+	// may succeed or fail (with the server named); the next one converges.
+	for _, point := range []string{engine.FaultObjectWritten, engine.FaultApplyHalf} {
+		t.Run("restarted at "+point, func(t *testing.T) {
+			app := "r" + strings.ReplaceAll(point, "-", "")[:6]
+			config += hclApp(app, "", "")
+			w.Write(config)
+			held := w.PauseAt(point, applyArgs...)
+			injected(1)
+			t.Logf("held at %s; restarting the API server", held.Where)
+			s.Stop()
+			s.Start()
+			out, err := held.Resume()
+			if err != nil && !strings.Contains(strings.Join(strings.Fields(out), " "), "Kubernetes API server") {
+				t.Logf("the apply across the restart failed:\n%s", errorPart(out))
+			}
+			t.Logf("the apply across the restart: err=%v", err)
+			convergeOn(t, w, s.Kubeconfig, p)
+		})
+	}
+}
+
+func TestFaultServices_github(t *testing.T) {
+	t.Parallel()
+	gh, err := acctest.StartGitHub("127.0.0.1") // NewGitHub sets the environment, which parallel tests may not
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gh.Close)
+	gh.AddRepo("myorg", "api", true)
+	gh.SetBranch("myorg", "api", "main", commit('1'))
+	p := acctest.Name("f-gh")
+	w := acctest.NewTofu(t, "GITHUB_TOKEN="+gh.Token, "GITHUB_BASE_URL="+gh.URL)
+	acctest.PutVault(t, render.GitHubAccessVaultPath(p), map[string]any{"username": "ci-bot", "token": gh.Token})
+	acctest.PutVault(t, render.RegistryVaultPath(p), map[string]any{"username": "robot", "password": acctest.Name("pw")})
+	project := fmt.Sprintf("resource \"idp_project\" \"p\" {\n  name = %q\n}\n", p)
+	app := func(name string) string {
+		return fmt.Sprintf(`
+resource "idp_application" %[1]q {
+  project         = idp_project.p.name
+  name            = %[1]q
+  git             = { owner = "myorg", repo = "api", branch = "main" }
+  port            = 8080
+  build_on_create = false
+}
+`, name)
+	}
+	config := project
+	w.Write(config)
+	cleanup(t, w)
+	w.Apply()
+
+	// The plan checks a new application's repository with GitHub: an
+	// outage fails the plan, before anything is applied.
+	t.Run("500", func(t *testing.T) {
+		config += app("a1")
+		w.Write(config)
+		failsCleanly(t, w, "", p, regexp.MustCompile(`GitHub \(\S+\) answered 500 Internal Server Error: it is failing.*nothing was changed`),
+			func() { gh.Fail(http.StatusInternalServerError) }, func() { gh.Fail(0) })
+		converge(t, w, p)
+	})
+	t.Run("timeout", func(t *testing.T) {
+		config += app("a2")
+		w.Write(config)
+		failsCleanly(t, w, "", p, regexp.MustCompile(`GitHub \(\S+\) did not answer within 15s.*check github.base_url`),
+			func() { gh.Hang(true) }, func() { gh.Hang(false) })
 		converge(t, w, p)
 	})
 }
