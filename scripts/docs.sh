@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate docs/ with tfplugindocs from the provider schema (read with
 # tofu through dev_overrides: no registry, no download), examples/ and
-# templates/. With --check, also fail if that changed docs/ (CI: clean clone).
+# templates/, and check docs/ as the registry does (tfplugindocs validate).
+# With --check, also fail if that changed docs/ (CI: clean clone).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -24,6 +25,12 @@ TF_CLI_CONFIG_FILE="$work/tofurc" "$tofu" -chdir="$work/cfg" providers schema -j
 	sed 's|"registry.opentofu.org/idpkit/idp"|"idp"|' >"$work/schema.json"
 
 go tool tfplugindocs generate --provider-name idp --providers-schema "$work/schema.json" >/dev/null
+# What the registry requires of docs/: its layout, frontmatter keys, a page
+# for every resource, data source and ephemeral resource and none for others.
+if ! out=$(go tool tfplugindocs validate --provider-name idp --providers-schema "$work/schema.json" 2>&1); then
+	grep -v '\[DEBUG\]' <<<"$out" >&2
+	exit 1
+fi
 if [[ ${1:-} == --check ]]; then
 	if [[ -n $(git status --porcelain -- docs) ]]; then
 		git status --short -- docs >&2

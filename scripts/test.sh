@@ -23,8 +23,15 @@ for target in FuzzApplication FuzzDatabase FuzzProject; do
 done
 echo "== fuzz: $((SECONDS - t1))s"
 
+# The tools make test builds (a cold build of the three takes about 10 min,
+# two at a time); stack-up builds the stack's.
+scripts/tools.sh golangci-lint goreleaser terraform
+
 echo "== lint (.golangci.yml)"
 scripts/lint.sh
+
+echo "== release config (goreleaser check .goreleaser.yml)"
+"$(scripts/tools.sh --path goreleaser)/goreleaser" check
 
 echo "== local stack"
 if [[ ! -f .stack/env ]]; then
@@ -55,7 +62,6 @@ terraform_tests=(
 	'TestAccDatabaseCredentials_.*' TestAccIdentity TestAccImportOldChart
 	TestAccEstate_terraformQuery # terraform query over the list resources (tofu has none)
 )
-scripts/tools.sh terraform
 terraform=$(scripts/tools.sh --path terraform)/terraform
 echo "== acceptance tests, a representative set (terraform: $terraform)"
 t1=$SECONDS

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local-stack tools (kubernetes, etcd, tofu, kwok, vault) and the
-# tools make test adds (golangci-lint, terraform) from the Go modules pinned in
+# tools make test adds (golangci-lint, terraform, goreleaser) from the Go modules pinned in
 # tools/<tool>/go.mod and cache them outside the work tree.
 #
 #   scripts/tools.sh [tool...]     build what is missing (default: all stack tools)
@@ -21,7 +21,7 @@ JOBS=${IDP_TOOLS_JOBS:-2}
 # Biggest first so the long builds overlap.
 ALL_TOOLS=(vault kubernetes kubernetes-node argo-events tofu traefik argo-workflows kaniko coredns registry kube-router kwok etcd nats-streaming nats-exporter)
 # Built only when named (scripts/test.sh), not by stack-up.
-OTHER_TOOLS=(golangci-lint terraform)
+OTHER_TOOLS=(golangci-lint terraform goreleaser)
 
 die() { echo "tools.sh: $*" >&2; exit 1; }
 
@@ -63,6 +63,8 @@ tool_table() {
 	kube-router) echo kube-router github.com/cloudnativelabs/kube-router/v2 && echo github.com/cloudnativelabs/kube-router/v2/cmd/kube-router kube-router ;;
 	# The linter make test runs (.golangci.yml).
 	golangci-lint) echo golangci-lint github.com/golangci/golangci-lint/v2 && echo github.com/golangci/golangci-lint/v2/cmd/golangci-lint golangci-lint ;;
+	# make test's release check (goreleaser check on .goreleaser.yml).
+	goreleaser) echo goreleaser github.com/goreleaser/goreleaser/v2 && echo github.com/goreleaser/goreleaser/v2 goreleaser ;;
 	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]} ${OTHER_TOOLS[*]})" ;;
 	esac
 }
@@ -75,6 +77,7 @@ tool_typical() {
 	kubernetes | traefik) echo 550 ;;
 	argo-workflows | argo-events | tofu) echo 350 ;;
 	terraform) echo 300 ;;
+	goreleaser) echo 350 ;;
 	coredns | kwok | kubernetes-node | kaniko | registry | kube-router) echo 120 ;;
 	golangci-lint) echo 150 ;; # 95 s alone with an empty Go build cache
 	*) echo 45 ;;
@@ -123,6 +126,7 @@ tool_ldflags() {
 		done
 		;;
 	terraform) echo " -X github.com/hashicorp/terraform/version.dev=no" ;; # else it says 1.x.y-dev
+	goreleaser) echo " -X main.version=$v" ;;
 	esac
 }
 
