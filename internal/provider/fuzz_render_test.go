@@ -270,7 +270,12 @@ func renderApplication(t *testing.T, in appInput) [][]*unstructured.Unstructured
 }
 
 func FuzzApplication(f *testing.F) {
-	fuzzSetup(f) // once per process, before any input: compiling the CRD schemas takes seconds
+	// Once per process, before any input: compiling the Argo Workflows and
+	// Traefik CRDs takes seconds.
+	c, _ := fuzzSetup(f)
+	if err := c.Preload("argoproj.io/WorkflowTemplate", "argoproj.io/Workflow", "traefik.io/IngressRoute"); err != nil {
+		f.Fatal(err)
+	}
 	f.Add("shop", "web", "api", "orders", "myorg", "web", "main", "web.example.com", "api.shop.example.com", int64(8080), int64(2), "redis", false, false)
 	f.Add("a", "b", "c", "d", "o", "r", "feature/x-1", "a.b", "a-b.c", int64(1), int64(0), "mysql", true, false)
 	f.Add("abcdefghijklmnopqrstuvwxyz", "a", "b", "c", "org", "repo.name", "release/2024.1", "x.example.com", "y.example.com", int64(65535), int64(100), "postgres", false, false)
@@ -285,7 +290,7 @@ func FuzzApplication(f *testing.F) {
 }
 
 func FuzzDatabase(f *testing.F) {
-	fuzzSetup(f) // once per process, before any input: compiling the CRD schemas takes seconds
+	fuzzSetup(f)
 	f.Add("shop", "orders", "mysql", "8.0", "1Gi", int64(3306), "", false)
 	f.Add("a", "b", "postgres", "15", "500Mi", int64(1), "fast-ssd", false)
 	f.Add("abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz0", "redis", "7.0.15-alpine", "1.5Ti", int64(65535), "", false)
@@ -320,7 +325,7 @@ func FuzzDatabase(f *testing.F) {
 }
 
 func FuzzProject(f *testing.F) {
-	fuzzSetup(f) // once per process, before any input: compiling the CRD schemas takes seconds
+	fuzzSetup(f)
 	f.Add("shop", "team", "web", "owner", "web@example.com", "monitoring", int64(3), true, false)
 	f.Add("a", "example.com/team", "", "example.com/x", "", "a", int64(1), false, false)
 	f.Add("abcdefghijklmnopqrstuvwxyz", "k", strings.Repeat("v", 63), "a/b", "{}", "kube-system", int64(5), true, true)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	appsv1 "k8s.io/api/apps/v1"
@@ -32,15 +33,29 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Checker holds the compiled schemas of the custom resources.
+// Checker holds the compiled schemas of the custom resources. CRD files
+// are read and compiled when an object of theirs is first checked: the
+// Argo Workflows CRDs take seconds, and a fuzz worker pays that per process.
 type Checker struct {
+	dir     string
+	mu      sync.Mutex
+	comp    *jsonschema.Compiler
 	schemas map[string]*jsonschema.Schema // "group/Kind"
+	errs    map[string]error              // a CRD file that failed, by kind
 }
 
-// New compiles the schemas of the CRDs under dir (../shared/crds).
+// crdFiles are the CRDs (under the CRD directory) of the kinds we render.
+var crdFiles = map[string]string{
+	"argoproj.io/WorkflowTemplate": "argo-workflows/argoproj.io_workflowtemplates.yaml",
+	"argoproj.io/Workflow":         "argo-workflows/argoproj.io_workflows.yaml",
+	"traefik.io/IngressRoute":      "traefik/traefik.io_crds.yaml",
+	"traefik.io/Middleware":        "traefik/traefik.io_crds.yaml",
+}
+
+// New reads Argo Events' schema under dir (../shared/crds); the other
+// CRDs there are read when needed.
 func New(dir string) (*Checker, error) {
-	c := &Checker{schemas: map[string]*jsonschema.Schema{}}
-	comp := jsonschema.NewCompiler()
+	c := &Checker{dir: dir, comp: jsonschema.NewCompiler(), schemas: map[string]*jsonschema.Schema{}, errs: map[string]error{}}
 
 	// Argo Events ships minimal CRDs (its spec preserves unknown fields);
 	// its JSON schema, with unknown fields refused, is the real contract.
@@ -61,57 +76,89 @@ func New(dir string) (*Checker, error) {
 			}
 		}
 	}
-	if err := comp.AddResource("events.json", events); err != nil {
+	if err := c.comp.AddResource("events.json", events); err != nil {
 		return nil, err
 	}
 	for _, kind := range []string{"EventSource", "Sensor", "EventBus"} {
-		s, err := comp.Compile("events.json#/definitions/io.argoproj.events.v1alpha1." + kind)
+		s, err := c.comp.Compile("events.json#/definitions/io.argoproj.events.v1alpha1." + kind)
 		if err != nil {
 			return nil, err
 		}
 		c.schemas["argoproj.io/"+kind] = s
 	}
-
-	for _, f := range []string{"argo-workflows/argoproj.io_workflowtemplates.yaml", "argo-workflows/argoproj.io_workflows.yaml", "traefik/traefik.io_crds.yaml"} {
-		raw, err := os.ReadFile(filepath.Join(dir, f)) //nolint:gosec // a path the test chose
-		if err != nil {
+	for _, f := range crdFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			return nil, err
-		}
-		for _, doc := range bytes.Split(raw, []byte("\n---")) {
-			var crd struct {
-				Spec struct {
-					Group string `json:"group"`
-					Names struct {
-						Kind string `json:"kind"`
-					} `json:"names"`
-					Versions []struct {
-						Name   string `json:"name"`
-						Schema struct {
-							OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
-						} `json:"schema"`
-					} `json:"versions"`
-				} `json:"spec"`
-			}
-			if err := yaml.Unmarshal(doc, &crd); err != nil || crd.Spec.Names.Kind == "" {
-				continue
-			}
-			key := crd.Spec.Group + "/" + crd.Spec.Names.Kind
-			if key != "argoproj.io/WorkflowTemplate" && key != "argoproj.io/Workflow" && key != "traefik.io/IngressRoute" && key != "traefik.io/Middleware" {
-				continue // only what we render: compiling the rest costs seconds
-			}
-			v := crd.Spec.Versions[0]
-			url := key + "/" + v.Name + ".json"
-			if err := comp.AddResource(url, openAPIToJSONSchema(v.Schema.OpenAPIV3Schema)); err != nil {
-				return nil, err
-			}
-			s, err := comp.Compile(url)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", key, err)
-			}
-			c.schemas[key] = s
 		}
 	}
 	return c, nil
+}
+
+// schema is the compiled schema of key ("group/Kind"), nil for a kind
+// without one.
+func (c *Checker) schema(key string) (*jsonschema.Schema, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.schemas[key]; ok {
+		return s, nil
+	}
+	if err := c.errs[key]; err != nil {
+		return nil, err
+	}
+	file, ok := crdFiles[key]
+	if !ok {
+		return nil, nil
+	}
+	err := c.load(file)
+	if err == nil && c.schemas[key] == nil {
+		err = fmt.Errorf("%s has no CRD for %s", file, key)
+	}
+	if err != nil {
+		c.errs[key] = err
+	}
+	return c.schemas[key], err
+}
+
+// load compiles the schemas of the kinds we render that file defines.
+func (c *Checker) load(file string) error {
+	raw, err := os.ReadFile(filepath.Join(c.dir, file)) //nolint:gosec // a path the test chose
+	if err != nil {
+		return err
+	}
+	for _, doc := range bytes.Split(raw, []byte("\n---")) {
+		var crd struct {
+			Spec struct {
+				Group string `json:"group"`
+				Names struct {
+					Kind string `json:"kind"`
+				} `json:"names"`
+				Versions []struct {
+					Name   string `json:"name"`
+					Schema struct {
+						OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
+					} `json:"schema"`
+				} `json:"versions"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(doc, &crd); err != nil || crd.Spec.Names.Kind == "" {
+			continue
+		}
+		key := crd.Spec.Group + "/" + crd.Spec.Names.Kind
+		if crdFiles[key] != file {
+			continue // only what we render: compiling the rest costs seconds
+		}
+		v := crd.Spec.Versions[0]
+		url := key + "/" + v.Name + ".json"
+		if err := c.comp.AddResource(url, openAPIToJSONSchema(v.Schema.OpenAPIV3Schema)); err != nil {
+			return err
+		}
+		s, err := c.comp.Compile(url)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		c.schemas[key] = s
+	}
+	return nil
 }
 
 // openAPIToJSONSchema turns a CRD's structural schema into JSON Schema:
@@ -177,7 +224,11 @@ func (c *Checker) Check(obj *unstructured.Unstructured) field.ErrorList {
 	}
 
 	group := obj.GroupVersionKind().Group
-	if s, ok := c.schemas[group+"/"+kind]; ok {
+	s, err := c.schema(group + "/" + kind)
+	if err != nil {
+		errs = append(errs, field.InternalError(field.NewPath(""), err))
+	}
+	if s != nil {
 		b, err := json.Marshal(obj.Object)
 		if err == nil {
 			var doc any
@@ -194,7 +245,7 @@ func (c *Checker) Check(obj *unstructured.Unstructured) field.ErrorList {
 	case group == "" || group == "apps" || group == "rbac.authorization.k8s.io" || group == "networking.k8s.io":
 		errs = append(errs, checkTyped(obj)...)
 	case group == "argoproj.io" || group == "traefik.io":
-		if _, ok := c.schemas[group+"/"+kind]; !ok {
+		if s == nil {
 			errs = append(errs, field.NotSupported[string](field.NewPath("kind"), kind, nil))
 		}
 	default:
@@ -461,4 +512,15 @@ func derivedNames(obj *unstructured.Unstructured) field.ErrorList {
 // Key is an object's identity: kind, namespace and name.
 func Key(obj *unstructured.Unstructured) string {
 	return obj.GetKind() + "/" + obj.GetNamespace() + "/" + obj.GetName()
+}
+
+// Preload compiles the schemas of keys ("group/Kind") now, e.g. before a
+// fuzz worker takes its first input (a slow first input reads as a hang).
+func (c *Checker) Preload(keys ...string) error {
+	for _, k := range keys {
+		if _, err := c.schema(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
