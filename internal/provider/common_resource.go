@@ -55,27 +55,16 @@ func providerData(data any, diags *diag.Diagnostics) *ProviderData {
 // import) must not fail before the configuration can say where the secret
 // is; the apply still fails with the error.
 func (d *ProviderData) readVaultSecret(ctx context.Context, vaultPath string, attr path.Path, keys string, refresh bool, diags *diag.Diagnostics) render.VaultSecret {
-	kv, err := d.Engine.KV()
-	if err != nil {
-		diags.AddError("Vault is not configured", err.Error())
-		return render.VaultSecret{}
-	}
-	src := render.VaultSecret{Mount: kv.Mount(), Path: vaultPath}
-	s, err := kv.Read(ctx, vaultPath)
-	switch {
-	case err != nil:
-		diags.AddAttributeError(attr, "Reading Vault failed", err.Error())
-	case s == nil && refresh:
-		diags.AddAttributeWarning(attr, "Vault secret not found",
-			fmt.Sprintf("Vault has no secret at %s, so the next apply fails: write it (with keys %s), or set %s to where it is.",
-				src.FullPath(), keys, attr))
-	case s == nil:
-		diags.AddAttributeError(attr, "Vault secret not found",
+	src, _ := d.readVault(ctx, vaultRead{Path: vaultPath, Attr: attr, Absent: func(src render.VaultSecret) diag.Diagnostic {
+		if refresh {
+			return diag.NewWarningDiagnostic("Vault secret not found",
+				fmt.Sprintf("Vault has no secret at %s, so the next apply fails: write it (with keys %s), or set %s to where it is.",
+					src.FullPath(), keys, attr))
+		}
+		return diag.NewErrorDiagnostic("Vault secret not found",
 			fmt.Sprintf("Vault has no secret at %s. Write it first, with keys %s, for example: vault kv put -mount=%s %s ...",
-				src.FullPath(), keys, kv.Mount(), vaultPath))
-	default:
-		src.Version, src.Values = s.Version, s.Values
-	}
+				src.FullPath(), keys, src.Mount, vaultPath))
+	}}, diags)
 	return src
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -131,24 +132,17 @@ func (e *databaseCredentials) Open(ctx context.Context, req ephemeral.OpenReques
 	}
 	t := render.DatabaseTypes[typ]
 
-	kv, err := eng.KV()
-	if err != nil {
-		resp.Diagnostics.AddError("Vault is not configured", err.Error())
-		return
-	}
 	vaultPath := render.DatabaseVaultPath(p, d)
-	s, err := kv.ReadVersion(ctx, vaultPath, int(m.Version.ValueInt64()))
-	switch {
-	case err != nil:
-		resp.Diagnostics.AddError("Reading the password from Vault", err.Error())
-		return
-	case s == nil || s.Values[render.DatabasePasswordKey] == "":
-		what := "the latest version"
-		if !m.Version.IsNull() {
-			what = fmt.Sprintf("version %d", m.Version.ValueInt64())
-		}
-		resp.Diagnostics.AddAttributeError(path.Root("version"), "Password not found",
-			fmt.Sprintf("Vault has no password at %s/%s (%s, key %q).", kv.Mount(), vaultPath, what, render.DatabasePasswordKey))
+	s, found := e.data.readVault(ctx, vaultRead{Path: vaultPath, Version: int(m.Version.ValueInt64()), Key: render.DatabasePasswordKey,
+		Absent: func(src render.VaultSecret) diag.Diagnostic {
+			what := "the latest version"
+			if !m.Version.IsNull() {
+				what = fmt.Sprintf("version %d", m.Version.ValueInt64())
+			}
+			return diag.NewAttributeErrorDiagnostic(path.Root("version"), "Password not found",
+				fmt.Sprintf("Vault has no password at %s (%s, key %q).", src.FullPath(), what, render.DatabasePasswordKey))
+		}}, &resp.Diagnostics)
+	if !found {
 		return
 	}
 	m.Type = types.StringValue(typ)

@@ -107,20 +107,15 @@ func (d *ProviderData) ciGitHub(ctx context.Context, project string) (*github.Cl
 			return gh, providerToken, nil
 		}
 	}
-	kv, err := d.Engine.KV()
-	if err != nil {
-		return nil, "", err
-	}
-	p := render.GitHubAccessVaultPath(project)
-	s, err := kv.Read(ctx, p)
+	s, err := d.vaultSecret(ctx, render.GitHubAccessVaultPath(project), 0)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the GitHub token that CI uses, to check the repository with it: %w", err)
 	}
-	if s == nil || s.Values["token"] == "" {
+	if s.Values["token"] == "" {
 		return gh, providerToken, nil
 	}
 	c, err := newGitHubClient(d.cfg, s.Values["token"])
-	return c, tokenSource(fmt.Sprintf("Vault %s/%s, key token, which the project's CI uses", kv.Mount(), p)), err
+	return c, tokenSource(fmt.Sprintf("Vault %s, key token, which the project's CI uses", s.FullPath())), err
 }
 
 // githubError explains a failed call by its status code. (Some go-github

@@ -739,32 +739,29 @@ func (r *applicationResource) desired(ctx context.Context, m *applicationModel, 
 	if err := r.fillProviderSettings(&spec, diags); err != nil {
 		return nil, spec
 	}
-	kv, err := r.data.Engine.KV()
-	if err != nil {
-		diags.AddError("Vault is not configured", err.Error())
-		return nil, spec
-	}
-	app, err := kv.Read(ctx, spec.AppSecret.Path)
-	if err != nil {
-		diags.AddAttributeError(path.Root("app_secret_vault_path"), "Reading Vault failed", err.Error())
-		return nil, spec
-	}
-	spec.AppSecret.Values = map[string]string{} // absent in Vault: an empty Secret until it is written
-	if app != nil {
+	// Absent in Vault: an empty Secret until it is written.
+	app, found := r.data.readVault(ctx, vaultRead{Path: spec.AppSecret.Path, Attr: path.Root("app_secret_vault_path")}, diags)
+	spec.AppSecret.Values = map[string]string{}
+	if found {
 		spec.AppSecret.Version, spec.AppSecret.Values = app.Version, app.Values
 	}
-	var hook *engine.Secret
 	if write {
-		hook, err = kv.Ensure(ctx, spec.WebhookSecret.Path, newWebhookSecret)
-	} else {
-		hook, err = kv.Read(ctx, spec.WebhookSecret.Path)
-	}
-	if err != nil {
-		diags.AddError("Webhook secret", err.Error())
-		return nil, spec
-	}
-	if hook != nil { // absent only on refresh of an application adopted from the old chart
+		kv, err := r.data.Engine.KV()
+		var hook *engine.Secret
+		if err == nil {
+			hook, err = kv.Ensure(ctx, spec.WebhookSecret.Path, newWebhookSecret)
+		}
+		if err != nil {
+			diags.AddError("Webhook secret", err.Error())
+			return nil, spec
+		}
 		spec.WebhookSecret.Version, spec.WebhookSecret.Values = hook.Version, hook.Values
+	} else if hook, found := r.data.readVault(ctx, vaultRead{Path: spec.WebhookSecret.Path}, diags); found {
+		// absent only on refresh of an application adopted from the old chart
+		spec.WebhookSecret.Version, spec.WebhookSecret.Values = hook.Version, hook.Values
+	}
+	if diags.HasError() {
+		return nil, spec
 	}
 	objs, err := render.ApplicationObjects(spec)
 	if err != nil {

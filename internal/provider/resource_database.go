@@ -442,7 +442,7 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		}
 		spec.Password = r.ensurePassword(ctx, kv, spec, claims, diags)
 	} else {
-		spec.Password = r.readPassword(ctx, kv, spec, diags)
+		spec.Password = r.readPassword(ctx, spec, diags)
 		if !diags.HasError() {
 			r.changePasswordInServer(ctx, spec, diags)
 		}
@@ -564,13 +564,13 @@ func (r *databaseResource) claims(ctx context.Context, spec render.Database) ([]
 
 // dataLeft reports whether the database's volumes or its Vault password
 // still exist.
-func (r *databaseResource) dataLeft(ctx context.Context, kv *engine.KV, spec render.Database) (bool, error) {
+func (r *databaseResource) dataLeft(ctx context.Context, spec render.Database) (bool, error) {
 	claims, err := r.claims(ctx, spec)
 	if err != nil || len(claims) > 0 {
 		return len(claims) > 0, err
 	}
-	s, err := kv.Read(ctx, spec.Password.Path)
-	return s != nil, err
+	s, err := r.data.vaultSecret(ctx, spec.Password.Path, 0)
+	return s.Version > 0, err
 }
 
 // checkClaimsFit refuses to create a database smaller than the volumes a
@@ -616,58 +616,54 @@ func (r *databaseResource) expandClaims(ctx context.Context, spec render.Databas
 // (check-and-set) only when there is none and no volume holds data that an
 // earlier password protects.
 func (r *databaseResource) ensurePassword(ctx context.Context, kv *engine.KV, spec render.Database, claims []unstructured.Unstructured, diags *diag.Diagnostics) render.VaultSecret {
-	src := spec.Password
-	s, err := kv.Read(ctx, src.Path)
-	if err == nil && s == nil && len(claims) > 0 {
-		diags.AddError("Password missing for existing data",
-			fmt.Sprintf("PersistentVolumeClaim %s holds the data of an earlier database %s/%s, but Vault has no password at %s. "+
-				"A new password would lock the database out of that data, so none was generated. Restore it "+
-				"(vault kv undelete / vault kv put -mount=%s %s password=...), or delete the claim to start empty.",
-				claims[0].GetName(), spec.Project, spec.Name, src.FullPath(), src.Mount, src.Path))
-		return src
-	}
-	if err == nil && s == nil {
-		s, err = kv.Ensure(ctx, src.Path, newDatabasePassword)
-		if err != nil {
-			err = fmt.Errorf("%w. If the latest version was deleted in Vault, undelete it (vault kv undelete) "+
-				"or remove the secret for good (vault kv metadata delete)", err)
+	src, found := r.data.readVault(ctx, vaultRead{Path: spec.Password.Path, Key: render.DatabasePasswordKey, Absent: func(src render.VaultSecret) diag.Diagnostic {
+		switch {
+		case src.Version > 0:
+			return noPasswordKey(src)
+		case len(claims) > 0:
+			return diag.NewErrorDiagnostic("Password missing for existing data",
+				fmt.Sprintf("PersistentVolumeClaim %s holds the data of an earlier database %s/%s, but Vault has no password at %s. "+
+					"A new password would lock the database out of that data, so none was generated. Restore it "+
+					"(vault kv undelete / vault kv put -mount=%s %s password=...), or delete the claim to start empty.",
+					claims[0].GetName(), spec.Project, spec.Name, src.FullPath(), src.Mount, src.Path))
 		}
-	}
-	if err != nil {
-		diags.AddError("Vault password", err.Error())
+		return nil // none yet: generated below
+	}}, diags)
+	if found || diags.HasError() {
 		return src
 	}
-	return r.passwordOf(src, s, diags)
+	s, err := kv.Ensure(ctx, src.Path, newDatabasePassword)
+	if err != nil {
+		diags.AddError("Vault password", fmt.Sprintf("%s. If the latest version was deleted in Vault, undelete it (vault kv undelete) "+
+			"or remove the secret for good (vault kv metadata delete)", err))
+		return src
+	}
+	src.Version, src.Values = s.Version, s.Values
+	if src.Values[render.DatabasePasswordKey] == "" { // another writer's secret
+		diags.Append(noPasswordKey(src))
+	}
+	return src
 }
 
 // readPassword returns the password of an existing database; it is never
 // generated again.
-func (r *databaseResource) readPassword(ctx context.Context, kv *engine.KV, spec render.Database, diags *diag.Diagnostics) render.VaultSecret {
-	src := spec.Password
-	s, err := kv.Read(ctx, src.Path)
-	switch {
-	case err != nil:
-		diags.AddError("Reading the password from Vault", err.Error())
-		return src
-	case s == nil:
-		diags.AddError("Password missing in Vault",
+func (r *databaseResource) readPassword(ctx context.Context, spec render.Database, diags *diag.Diagnostics) render.VaultSecret {
+	src, _ := r.data.readVault(ctx, vaultRead{Path: spec.Password.Path, Key: render.DatabasePasswordKey, Absent: func(src render.VaultSecret) diag.Diagnostic {
+		if src.Version > 0 {
+			return noPasswordKey(src)
+		}
+		return diag.NewErrorDiagnostic("Password missing in Vault",
 			fmt.Sprintf("Vault has no password at %s for the existing database %s/%s. Its data was initialised with that password, "+
 				"so no new one is generated: restore it (vault kv undelete, or vault kv put -mount=%s %s password=...).",
 				src.FullPath(), spec.Project, spec.Name, src.Mount, src.Path))
-		return src
-	}
-	return r.passwordOf(src, s, diags)
+	}}, diags)
+	return src
 }
 
-func (r *databaseResource) passwordOf(src render.VaultSecret, s *engine.Secret, diags *diag.Diagnostics) render.VaultSecret {
-	if s.Values[render.DatabasePasswordKey] == "" {
-		diags.AddError("Vault secret has no password",
-			fmt.Sprintf("Vault secret %s (version %d) has no key %q; add it (the provider does not overwrite a secret it did not create).",
-				src.FullPath(), s.Version, render.DatabasePasswordKey))
-		return src
-	}
-	src.Version, src.Values = s.Version, s.Values
-	return src
+func noPasswordKey(src render.VaultSecret) diag.Diagnostic {
+	return diag.NewErrorDiagnostic("Vault secret has no password",
+		fmt.Sprintf("Vault secret %s (version %d) has no key %q; add it (the provider does not overwrite a secret it did not create).",
+			src.FullPath(), src.Version, render.DatabasePasswordKey))
 }
 
 const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -722,7 +718,7 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 		// A destroy with delete_data deletes the volumes and the password
 		// after the objects: one interrupted in between is finished by the
 		// next destroy only while the database stays in state.
-		exists, err = r.dataLeft(ctx, kv, spec)
+		exists, err = r.dataLeft(ctx, spec)
 		if err != nil {
 			resp.Diagnostics.AddError("Reading database", err.Error())
 			return
@@ -735,18 +731,18 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 
-	s, err := kv.Read(ctx, spec.Password.Path)
-	if err != nil {
-		resp.Diagnostics.AddError("Reading the password from Vault", err.Error())
+	pw, found := r.data.readVault(ctx, vaultRead{Path: spec.Password.Path, Attr: path.Root("password_vault_path"), Key: render.DatabasePasswordKey,
+		Absent: func(src render.VaultSecret) diag.Diagnostic {
+			return diag.NewWarningDiagnostic("Password missing in Vault",
+				fmt.Sprintf("Vault has no password at %s; the next apply fails until it is restored (a new one is never generated for an existing database).",
+					src.FullPath()))
+		}}, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	noPassword := s == nil || s.Values[render.DatabasePasswordKey] == ""
-	if noPassword {
-		resp.Diagnostics.AddAttributeWarning(path.Root("password_vault_path"), "Password missing in Vault",
-			fmt.Sprintf("Vault has no password at %s; the next apply fails until it is restored (a new one is never generated for an existing database).",
-				spec.Password.FullPath()))
-	} else {
-		spec.Password.Version, spec.Password.Values = s.Version, s.Values
+	noPassword := !found
+	if found {
+		spec.Password.Version, spec.Password.Values = pw.Version, pw.Values
 	}
 	desired, err := render.DatabaseObjects(spec)
 	if err != nil {

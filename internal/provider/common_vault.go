@@ -1,0 +1,71 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+// vaultSecret is the one path by which the provider reads Vault: resources,
+// the ephemeral resource and the plan-time GitHub check all come through
+// here. It returns version (0: the latest) of the secret at p, relative to
+// vault.kv_mount, with Mount and Path filled in; Version stays 0 when there
+// is no such secret. Writes (Ensure, Write, Destroy) stay with their callers.
+func (d *ProviderData) vaultSecret(ctx context.Context, p string, version int) (render.VaultSecret, error) {
+	kv, err := d.Engine.KV()
+	if err != nil {
+		return render.VaultSecret{Path: p}, fmt.Errorf("vault is not configured: %w", err)
+	}
+	src := render.VaultSecret{Mount: kv.Mount(), Path: p}
+	s, err := kv.ReadVersion(ctx, p, version)
+	if err != nil || s == nil {
+		return src, err
+	}
+	src.Version, src.Values = s.Version, s.Values
+	return src, nil
+}
+
+// vaultRead is one read of a secret and what its absence means to the caller.
+type vaultRead struct {
+	Path    string    // relative to vault.kv_mount
+	Version int       // 0: the latest
+	Attr    path.Path // where diagnostics point; empty: the resource
+	Key     string    // a key the secret must hold ("" for any)
+	// Absent words the diagnostic for a missing secret, or for a secret
+	// (src.Version > 0) without Key. nil, or a nil result, means the caller
+	// expected that and goes on (it generates the secret, or does without).
+	Absent func(src render.VaultSecret) diag.Diagnostic
+}
+
+// readVault reads r through vaultSecret and reports whether the secret (and
+// its Key) is there. Vault's own failures (unreachable, sealed, denied) are
+// errors at r.Attr.
+func (d *ProviderData) readVault(ctx context.Context, r vaultRead, diags *diag.Diagnostics) (render.VaultSecret, bool) {
+	src, err := d.vaultSecret(ctx, r.Path, r.Version)
+	if err != nil {
+		addAt(diags, r.Attr, diag.NewErrorDiagnostic("Reading Vault failed", err.Error()))
+		return src, false
+	}
+	if src.Version > 0 && (r.Key == "" || src.Values[r.Key] != "") {
+		return src, true
+	}
+	if r.Absent != nil {
+		if d := r.Absent(src); d != nil {
+			addAt(diags, r.Attr, d)
+		}
+	}
+	return src, false
+}
+
+// addAt adds d at attribute p, or to the resource when p is empty.
+func addAt(diags *diag.Diagnostics, p path.Path, d diag.Diagnostic) {
+	if p.Equal(path.Empty()) {
+		diags.Append(d)
+		return
+	}
+	diags.Append(diag.WithPath(p, d))
+}
