@@ -3,7 +3,7 @@
 # (kwok nodes). For each size N (BENCH_SIZES, default "10 25 50"): N projects,
 # each with 2 applications (one pinned with git.hash, one not) and 2
 # databases (mysql, redis). From an empty estate it measures
-#   apply        tofu apply (tofu's default -parallelism=10)
+#   apply        tofu apply (-parallelism=BENCH_PARALLELISM, default tofu's 10)
 #   plan -r=f    tofu plan -refresh=false: tofu's own cost, no cluster
 #   plan         tofu plan, refresh included; must show no changes
 #   refresh      plan minus plan -r=f
@@ -17,6 +17,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 sizes=${BENCH_SIZES:-10 25 50}
+parallelism=${BENCH_PARALLELISM:-10} # tofu's default
 scripts/stack-up.sh >/dev/null
 set -a
 # shellcheck source=/dev/null
@@ -133,7 +134,8 @@ for n in $sizes; do
 	estate "$dir" "$n"
 	"$tofu" -chdir="$dir" init -input=false >/dev/null 2>&1 || true # dev_overrides: nothing to install
 	echo "== $n projects: apply" >&2
-	apply=$(timed "$dir/rss-apply" "$tofu" -chdir="$dir" apply -auto-approve -input=false)
+	apply=$(timed "$dir/rss-apply" "$tofu" -chdir="$dir" apply -auto-approve -input=false -parallelism="$parallelism")
+	cp "$dir/last.log" "$dir/apply.log"
 	"$tofu" -chdir="$dir" show -json >"$dir/state.json"
 	read -r objects floor < <("$base/bench" floor "$dir/state.json")
 	resources=$(grep -o '"address":"idp_[a-z]*\.[a-z]*\[' "$dir/state.json" | wc -l)
@@ -156,7 +158,7 @@ for n in $sizes; do
 	rows+=("| $n | $resources | $objects | $apply | $nr | $pl | $refresh | $floor | ${ratio}× | $(cat "$dir/rss-apply") | $(cat "$dir/rss-plan") |")
 	notes+=("API server during one plan at $n projects (verb count seconds): $("$base/bench" metrics-diff "$dir/metrics-before" "$dir/metrics-after" | paste -sd';' | sed 's/;/; /g')")
 	echo "== $n projects: destroy" >&2
-	"$tofu" -chdir="$dir" destroy -auto-approve -input=false >"$dir/destroy.log" 2>&1 || {
+	"$tofu" -chdir="$dir" destroy -auto-approve -input=false -parallelism="$parallelism" >"$dir/destroy.log" 2>&1 || {
 		tail -20 "$dir/destroy.log" >&2
 		exit 1
 	}
@@ -164,7 +166,7 @@ for n in $sizes; do
 done
 
 echo
-echo "load: $(uptime | sed 's/.*load average/load average/'), $(nproc) cores; tofu -parallelism=10 (default)"
+echo "load: $(uptime | sed 's/.*load average/load average/'), $(nproc) cores; apply and destroy with tofu -parallelism=$parallelism, plans with tofu's default (10)"
 echo
 echo "| projects | resources | objects | apply s | plan -refresh=false s | plan s | refresh s | GET floor s | refresh/floor | RSS apply MiB | RSS plan MiB |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

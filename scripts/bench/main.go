@@ -71,8 +71,8 @@ func restConfig() (*rest.Config, error) {
 		return nil, err
 	}
 	cfg.WarningHandler = rest.NoWarnings{}
-	// As the provider's engine: no client-side throttling at this rate.
-	cfg.QPS, cfg.Burst = 100, 200
+	// As the provider's engine: no client-side rate limit (QPS < 0).
+	cfg.QPS, cfg.Burst = -1, 0
 	return cfg, nil
 }
 
