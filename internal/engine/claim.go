@@ -129,3 +129,43 @@ func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructur
 		}
 	}
 }
+
+// Created marks.
+//
+// Claims keep two resources of one state apart; a created mark keeps two
+// states apart. A resource whose create completed marks its anchor object
+// (the namespace of a project, an application's EventSource, a database's
+// StatefulSet), and a create that finds the mark refuses: a resource
+// already in another state is adopted only explicitly, by import. A create
+// interrupted before it completed leaves no mark, so the next apply, which
+// creates again, takes its own objects over, as it takes over the old
+// chart's.
+
+// CreatedMark returns annotation key of the object at ref, or "" when the
+// object, or the annotation, is absent, or the object is being deleted.
+func (e *Engine) CreatedMark(ctx context.Context, ref Ref, key string) (string, error) {
+	live, err := e.Get(ctx, ref)
+	if err != nil || live == nil || live.GetDeletionTimestamp() != nil {
+		return "", err
+	}
+	return live.GetAnnotations()[key], nil
+}
+
+// MarkCreated sets annotation key=value on the object at ref, unless it has
+// the annotation already.
+func (e *Engine) MarkCreated(ctx context.Context, ref Ref, key, value string) error {
+	have, err := e.CreatedMark(ctx, ref, key)
+	if err != nil || have != "" {
+		return err
+	}
+	ri, err := e.resource(ctx, ref, false)
+	if err != nil {
+		return err
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
+	if _, err := ri.Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil &&
+		!apierrors.IsNotFound(err) {
+		return fmt.Errorf("marking %s as created: %w", ref, apiError(err))
+	}
+	return nil
+}

@@ -181,7 +181,7 @@ resource "idp_application" %[1]q {
 	t.Run("500", func(t *testing.T) {
 		config += app("a1")
 		w.Write(config)
-		failsCleanly(t, w, "", p, regexp.MustCompile(`GitHub \(\S+\) answered 500 Internal Server Error: it is failing.*nothing was changed`),
+		failsCleanly(t, w, "", p, regexp.MustCompile(`GitHub \(\S+\) answered 500 Internal Server Error: GitHub is failing`),
 			func() { gh.Fail(http.StatusInternalServerError) }, func() { gh.Fail(0) })
 		converge(t, w, p)
 	})

@@ -141,7 +141,7 @@ func githubError(err error, resp *github.Response, tok tokenSource, owner, repo,
 		return fmt.Errorf("repository %s/%s not found, or the GitHub token cannot see it (token: %s)", owner, repo, tok)
 	}
 	if resp.StatusCode >= 500 {
-		return fmt.Errorf("GitHub (%s) answered %s: it is failing, not your configuration; nothing was changed. "+
+		return fmt.Errorf("GitHub (%s) answered %s: GitHub is failing, not your configuration. "+
 			"Apply again once it recovers, or unset github.token (GITHUB_TOKEN) to skip plan-time GitHub checks",
 			resp.Request.URL.Host, resp.Status)
 	}

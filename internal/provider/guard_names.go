@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -42,4 +43,43 @@ func guardNames(ctx context.Context, eng *engine.Engine, owner string, objs []*u
 		diags.AddError("Claiming object names", err.Error())
 	}
 	return created
+}
+
+// refuseManaged runs first in a create: a resource whose anchor object
+// carries a completed create's mark (engine.MarkCreated) is managed from
+// another state, and a create must not take it over silently. importAs is
+// what `tofu import` takes for it.
+func refuseManaged(ctx context.Context, eng *engine.Engine, anchor engine.Ref, resourceType, importAs string, diags *diag.Diagnostics) {
+	when, err := eng.CreatedMark(ctx, anchor, render.AnnotationCreated)
+	switch {
+	case err != nil:
+		diags.AddError("Reading "+anchor.String(), err.Error())
+	case when != "":
+		diags.AddAttributeError(path.Root("name"), "Already managed elsewhere",
+			fmt.Sprintf("%s already exists: it was created by terraform-provider-idp at %s, and is managed from another state "+
+				"(annotation %s). Nothing was changed. To manage it from this configuration, import it "+
+				"(tofu import %s.<name> %s) and remove it from the other state (tofu state rm), or choose another name.",
+				anchor, when, render.AnnotationCreated, resourceType, importAs))
+	}
+}
+
+// markCreated records on anchor that its resource's create (or an apply
+// after an import) completed: from now on a create in another state refuses it.
+func markCreated(ctx context.Context, eng *engine.Engine, anchor engine.Ref, diags *diag.Diagnostics) {
+	if err := eng.MarkCreated(ctx, anchor, render.AnnotationCreated, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		diags.AddError("Recording the completed apply", err.Error())
+	}
+}
+
+// The anchor of each resource: the object refresh knows it exists by.
+func projectAnchor(p string) engine.Ref {
+	return engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: render.Namespace(p)}
+}
+
+func applicationAnchor(p, a string) engine.Ref {
+	return engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "EventSource", Namespace: render.Namespace(p), Name: render.EventSource(p, a)}
+}
+
+func databaseAnchor(p, d string) engine.Ref {
+	return engine.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: render.Namespace(p), Name: render.DatabaseStatefulSet(p, d)}
 }

@@ -636,6 +636,13 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 // the prior state had and this one does not, and waits for a Deployment
 // that tofu changed to roll out.
 func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, pinned bool, priv privateData, diags *diag.Diagnostics) {
+	anchor := applicationAnchor(plan.Project.ValueString(), plan.Name.ValueString())
+	if prior == nil {
+		refuseManaged(ctx, r.data.Engine, anchor, "idp_application", plan.Project.ValueString()+"/"+plan.Name.ValueString(), diags)
+		if diags.HasError() {
+			return
+		}
+	}
 	desired, spec := r.desired(ctx, plan, true, pinned, diags)
 	if diags.HasError() {
 		return
@@ -696,6 +703,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 			return
 		}
 	}
+	markCreated(ctx, eng, anchor, diags)
 	recordApplied(ctx, eng, priv, engine.Known{}, desired)
 	plan.ID = types.StringValue(spec.Project + "/" + spec.Name)
 	plan.Objects = plannedObjects(desired)

@@ -399,6 +399,13 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		diags.AddAttributeError(path.Root("project"), "Project not found", err.Error())
 		return
 	}
+	anchor := databaseAnchor(spec.Project, spec.Name)
+	if creating {
+		refuseManaged(ctx, eng, anchor, "idp_database", spec.Project+"/"+spec.Name, diags)
+		if diags.HasError() {
+			return
+		}
+	}
 	// The Secret and Service names first, before Vault is touched: an
 	// application of the same name reads Vault at the same path.
 	shape, err := render.DatabaseObjects(spec)
@@ -482,6 +489,7 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		diags.AddError("Database did not become ready", err.Error())
 		return
 	}
+	markCreated(ctx, eng, anchor, diags)
 	recordApplied(ctx, eng, priv, engine.Known{Compared: withLiveClaimTemplates}, objs)
 	plan.outputs()
 	plan.PasswordVersion = types.Int64Value(int64(spec.Password.Version))

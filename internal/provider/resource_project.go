@@ -364,6 +364,13 @@ func (r *projectResource) importModel(ctx context.Context, name string) (m *proj
 // before anything reaches the cluster), then every object, then prunes
 // objects the prior state had and this one does not.
 func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, priv privateData, diags *diag.Diagnostics) {
+	anchor := projectAnchor(plan.Name.ValueString())
+	if prior == nil {
+		refuseManaged(ctx, r.data.Engine, anchor, "idp_project", plan.Name.ValueString(), diags)
+		if diags.HasError() {
+			return
+		}
+	}
 	desired := r.desired(ctx, plan, false, diags)
 	if diags.HasError() {
 		return
@@ -377,6 +384,7 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 		diags.AddError("Applying project", err.Error())
 		return
 	}
+	markCreated(ctx, r.data.Engine, anchor, diags)
 	recordApplied(ctx, r.data.Engine, priv, engine.Known{}, desired)
 	plan.ID = plan.Name
 	plan.Objects = plannedObjects(desired)

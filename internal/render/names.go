@@ -165,6 +165,11 @@ func ChildNameClash(p, n string) string {
 // meet); apply refuses an object labelled as another's.
 const LabelOwner = "idpkit.io/owner"
 
+// AnnotationCreated marks the object by which a resource is known to exist
+// (CreatedAnchor) once its create completed; the value is when. A create
+// that finds it refuses: another Terraform state manages the resource.
+const AnnotationCreated = "idpkit.io/created"
+
 // ApplicationOwner is LabelOwner's value for application A's objects.
 func ApplicationOwner(a string) string { return "application." + a }
 
