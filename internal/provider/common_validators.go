@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -164,4 +165,70 @@ func checkRegistryProject(v string) error {
 	}
 	return fmt.Errorf("%q is not a registry project: image paths take lowercase letters, digits and '.', '_' or '-' between them, "+
 		"in components joined by '/', such as injunweb or team/apps", v)
+}
+
+// branchValidator applies git's ref-name rules to a branch name.
+type branchValidator struct{}
+
+func (branchValidator) Description(context.Context) string {
+	return "a git branch name (no spaces, `..`, `~^:?*[\\`, leading `-` or `/`, trailing `/` or `.lock`)"
+}
+
+func (v branchValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+var badRef = regexp.MustCompile(`[\x00-\x20~^:?*\[\\\x7f]|\.\.|@\{|//|/\.|^[-/.]|[/.]$|\.lock$|\.lock/`)
+
+func (v branchValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	b := req.ConfigValue.ValueString()
+	if b == "" || b == "@" || badRef.MatchString(b) || strings.HasPrefix(b, "refs/") {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid branch",
+			fmt.Sprintf("%s %q must be %s, without a refs/heads/ prefix.", req.Path, b, v.Description(ctx)))
+		return
+	}
+	checkBranchUnsafe(req.Path, b, &resp.Diagnostics)
+}
+
+// storageClassValidator checks a StorageClass name (a DNS-1123
+// subdomain), or "" for no class.
+type storageClassValidator struct{}
+
+func (storageClassValidator) Description(context.Context) string {
+	return `a StorageClass name (a DNS-1123 subdomain), or "" for no class`
+}
+
+func (v storageClassValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v storageClassValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.ConfigValue.ValueString() == "" {
+		return
+	}
+	if errs := validation.IsDNS1123Subdomain(req.ConfigValue.ValueString()); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid storage class",
+			fmt.Sprintf("%q must be %s: %s.", req.ConfigValue.ValueString(), v.Description(ctx), strings.Join(errs, "; ")))
+	}
+}
+
+// quantityValidator checks a positive Kubernetes quantity.
+type quantityValidator struct{}
+
+func (quantityValidator) Description(context.Context) string {
+	return "a positive Kubernetes quantity, such as 512Mi or 5Gi"
+}
+
+func (v quantityValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v quantityValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	q, err := k8sresource.ParseQuantity(s)
+	if err != nil || q.Sign() <= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid size", fmt.Sprintf("%q must be %s.", s, v.Description(ctx)))
+	}
 }

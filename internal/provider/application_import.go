@@ -1,0 +1,122 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+// Import of an application: the model rebuilt from its live objects.
+
+// importModel rebuilds an application's configuration from the live
+// objects (as the old chart or this provider made them).
+func (r *applicationResource) importModel(ctx context.Context, p, a string) (*applicationModel, error) {
+	eng := r.data.Engine
+	ns := render.Namespace(p)
+	get := func(apiVersion, kind, name string) (*unstructured.Unstructured, error) {
+		return eng.Get(ctx, engine.Ref{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name})
+	}
+	es, err := get("argoproj.io/v1alpha1", "EventSource", render.EventSource(p, a))
+	if err != nil {
+		return nil, err
+	}
+	if es == nil {
+		return nil, fmt.Errorf("EventSource %s/%s does not exist: no application %s in project %s", ns, render.EventSource(p, a), a, p)
+	}
+	owner, repo := render.ParseEventSourceRepo(es, p, a)
+	if owner == "" || repo == "" {
+		return nil, fmt.Errorf("EventSource %s/%s has no single GitHub repository under github.%s", ns, es.GetName(), render.GitHubEvent(p, a))
+	}
+	sensor, err := get("argoproj.io/v1alpha1", "Sensor", render.Sensor(p, a))
+	if err != nil {
+		return nil, err
+	}
+	branch := render.ParseSensorBranch(sensor)
+	if branch == "" {
+		return nil, fmt.Errorf("Sensor %s/%s is missing or has no body.ref filter, so the branch is unknown", ns, render.Sensor(p, a))
+	}
+
+	svc, err := get("v1", "Service", render.Service(a))
+	if err != nil {
+		return nil, err
+	}
+	if svc == nil {
+		return nil, fmt.Errorf("Service %s/%s does not exist, so the port is unknown", ns, render.Service(a))
+	}
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(ports) == 0 {
+		return nil, fmt.Errorf("Service %s/%s has no port", ns, render.Service(a))
+	}
+	port, _, _ := unstructured.NestedInt64(ports[0].(map[string]any), "port")
+
+	m := &applicationModel{
+		ID: types.StringValue(p + "/" + a), Project: types.StringValue(p), Name: types.StringValue(a),
+		Git: &gitModel{Type: types.StringValue("github"), Owner: types.StringValue(owner), Repo: types.StringValue(repo),
+			Branch: types.StringValue(branch), Hash: types.StringNull()},
+		Port: types.Int64Value(port), Replicas: types.Int64Value(1),
+		Domains:               types.SetNull(types.StringType),
+		AppSecretVaultPath:    types.StringNull(),
+		WebhookSecretRotation: types.StringNull(),
+		BuildOnCreate:         types.BoolValue(false),
+		RolloutTimeout:        types.StringValue("10m"),
+		Databases:             databaseLinksValue(p, nil),
+		Image:                 types.StringNull(),
+		WebhookURL:            types.StringNull(),
+		Objects:               types.MapNull(types.StringType),
+		Timeouts:              nullTimeouts(),
+	}
+	if s, err := get("v1", "Secret", render.AppSecret(p, a)); err == nil && s != nil {
+		m.AppSecretVaultPath = r.data.importedVaultPath(s, render.AppSecretVaultPath(p, a))
+	}
+	dep, err := get("apps/v1", "Deployment", render.Deployment(a))
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := get("argoproj.io/v1alpha1", "WorkflowTemplate", render.WorkflowTemplate(p, a))
+	if err != nil {
+		return nil, err
+	}
+	if dep != nil {
+		if err := render.ImmutableMismatch(dep, render.Deployment(a), ""); err != nil {
+			return nil, err
+		}
+		if tag := render.ImageTag(render.ContainerImage(dep, render.Deployment(a))); tag != "" {
+			m.Git.Hash = types.StringValue(tag)
+		}
+	} else {
+		// Not built yet: our template's deploy step holds the Deployment
+		// CI will apply, with its replicas and database links.
+		dep = render.ParseTemplateDeployment(tmpl, a)
+	}
+	if dep != nil {
+		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
+			m.Replicas = types.Int64Value(n)
+		}
+		ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
+		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), ann))
+	}
+	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
+	if err != nil {
+		return nil, err
+	}
+	var domains []string
+	for _, rt := range routes {
+		if d := render.ParseRouteDomain(&rt, a); d != "" && rt.GetName() == render.IngressRoute(p, a, d) {
+			domains = append(domains, d)
+		}
+	}
+	if len(domains) == 0 {
+		// Not built yet: no routes exist, but our WorkflowTemplate's deploy
+		// steps hold the ones CI will apply (the old chart's has none).
+		domains = render.ParseTemplateDomains(tmpl, p, a)
+	}
+	if len(domains) > 0 {
+		m.Domains = setValue(domains)
+	}
+	return m, nil
+}
