@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate docs/ with tfplugindocs from the provider schema (read with
-# tofu through dev_overrides: no registry, no download), examples/ and
+# Terraform through dev_overrides: no registry, no download; OpenTofu's
+# schema output has no list resources), examples/ and
 # templates/, and check docs/ as the registry does (tfplugindocs validate).
 # With --check, also fail if that changed docs/ (CI: clean clone).
 set -euo pipefail
@@ -9,8 +10,8 @@ cd "$ROOT"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-scripts/tools.sh tofu >/dev/null
-tofu="$(scripts/tools.sh --path tofu)/tofu"
+scripts/tools.sh terraform >/dev/null
+terraform="$(scripts/tools.sh --path terraform)/terraform"
 scripts/dev-provider.sh "$work"
 mkdir -p "$work/cfg"
 cat >"$work/cfg/main.tf" <<'TF'
@@ -20,9 +21,9 @@ terraform {
   }
 }
 TF
-TF_CLI_CONFIG_FILE="$work/tofurc" "$tofu" -chdir="$work/cfg" providers schema -json |
+TF_CLI_CONFIG_FILE="$work/tofurc" "$terraform" -chdir="$work/cfg" providers schema -json |
 	# tfplugindocs looks the provider up by its short name.
-	sed 's|"registry.opentofu.org/idpkit/idp"|"idp"|' >"$work/schema.json"
+	sed 's|"registry.terraform.io/idpkit/idp"|"idp"|' >"$work/schema.json"
 
 go tool tfplugindocs generate --provider-name idp --providers-schema "$work/schema.json" >/dev/null
 # What the registry requires of docs/: its layout, frontmatter keys, a page
