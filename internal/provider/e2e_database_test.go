@@ -2,6 +2,8 @@ package provider_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -122,7 +124,16 @@ ephemeral "idp_database_credentials" %[1]q {
   version = idp_database.%[1]s.password_version
 }
 `, db.typ, db.version, size)
-				echo = append(echo, fmt.Sprintf("%[1]s = ephemeral.idp_database_credentials.%[1]s", db.typ))
+				// The consumer gets the password's hash: a password in the
+				// echo resource's state would be in tofu's logs and state
+				// (the secret scan fails the test).
+				echo = append(echo, fmt.Sprintf(`%[1]s = {
+      host            = ephemeral.idp_database_credentials.%[1]s.host
+      port            = ephemeral.idp_database_credentials.%[1]s.port
+      username        = ephemeral.idp_database_credentials.%[1]s.username
+      database        = ephemeral.idp_database_credentials.%[1]s.database
+      password_sha256 = sha256(ephemeral.idp_database_credentials.%[1]s.password)
+    }`, db.typ))
 			}
 			hcl += "\nprovider \"echo\" {\n  data = {\n    " + strings.Join(echo, "\n    ") + "\n  }\n}\n\nresource \"echo\" \"creds\" {}\n"
 		} else {
@@ -132,21 +143,29 @@ ephemeral "idp_database_credentials" %[1]q {
     echo = { source = %q }`, os.Getenv("TF_ACC_PROVIDER_NAMESPACE")+"/echo"), 1)
 	}
 
-	// creds are what idp_database_credentials returned, by type.
+	// creds are what idp_database_credentials returned, by type; the
+	// password is Vault's, which the returned one's hash must match.
 	creds := map[string]map[string]string{}
 	readCreds := func(s *terraform.State) error {
 		rs := s.RootModule().Resources["echo.creds"]
 		if rs == nil {
 			return fmt.Errorf("no echo.creds in state")
 		}
+		kv, _ := acctest.Vault(t)
 		for _, db := range e2eDatabases {
 			c := map[string]string{}
-			for _, k := range []string{"host", "port", "username", "database", "password"} {
+			for _, k := range []string{"host", "port", "username", "database", "password_sha256"} {
 				c[k] = rs.Primary.Attributes["data."+db.typ+"."+k]
 			}
-			if c["host"] != render.DatabaseHost(project, db.typ) || c["password"] == "" {
-				return fmt.Errorf("%s: credentials host=%q port=%q username=%q database=%q, password set: %v",
-					db.typ, c["host"], c["port"], c["username"], c["database"], c["password"] != "")
+			v, err := kv.Get(context.Background(), render.DatabaseVaultPath(project, db.typ))
+			if err != nil {
+				return err
+			}
+			c["password"], _ = v.Data["password"].(string)
+			sum := sha256.Sum256([]byte(c["password"]))
+			if c["host"] != render.DatabaseHost(project, db.typ) || c["password_sha256"] != hex.EncodeToString(sum[:]) {
+				return fmt.Errorf("%s: credentials host=%q port=%q username=%q database=%q, password is Vault's: %v",
+					db.typ, c["host"], c["port"], c["username"], c["database"], c["password_sha256"] == hex.EncodeToString(sum[:]))
 			}
 			creds[db.typ] = c
 		}
