@@ -252,10 +252,13 @@ say "kube-apiservers ready ($(elapsed))"
 # grace period: under load nodes would flap not-ready and the node
 # controller would mark every pod unready for good (kwok does not revive
 # them). Fake nodes do not die, so grant an hour.
+# Deleting a namespace costs a list and a delete per namespaced kind; at
+# the default 20 requests/s of the controller's client, destroying 50 projects
+# took almost 6 minutes (the fault suite's scale case).
 start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
 	--kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
 	--bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$PKI/kcm" \
-	--controllers='*,-nodeipam' --leader-elect=false \
+	--controllers='*,-nodeipam' --leader-elect=false --kube-api-qps=200 --kube-api-burst=400 \
 	--node-monitor-grace-period=1h \
 	--service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
 	--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
