@@ -2,7 +2,7 @@ package provider
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -18,7 +18,7 @@ import (
 func (d *ProviderData) vaultSecret(ctx context.Context, p string, version int) (render.VaultSecret, error) {
 	kv, err := d.Engine.KV()
 	if err != nil {
-		return render.VaultSecret{Path: p}, fmt.Errorf("vault is not configured: %w", err)
+		return render.VaultSecret{Path: p}, vaultNotConfigured{err}
 	}
 	src := render.VaultSecret{Mount: kv.Mount(), Path: p}
 	s, err := kv.ReadVersion(ctx, p, version)
@@ -28,6 +28,12 @@ func (d *ProviderData) vaultSecret(ctx context.Context, p string, version int) (
 	src.Version, src.Values = s.Version, s.Values
 	return src, nil
 }
+
+// vaultNotConfigured is a provider setting missing for Vault: its message
+// already names the setting and its environment variable.
+type vaultNotConfigured struct{ error }
+
+func (e vaultNotConfigured) Unwrap() error { return e.error }
 
 // vaultRead is one read of a secret and what its absence means to the caller.
 type vaultRead struct {
@@ -47,7 +53,11 @@ type vaultRead struct {
 func (d *ProviderData) readVault(ctx context.Context, r vaultRead, diags *diag.Diagnostics) (render.VaultSecret, bool) {
 	src, err := d.vaultSecret(ctx, r.Path, r.Version)
 	if err != nil {
-		addAt(diags, r.Attr, diag.NewErrorDiagnostic("Reading Vault failed", err.Error()))
+		summary := "Reading Vault failed"
+		if errors.As(err, new(vaultNotConfigured)) {
+			summary = "Vault is not configured"
+		}
+		addAt(diags, r.Attr, diag.NewErrorDiagnostic(summary, err.Error()))
 		return src, false
 	}
 	if src.Version > 0 && (r.Key == "" || src.Values[r.Key] != "") {

@@ -84,7 +84,7 @@ func TestAccProvider_missingSetting(t *testing.T) {
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      projectConfig(acctest.Name("acc-noaddr"), ""),
-			ExpectError: regexp.MustCompile(`(?s)vault\.address is not set.*vault \{ address = \.\.\. \}.*VAULT_ADDR`),
+			ExpectError: regexp.MustCompile(`(?s)Vault is not configured.*vault\.address\s+is\s+not\s+set.*vault\s+\{\s+address\s+=\s+\.\.\.\s+\}.*VAULT_ADDR`),
 		}},
 	})
 }
