@@ -507,19 +507,25 @@ func printScanTotals(w io.Writer) int {
 	fmt.Fprintf(tw, "total\t%d\t%d\t%.1f\t%d\t%.1f\t\n", n, sum.Values, float64(sum.Bytes)/1e6, sum.Hits, sum.Elapsed.Seconds())
 	_ = tw.Flush()
 	if n > 0 {
-		dir := os.Getenv("IDP_TEST_SUMMARY_DIR")
-		if dir == "" {
-			dir = filepath.Join("..", "..", ".stack", "summary")
-		}
 		wd, _ := os.Getwd()
-		body := fmt.Sprintf("secret scan: test cases\t%d\nsecret scan: values checked\t%d\nsecret scan: bytes scanned\t%d\nsecret scan: hits\t%d\n",
-			n, sum.Values, sum.Bytes, sum.Hits)
-		if err := os.MkdirAll(dir, 0o755); err == nil {
-			// One file per package and binary: make test runs tofu, then
-			// Terraform; its summary adds the files up.
-			name := "secrets-" + filepath.Base(wd) + "-" + filepath.Base(scan.realBinary) + ".tsv"
-			_ = os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644) //nolint:gosec // a report
-		}
+		// One file per package and binary: make test runs tofu, then
+		// Terraform; its summary adds the files up.
+		WriteSummary("secrets-"+filepath.Base(wd)+"-"+filepath.Base(scan.realBinary),
+			fmt.Sprintf("secret scan: test cases\t%d\nsecret scan: values checked\t%d\nsecret scan: bytes scanned\t%d\nsecret scan: hits\t%d\n",
+				n, sum.Values, sum.Bytes, sum.Hits))
 	}
 	return sum.Hits
+}
+
+// WriteSummary writes a suite's figures ("<figure>\t<value>" lines) to
+// $IDP_TEST_SUMMARY_DIR (default .stack/summary)/<name>.tsv, which
+// scripts/test.sh adds up and prints at the end of make test.
+func WriteSummary(name, body string) {
+	dir := os.Getenv("IDP_TEST_SUMMARY_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", ".stack", "summary")
+	}
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, name+".tsv"), []byte(body), 0o644) //nolint:gosec // a report
+	}
 }

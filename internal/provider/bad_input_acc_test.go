@@ -84,6 +84,9 @@ func TestAccBadInput(t *testing.T) {
 		total += n
 	}
 	sort.Strings(kinds)
+	if !t.Failed() {
+		acctest.WriteSummary("bad-input", fmt.Sprintf("bad inputs rejected\t%d\n", len(cases)))
+	}
 	t.Logf("bad inputs rejected by tofu plan: %d (%s) in %s; objects of ours %d, Vault keys %d, written by the plans: %d",
 		total, strings.Join(kinds, ", "), time.Since(start).Round(time.Second), before.objects, before.vaultKeys, len(ours))
 }
