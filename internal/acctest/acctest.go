@@ -118,13 +118,19 @@ func Vault(t *testing.T) (*vaultapi.KVv2, string) {
 // Engine returns an engine connected to the stack, as the provider builds it.
 func Engine(t *testing.T) *engine.Engine {
 	t.Helper()
+	return engine.New(EngineOptions(t))
+}
+
+// EngineOptions are Engine's options, for tests that change some.
+func EngineOptions(t *testing.T) engine.Options {
+	t.Helper()
 	cfg := RESTConfig(t)
-	return engine.New(engine.Options{
+	return engine.Options{
 		Kubernetes: func() (*rest.Config, error) { return cfg, nil },
 		Vault: func() (*engine.VaultConfig, error) {
 			return &engine.VaultConfig{Address: os.Getenv("VAULT_ADDR"), Token: os.Getenv("VAULT_TOKEN"), Mount: os.Getenv("IDP_VAULT_KV_MOUNT")}, nil
 		},
-	})
+	}
 }
 
 // Name returns a unique, valid object name with prefix, for tests that

@@ -87,7 +87,11 @@ func (e *Engine) patchApply(ctx context.Context, ri dynamic.ResourceInterface, o
 }
 
 // Get returns the live object, or nil when it (or its kind) does not exist.
+// In a refresh (ForRefresh) it may come from the refresh's snapshot.
 func (e *Engine) Get(ctx context.Context, ref Ref) (*unstructured.Unstructured, error) {
+	if obj, ok := e.fromSnapshot(ctx, ref); ok {
+		return obj, nil
+	}
 	ri, err := e.resource(ctx, ref, false)
 	if err != nil {
 		if isMissingKind(err) {

@@ -39,25 +39,31 @@ const (
 type Options struct {
 	Kubernetes func() (*rest.Config, error)
 	Vault      func() (*VaultConfig, error)
+	// ReadSelector is the label selector of the objects we write; refresh
+	// reads list them by kind (snapshot.go). Empty: refresh reads GET.
+	ReadSelector string
 }
 
 // Engine is safe for concurrent use by all resources of one provider process.
 type Engine struct {
-	kube     lazy[*kubeClients]
-	vault    lazy[*KV]
-	verified verifiedCache // see verified.go
-	dryRuns  atomic.Int64  // Diff's dry-run applies, for tests
+	kube         lazy[*kubeClients]
+	vault        lazy[*KV]
+	verified     verifiedCache // see verified.go
+	snap         snapshots     // see snapshot.go
+	readSelector string
+	dryRuns      atomic.Int64 // Diff's dry-run applies, for tests
 }
 
 type kubeClients struct {
 	config  *rest.Config // for streaming subresources (exec)
 	dynamic dynamic.Interface
+	raw     rest.Interface // for requests whose bodies stay undecoded (snapshot.go)
 	kinds   *kindResolver
 }
 
 // New returns an engine that connects lazily.
 func New(opts Options) *Engine {
-	e := &Engine{}
+	e := &Engine{readSelector: opts.ReadSelector}
 	e.kube.init = func() (*kubeClients, error) {
 		if opts.Kubernetes == nil {
 			return nil, fmt.Errorf("kubernetes is not configured")
@@ -99,6 +105,7 @@ func newKubeClients(cfg *rest.Config) (*kubeClients, error) {
 	return &kubeClients{
 		config:  cfg,
 		dynamic: dyn,
+		raw:     disco.RESTClient(),
 		kinds:   newKindResolver(restmapper.NewDeferredDiscoveryRESTMapper(cached), time.Second),
 	}, nil
 }

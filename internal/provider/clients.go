@@ -62,8 +62,9 @@ func newProviderData(cfg config) *ProviderData {
 	return &ProviderData{
 		cfg: cfg,
 		Engine: engine.New(engine.Options{
-			Kubernetes: func() (*rest.Config, error) { return kubeRESTConfig(cfg) },
-			Vault:      func() (*engine.VaultConfig, error) { return vaultConfig(cfg) },
+			Kubernetes:   func() (*rest.Config, error) { return kubeRESTConfig(cfg) },
+			Vault:        func() (*engine.VaultConfig, error) { return vaultConfig(cfg) },
+			ReadSelector: render.LabelManagedBy + "=" + render.ManagedBy,
 		}),
 	}
 }

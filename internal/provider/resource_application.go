@@ -425,6 +425,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	ctx, cancel := withTimeout(ctx, state.Timeouts.Read, defaultReadTimeout, &resp.Diagnostics)
 	defer cancel()
+	ctx = engine.ForRefresh(ctx) // reads from one LIST per kind (engine/snapshot.go)
 
 	eng := r.data.Engine
 	p, a := state.Project.ValueString(), state.Name.ValueString()

@@ -500,6 +500,7 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	ctx, cancel := withTimeout(ctx, state.Timeouts.Read, defaultReadTimeout, &resp.Diagnostics)
 	defer cancel()
+	ctx = engine.ForRefresh(ctx) // reads from one LIST per kind (engine/snapshot.go)
 
 	eng := r.data.Engine
 	kv, err := eng.KV()

@@ -189,6 +189,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	ctx, cancel := withTimeout(ctx, state.Timeouts.Read, defaultReadTimeout, &resp.Diagnostics)
 	defer cancel()
+	ctx = engine.ForRefresh(ctx) // reads from one LIST per kind (engine/snapshot.go)
 
 	eng := r.data.Engine
 	nsRef := engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: render.Namespace(state.Name.ValueString())}

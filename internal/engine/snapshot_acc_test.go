@@ -1,0 +1,107 @@
+package engine_test
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
+)
+
+// TestRefreshSnapshot: a refresh reads a kind with one LIST and gets what
+// a GET returns, and it never serves a change made after a read: each
+// object is handed out once, reads outside a refresh are live, and the
+// next walk (a new engine) lists again.
+func TestRefreshSnapshot(t *testing.T) {
+	t.Parallel()
+	cs, _ := acctest.Kube(t)
+	ns := namespace(t, "snap")
+	ctx := testCtx(t, 90*time.Second)
+	const label = "idpkit.io/snapshot-test"
+	walk := func() *engine.Engine {
+		opts := acctest.EngineOptions(t)
+		opts.ReadSelector = label + "=" + ns // this test's objects only
+		return engine.New(opts)
+	}
+	writer := acctest.Engine(t)
+
+	var objs []*unstructured.Unstructured
+	for i := range 3 {
+		cm := configMap(ns, fmt.Sprintf("cfg-%d", i), map[string]any{"key": "ours"})
+		cm.SetLabels(map[string]string{label: ns})
+		objs = append(objs, cm)
+	}
+	unlabelled := configMap(ns, "plain", map[string]any{"key": "ours"})
+	if _, err := writer.Apply(ctx, append(objs, unlabelled)...); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+
+	e := walk()
+	refresh := engine.ForRefresh(ctx)
+	for _, o := range append(objs, unlabelled) {
+		ref := engine.RefOf(o)
+		got, err := e.Get(refresh, ref)
+		if err != nil || got == nil {
+			t.Fatalf("refresh read of %s: %v, %v", ref, got, err)
+		}
+		live, err := writer.Get(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Object, live.Object) {
+			t.Errorf("refresh read of %s differs from a GET:\n%v\n%v", ref, got.Object, live.Object)
+		}
+	}
+	if n := e.SnapshotLists(); n != 1 {
+		t.Errorf("refresh reads of one kind made %d LISTs, want 1", n)
+	}
+
+	// In sync, then drift made after the first read of each object.
+	st, _, err := e.DiffKnown(refresh, engine.Known{}, objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		wantStatus(t, s, engine.InSync)
+	}
+	updateCM(t, cs, ns, "cfg-0", "kubectl-edit", func(c *corev1.ConfigMap) { c.Data["key"] = "hand-edited" })
+	updateCM(t, cs, ns, "cfg-1", "kubectl-edit", func(c *corev1.ConfigMap) { delete(c.Labels, label) })
+	if err := cs.CoreV1().ConfigMaps(ns).Delete(ctx, "cfg-2", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, e *engine.Engine) {
+		t.Helper()
+		st, _, err := e.DiffKnown(refresh, engine.Known{}, objs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, st[0], engine.Drifted, "data.key")
+		wantStatus(t, st[1], engine.Drifted, "metadata.labels")
+		wantStatus(t, st[2], engine.Missing)
+		if t.Failed() {
+			t.Fatalf("%s: drift made after the snapshot not seen", what)
+		}
+	}
+	check("same engine", e)
+	check("next walk", walk())
+
+	// Outside a refresh, reads are live even where a snapshot could answer.
+	fresh := walk()
+	if _, err := fresh.Get(refresh, engine.RefOf(unlabelled)); err != nil { // lists ConfigMaps
+		t.Fatal(err)
+	}
+	updateCM(t, cs, ns, "cfg-0", "kubectl-edit", func(c *corev1.ConfigMap) { c.Data["key"] = "again" })
+	got, err := fresh.Get(ctx, engine.RefOf(objs[0]))
+	if err != nil || got == nil {
+		t.Fatal(got, err)
+	}
+	if v, _, _ := unstructured.NestedString(got.Object, "data", "key"); v != "again" {
+		t.Errorf("a read outside a refresh got %q from the snapshot, want the live %q", v, "again")
+	}
+}
