@@ -197,6 +197,16 @@ func TestWait(t *testing.T) {
 		t.Errorf("Wait timeout error = %v; want it to name %s and the reason", err, ref)
 	}
 
+	// Met when the object it watches changes (a Modified event).
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		patch := []byte(`{"data":{"ready":"yes"}}`)
+		_, _ = cs.CoreV1().ConfigMaps(ns).Patch(context.Background(), "flag", types.MergePatchType, patch, metav1.PatchOptions{})
+	}()
+	if err := e.Wait(testCtx(t, 20*time.Second), ref, ready); err != nil {
+		t.Fatalf("Wait for a change: %v", err)
+	}
+
 	// A failing condition stops the wait at once with its error.
 	boom := errors.New("boom")
 	err = e.Wait(testCtx(t, 10*time.Second), ref, func(*unstructured.Unstructured) (bool, string, error) { return false, "", boom })
