@@ -7,6 +7,10 @@
 #   plan -r=f    tofu plan -refresh=false: tofu's own cost, no cluster
 #   plan         tofu plan, refresh included; must show no changes
 #   refresh      plan minus plan -r=f
+#   apply floor  the state's objects written again by one process (one
+#                server-side apply each, 10 in flight) into fresh namespaces,
+#                until its Deployments and StatefulSets have rolled out: the
+#                cluster's own share of an apply (scripts/bench/applyfloor.go)
 #   floor        one GET per object of the state, 10 in flight, one process
 #   RSS          peak VmHWM of the provider processes during apply / plan
 # then destroys. Plans and floor are the median/best of 3. With BENCH_PROFILE=1
@@ -155,9 +159,14 @@ for n in $sizes; do
 	pl=$(median3 "${full[@]}")
 	refresh=$(awk -v a="$pl" -v b="$nr" 'BEGIN { printf "%.2f", a - b }')
 	ratio=$(awk -v r="$refresh" -v f="$floor" 'BEGIN { printf "%.1f", r / f }')
-	rows+=("| $n | $resources | $objects | $apply | $nr | $pl | $refresh | $floor | ${ratio}× | $(cat "$dir/rss-apply") | $(cat "$dir/rss-plan") |")
+
 	notes+=("API server during one plan at $n projects (verb count seconds): $("$base/bench" metrics-diff "$dir/metrics-before" "$dir/metrics-after" | paste -sd';' | sed 's/;/; /g')")
+	echo "== $n projects: apply floor" >&2
+	afloor=$("$base/bench" apply-floor "$dir/state.json" floor-)
+	afloor=${afloor#* }
+	aratio=$(awk -v a="$apply" -v f="$afloor" 'BEGIN { printf "%.1f", a / f }')
 	echo "== $n projects: destroy" >&2
+	rows+=("| $n | $resources | $objects | $apply | $afloor | ${aratio}× | $nr | $pl | $refresh | $floor | ${ratio}× | $(cat "$dir/rss-apply") | $(cat "$dir/rss-plan") |")
 	"$tofu" -chdir="$dir" destroy -auto-approve -input=false -parallelism="$parallelism" >"$dir/destroy.log" 2>&1 || {
 		tail -20 "$dir/destroy.log" >&2
 		exit 1
@@ -168,8 +177,8 @@ done
 echo
 echo "load: $(uptime | sed 's/.*load average/load average/'), $(nproc) cores; apply and destroy with tofu -parallelism=$parallelism, plans with tofu's default (10)"
 echo
-echo "| projects | resources | objects | apply s | plan -refresh=false s | plan s | refresh s | GET floor s | refresh/floor | RSS apply MiB | RSS plan MiB |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| projects | resources | objects | apply s | apply floor s | apply/floor | plan -refresh=false s | plan s | refresh s | GET floor s | refresh/floor | RSS apply MiB | RSS plan MiB |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
 printf -- '- %s\n' "${notes[@]}"

@@ -2,6 +2,8 @@
 // take with tofu alone:
 //
 //	bench floor <state.json>   one GET per object of a `tofu show -json` state, 10 in flight
+//	bench apply-floor <state.json> <prefix>
+//	                           the state's objects created again by one client, until rolled out
 //	bench metrics              the API server's request counters (for a later diff)
 //	bench metrics-diff A B     what the API server did between two `metrics` snapshots
 //	bench rss <pid>            peak resident memory of the provider processes under pid
@@ -39,6 +41,11 @@ func main() {
 			usage()
 		}
 		err = floor(context.Background(), os.Args[2])
+	case "apply-floor":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		err = applyFloor(context.Background(), os.Args[2], os.Args[3])
 	case "metrics":
 		err = metrics(context.Background())
 	case "metrics-diff":
@@ -61,7 +68,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: bench floor <state.json> | metrics | metrics-diff <a> <b> | rss <pid>")
+	fmt.Fprintln(os.Stderr, "usage: bench floor <state.json> | apply-floor <state.json> <prefix> | metrics | metrics-diff <a> <b> | rss <pid>")
 	os.Exit(2)
 }
 
@@ -86,9 +93,35 @@ type target struct {
 // per object the state's `objects` attributes list, 10 in flight, over one
 // client (one connection), as the provider would need at the least.
 func floor(ctx context.Context, stateFile string) error {
-	raw, err := os.ReadFile(stateFile) // #nosec G304 -- a path the bench script passes
+	cfg, err := restConfig()
 	if err != nil {
 		return err
+	}
+	targets, err := stateTargets(cfg, stateFile)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	best := time.Duration(1 << 62)
+	for range 3 {
+		d, err := getAll(ctx, dyn, targets)
+		if err != nil {
+			return err
+		}
+		best = min(best, d)
+	}
+	fmt.Printf("%d %.3f\n", len(targets), best.Seconds())
+	return nil
+}
+
+// stateTargets lists the objects the state's `objects` attributes name.
+func stateTargets(cfg *rest.Config, stateFile string) ([]target, error) {
+	raw, err := os.ReadFile(stateFile) // #nosec G304 -- a path the bench script passes
+	if err != nil {
+		return nil, err
 	}
 	var state struct {
 		Values struct {
@@ -102,19 +135,15 @@ func floor(ctx context.Context, stateFile string) error {
 		} `json:"values"`
 	}
 	if err := json.Unmarshal(raw, &state); err != nil {
-		return fmt.Errorf("reading %s: %w", stateFile, err)
-	}
-	cfg, err := restConfig()
-	if err != nil {
-		return err
+		return nil, fmt.Errorf("reading %s: %w", stateFile, err)
 	}
 	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	lists, err := disco.ServerPreferredResources()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Kind -> resource; a kind two groups serve (Event) is not ours.
 	byKind := map[string]schema.GroupVersionResource{}
@@ -139,29 +168,16 @@ func floor(ctx context.Context, stateFile string) error {
 				parts = []string{parts[0], "", parts[1]}
 			}
 			if len(parts) != 3 {
-				return fmt.Errorf("object key %q is not Kind/namespace/name", key)
+				return nil, fmt.Errorf("object key %q is not Kind/namespace/name", key)
 			}
 			gvr, ok := byKind[parts[0]]
 			if !ok || ambiguous[parts[0]] {
-				return fmt.Errorf("kind %s is not served by exactly one group", parts[0])
+				return nil, fmt.Errorf("kind %s is not served by exactly one group", parts[0])
 			}
 			targets = append(targets, target{gvr: gvr, namespace: parts[1], name: parts[2]})
 		}
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	best := time.Duration(1 << 62)
-	for range 3 {
-		d, err := getAll(ctx, dyn, targets)
-		if err != nil {
-			return err
-		}
-		best = min(best, d)
-	}
-	fmt.Printf("%d %.3f\n", len(targets), best.Seconds())
-	return nil
+	return targets, nil
 }
 
 func getAll(ctx context.Context, dyn dynamic.Interface, targets []target) (time.Duration, error) {
