@@ -195,6 +195,10 @@ KUBECONFIG_FILE=$STATE/kubeconfig
 BARE_KUBECONFIG_FILE=$STATE/kubeconfig-bare
 write_kubeconfig "$KUBECONFIG_FILE" "$APISERVER_URL"
 write_kubeconfig "$BARE_KUBECONFIG_FILE" "$BARE_APISERVER_URL"
+# Components that read KUBECONFIG themselves (Traefik's CRD provider does,
+# besides its endpoint) must not follow one left in the caller's
+# environment, e.g. another checkout's stack.
+export KUBECONFIG=$KUBECONFIG_FILE
 
 # ---------------------------------------------------------------- node network
 STARTED=1 # from here on a failure must undo the namespace too
