@@ -26,15 +26,7 @@ import (
 // volumes), so the time is the cluster's share of an apply: no Vault, no
 // GitHub, no claims, no checks, no tofu.
 func applyFloor(ctx context.Context, stateFile, prefix string) error {
-	cfg, err := restConfig()
-	if err != nil {
-		return err
-	}
-	targets, err := stateTargets(cfg, stateFile)
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, targets, err := stateClient(stateFile)
 	if err != nil {
 		return err
 	}

@@ -19,9 +19,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -93,15 +93,7 @@ type target struct {
 // per object the state's `objects` attributes list, 10 in flight, over one
 // client (one connection), as the provider would need at the least.
 func floor(ctx context.Context, stateFile string) error {
-	cfg, err := restConfig()
-	if err != nil {
-		return err
-	}
-	targets, err := stateTargets(cfg, stateFile)
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, targets, err := stateClient(stateFile)
 	if err != nil {
 		return err
 	}
@@ -115,6 +107,20 @@ func floor(ctx context.Context, stateFile string) error {
 	}
 	fmt.Printf("%d %.3f\n", len(targets), best.Seconds())
 	return nil
+}
+
+// stateClient returns a client of the stack and the objects the state names.
+func stateClient(stateFile string) (dynamic.Interface, []target, error) {
+	cfg, err := restConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	targets, err := stateTargets(cfg, stateFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	return dyn, targets, err
 }
 
 // stateTargets lists the objects the state's `objects` attributes name.
@@ -182,35 +188,15 @@ func stateTargets(cfg *rest.Config, stateFile string) ([]target, error) {
 
 func getAll(ctx context.Context, dyn dynamic.Interface, targets []target) (time.Duration, error) {
 	start := time.Now()
-	work := make(chan target)
-	errs := make(chan error, len(targets))
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Go(func() {
-			for t := range work {
-				var err error
-				if t.namespace == "" {
-					_, err = dyn.Resource(t.gvr).Get(ctx, t.name, metav1.GetOptions{})
-				} else {
-					_, err = dyn.Resource(t.gvr).Namespace(t.namespace).Get(ctx, t.name, metav1.GetOptions{})
-				}
-				// A missing object (a Deployment CI has not made yet) costs a GET too.
-				if err != nil && !strings.Contains(err.Error(), "not found") {
-					errs <- fmt.Errorf("GET %s %s/%s: %w", t.gvr.Resource, t.namespace, t.name, err)
-				}
-			}
-		})
-	}
-	for _, t := range targets {
-		work <- t
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return 0, err
-	}
-	return time.Since(start), nil
+	err := parallel(targets, func(t target) error {
+		_, err := resourceFor(dyn, t.gvr, t.namespace).Get(ctx, t.name, metav1.GetOptions{})
+		// A missing object (a Deployment CI has not made yet) costs a GET too.
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("GET %s %s/%s: %w", t.gvr.Resource, t.namespace, t.name, err)
+		}
+		return nil
+	})
+	return time.Since(start), err
 }
 
 // metrics prints the API server's request counters and summed latencies,
