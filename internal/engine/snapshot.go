@@ -55,7 +55,7 @@ func isRefresh(ctx context.Context) bool {
 type snapshots struct {
 	mu    sync.Mutex
 	kinds map[string]*kindSnapshot
-	lists int // LISTs made, for tests and benchmarks
+	lists int // kinds listed, for tests (export_test.go)
 }
 
 type kindSnapshot struct {
@@ -173,11 +173,4 @@ func (e *Engine) listForSnapshot(ctx context.Context, ref Ref) map[objectKey]jso
 	}
 	tflog.Debug(ctx, "refresh: listed", map[string]any{"kind": ref.Kind, "objects": len(objs)})
 	return objs
-}
-
-// SnapshotLists reports how many kinds refresh reads have listed.
-func (e *Engine) SnapshotLists() int {
-	e.snap.mu.Lock()
-	defer e.snap.mu.Unlock()
-	return e.snap.lists
 }
