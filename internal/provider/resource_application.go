@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -373,6 +374,10 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		plan.Image, plan.WebhookURL = imageOf(spec), types.StringValue(render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name))
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if state != nil && !spec.Pinned && !resp.Diagnostics.HasError() && !resp.Plan.Raw.Equal(req.State.Raw) {
+		unknownCommit(&plan, state) // the apply deploys what CI runs then
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	}
 }
 
 func (r *applicationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -618,6 +623,17 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 			return
 		}
 	}
+	// Unpinned, an update keeps the commit CI runs now, not the one the
+	// plan saw (unknownCommit): applied only while the Deployment is still
+	// at the version read, so a deploy landing meanwhile is followed.
+	follow := prior != nil && !pinned && plan.Git.Hash.IsUnknown()
+	var ifAt map[engine.Ref]string
+	if follow {
+		ifAt = r.followCommit(ctx, plan, diags)
+		if diags.HasError() {
+			return
+		}
+	}
 	desired, spec := r.desired(ctx, plan, true, pinned, diags)
 	if diags.HasError() {
 		return
@@ -650,9 +666,24 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		diags.AddError("Reading application", err.Error())
 		return
 	}
-	if err := eng.Sync(ctx, before, desired); err != nil {
-		diags.AddError("Applying application", err.Error())
-		return
+	for attempt := 1; ; attempt++ {
+		err := eng.SyncIf(ctx, before, desired, ifAt)
+		if follow && errors.Is(err, engine.ErrConflict) && attempt < 5 {
+			if ifAt = r.followCommit(ctx, plan, diags); diags.HasError() {
+				return
+			}
+			spec.Hash = plan.Git.Hash.ValueString()
+			if desired, err = render.ApplicationObjects(spec); err != nil {
+				diags.AddError("Rendering application", err.Error())
+				return
+			}
+			continue
+		}
+		if err != nil {
+			diags.AddError("Applying application", err.Error())
+			return
+		}
+		break
 	}
 	// GitHub's hook, if it exists, right after the Secret: the EventSource
 	// pod (re)starting onto the new Secret takes seconds, so GitHub signs
@@ -673,7 +704,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 			diags.AddError("Rollout did not complete", err.Error())
 			return
 		}
-		if _, err := eng.Apply(ctx, render.ReleaseRecord(spec, spec.Hash)); err != nil {
+		if err := r.recordRelease(ctx, spec, follow); err != nil {
 			diags.AddError("Recording the release", err.Error())
 			return
 		}

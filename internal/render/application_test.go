@@ -293,3 +293,38 @@ func TestBranchFilter(t *testing.T) {
 		t.Errorf("half-anchored filter parsed as %q, want \"\"", got)
 	}
 }
+
+// An application's Deployment fingerprints the same at any commit (CI
+// changes the commit between plans while unpinned; git.hash and image show
+// it), and differently when anything else changes.
+func TestFingerprint_deploymentLeavesTheCommitOut(t *testing.T) {
+	deploymentOf := func(a Application) *unstructured.Unstructured {
+		t.Helper()
+		objs, err := ApplicationObjects(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() == "Deployment" {
+				return o
+			}
+		}
+		t.Fatal("no Deployment rendered")
+		return nil
+	}
+	a := testApplication()
+	a.Hash = strings.Repeat("a", 40)
+	b := a
+	b.Hash = strings.Repeat("b", 40)
+	if Fingerprint(deploymentOf(a)) != Fingerprint(deploymentOf(b)) {
+		t.Error("the Deployment's fingerprint depends on the commit")
+	}
+	c := a
+	c.Replicas++
+	if Fingerprint(deploymentOf(a)) == Fingerprint(deploymentOf(c)) {
+		t.Error("the Deployment's fingerprint ignores a replicas change")
+	}
+	if img := ContainerImage(deploymentOf(a), Deployment(a.Name)); ImageTag(img) != a.Hash {
+		t.Errorf("fingerprinting changed the Deployment: image %s", img)
+	}
+}
