@@ -178,3 +178,108 @@ func TestTiming_ciDeployBetweenPlanAndApply(t *testing.T) {
 	}
 	converge(t, c.w, render.Namespace(c.project))
 }
+
+// config with the application pinned at commit ("" unpinned).
+func (c *ciApp) pinned(replicas int, commit string) string {
+	cfg := c.config(replicas)
+	if commit == "" {
+		return cfg
+	}
+	return strings.Replace(cfg, `branch = "main" }`, fmt.Sprintf(`branch = "main", hash = %q }`, commit), 1)
+}
+
+// runs lists the application's Workflows as "<commit>: <phase>".
+func (c *ciApp) runs() (all []string, active int) {
+	c.t.Helper()
+	_, dyn := acctest.Kube(c.t)
+	list, err := dyn.Resource(workflowsGVR).Namespace(render.Namespace(c.project)).List(context.Background(),
+		metav1.ListOptions{LabelSelector: render.LabelApplication + "=app"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, wf := range list.Items {
+		phase, _, _ := unstructured.NestedString(wf.Object, "status", "phase")
+		params, _, _ := unstructured.NestedSlice(wf.Object, "spec", "arguments", "parameters")
+		var sha any
+		if len(params) > 0 {
+			sha = params[0].(map[string]any)["value"]
+		}
+		all = append(all, fmt.Sprintf("%.12v: %s", sha, phase))
+		if phase == "" || phase == "Pending" || phase == "Running" {
+			active++
+		}
+	}
+	return all, active
+}
+
+// waitRun waits until a run of commit has phase.
+func (c *ciApp) waitRun(commit, phase string) {
+	c.t.Helper()
+	want := fmt.Sprintf("%.12s: %s", commit, phase)
+	for start := time.Now(); time.Since(start) < 3*time.Minute; time.Sleep(time.Second) {
+		all, _ := c.runs()
+		for _, r := range all {
+			if r == want {
+				return
+			}
+		}
+	}
+	all, _ := c.runs()
+	c.t.Fatalf("no run of %s became %s: %v", commit, phase, all)
+}
+
+// waitRunsDone waits until no run of the application is pending or running.
+func (c *ciApp) waitRunsDone() {
+	c.t.Helper()
+	for start := time.Now(); time.Since(start) < 5*time.Minute; time.Sleep(2 * time.Second) {
+		if all, active := c.runs(); active == 0 {
+			c.t.Logf("runs done after %s: %v", time.Since(start).Round(time.Second), all)
+			return
+		}
+	}
+	all, _ := c.runs()
+	c.t.Fatalf("runs still active after 5 minutes: %v", all)
+}
+
+// TestTiming_pinWithRunsQueued: a pin applied while one push is building
+// and the next is queued behind the application's mutex. Both runs were
+// made from the unpinned template, yet neither deploys: what was pinned
+// keeps serving. Unpinning then deploys the newest push.
+func TestTiming_pinWithRunsQueued(t *testing.T) {
+	t.Parallel()
+	c := newCIApp(t, "t-pin")
+	c.w.Write(c.config(1))
+	cleanup(t, c.w)
+	c.w.Apply()
+	pin := c.deploymentCommit()
+	c.servedNewest()
+
+	building := c.push("v1")
+	c.waitRun(building, "Running")
+	queued := c.push("v2")
+	c.waitRun(queued, "Pending") // the mutex holds it until v1's run ends
+	injected(1)
+	c.w.Write(c.pinned(1, pin))
+	c.w.Apply()
+	c.waitRunsDone()
+	if got, err := acctest.Serving(context.Background(), c.domain()); err != nil || got != "v0" {
+		t.Fatalf("runs made before the pin changed what is served: %q (err %v), want the pinned v0", got, err)
+	}
+	if got := c.deploymentCommit(); got != pin {
+		t.Fatalf("the Deployment runs %s, want the pinned %s", got, pin)
+	}
+	if out, changes := c.w.PlanChanges(); changes {
+		t.Fatalf("the plan after the queued runs ended is not empty:\n%s", out)
+	}
+
+	c.w.Write(c.config(1))
+	c.w.Apply()
+	c.servedNewest()
+	converge(t, c.w, render.Namespace(c.project))
+}
+
+// deploymentCommit is the commit the application's Deployment runs.
+func (c *ciApp) deploymentCommit() string {
+	c.t.Helper()
+	return render.ImageTag(render.ContainerImage(c.deployment(), render.Deployment("app")))
+}

@@ -685,6 +685,16 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		}
 		break
 	}
+	// Runs made from an older template may deploy no longer (render's
+	// deployGate): each resubmits its commit to this one.
+	gen, err := render.DeployGeneration(spec)
+	if err == nil {
+		err = eng.ApplyAs(ctx, engine.GateFieldManager, render.ReleaseGate(spec, gen))
+	}
+	if err != nil {
+		diags.AddError("Recording the deploy generation", err.Error())
+		return
+	}
 	// GitHub's hook, if it exists, right after the Secret: the EventSource
 	// pod (re)starting onto the new Secret takes seconds, so GitHub signs
 	// with the new secret by the time it listens, and reuses the hook.
