@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -168,4 +170,60 @@ func (e *Engine) MarkCreated(ctx context.Context, ref Ref, key, value string) er
 		return fmt.Errorf("marking %s as created: %w", ref, apiError(err))
 	}
 	return nil
+}
+
+// Foreign objects.
+//
+// A claim adopts an object without the owner label, and a create that
+// finds no created mark adopts what is there: both so that an interrupted
+// create of ours is finished by the next apply. Neither can tell our
+// half-made objects from someone else's, so a create first asks Foreign:
+// an object that exists and carries none of our marks was made by someone
+// else, and taking it over would hand it to our destroy.
+
+// Foreign returns the refs of objs that exist and carry none of our marks,
+// in the order of objs. Our marks are a label of labels ("key=value", or
+// "key" for any value) and an entry of managedFields by our field manager
+// or one named after it (RestartFieldManager): every object we write gets
+// both, from the first write on.
+func (e *Engine) Foreign(ctx context.Context, objs []*unstructured.Unstructured, labels ...string) ([]Ref, error) {
+	found := make([]*unstructured.Unstructured, len(objs))
+	errs := make([]error, len(objs))
+	sem := make(chan struct{}, diffConcurrency)
+	var wg sync.WaitGroup
+	for i, obj := range objs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			found[i], errs[i] = e.Get(ctx, RefOf(obj))
+		})
+	}
+	wg.Wait()
+	var out []Ref
+	for i, live := range found {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if live != nil && !marked(live, labels) {
+			out = append(out, RefOf(objs[i]))
+		}
+	}
+	return out, nil
+}
+
+// marked reports whether live carries one of our marks (see Foreign).
+func marked(live *unstructured.Unstructured, labels []string) bool {
+	have := live.GetLabels()
+	for _, l := range labels {
+		key, value, withValue := strings.Cut(l, "=")
+		if v, ok := have[key]; ok && (!withValue || v == value) {
+			return true
+		}
+	}
+	for _, mf := range live.GetManagedFields() {
+		if mf.Manager == FieldManager || strings.HasPrefix(mf.Manager, FieldManager+"-") {
+			return true
+		}
+	}
+	return false
 }

@@ -166,3 +166,34 @@ func TestOwnedEntries(t *testing.T) {
 		t.Errorf("OwnedEntries of a map we do not own = %v, want nil", got)
 	}
 }
+
+func TestMarked(t *testing.T) {
+	labels := []string{"app.kubernetes.io/managed-by=terraform-provider-idp", "idpkit.io/owner"}
+	for _, c := range []struct {
+		name     string
+		labels   map[string]string
+		managers []string
+		want     bool
+	}{
+		{"nothing of ours", map[string]string{"app": "web"}, []string{"kubectl-create", "helm"}, false},
+		{"managed-by another tool", map[string]string{"app.kubernetes.io/managed-by": "Helm"}, []string{"helm"}, false},
+		{"a manager named like ours", nil, []string{"terraform-provider-idpx"}, false},
+		{"our managed-by label", map[string]string{"app.kubernetes.io/managed-by": "terraform-provider-idp"}, nil, true},
+		{"the owner label, any value", map[string]string{"idpkit.io/owner": "database.orders"}, nil, true},
+		{"our field manager", nil, []string{"kubectl", FieldManager}, true},
+		{"our restart manager", nil, []string{RestartFieldManager}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			obj := &unstructured.Unstructured{Object: map[string]any{}}
+			obj.SetLabels(c.labels)
+			var mfs []metav1.ManagedFieldsEntry
+			for _, m := range c.managers {
+				mfs = append(mfs, metav1.ManagedFieldsEntry{Manager: m, Operation: metav1.ManagedFieldsOperationApply})
+			}
+			obj.SetManagedFields(mfs)
+			if got := marked(obj, labels); got != c.want {
+				t.Errorf("marked = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -34,6 +34,9 @@ type BadInput struct {
 	Config map[string]any // attribute values; nested maps are objects or blocks
 	Attr   string         // the attribute path the error is reported at
 	Err    string         // a regexp over summary and detail (spaces match any whitespace)
+	// AtPlan: rejected by the resource's plan (ModifyPlan, which knows the
+	// provider's settings), not by validation.
+	AtPlan bool
 }
 
 // The valid configurations each case changes one thing of.
@@ -99,6 +102,14 @@ func BadInputs() []BadInput {
 		BadInput{Name: "name empty", Config: map[string]any{"name": ""}, Attr: "name", Err: `length must be between 1 and`},
 		BadInput{Name: "name ends with a dash", Config: map[string]any{"name": "shop-"}, Attr: "name",
 			Err: `starting and ending with a letter or digit`},
+		BadInput{Name: "name kube-system", Config: map[string]any{"name": "kube-system"}, Attr: "name",
+			Err: `Namespace of the cluster.*"kube-system" is a namespace the cluster owns.*Choose another name`},
+		BadInput{Name: "name kube-public", Config: map[string]any{"name": "kube-public"}, Attr: "name",
+			Err: `Namespace of the cluster.*"kube-public" is a namespace the cluster owns`},
+		BadInput{Name: "name default", Config: map[string]any{"name": "default"}, Attr: "name",
+			Err: `Namespace of the cluster.*"default" is a namespace the cluster owns`},
+		BadInput{Name: "name of a platform namespace", Config: map[string]any{"name": "argo-events"}, Attr: "name", AtPlan: true,
+			Err: `Namespace of the platform.*"argo-events" is one of the platform's namespaces \(the provider's isolation\.allowed_namespaces`},
 		BadInput{Name: "eventbus_replicas below 3", Config: map[string]any{"eventbus_replicas": 1}, Attr: "eventbus_replicas",
 			Err: `value must be between 3 and 9, got: 1`},
 		BadInput{Name: "eventbus_replicas above 9", Config: map[string]any{"eventbus_replicas": 10}, Attr: "eventbus_replicas",
@@ -289,7 +300,11 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range BadInputs() {
 		t.Run(tc.Kind+"/"+tc.Name, func(t *testing.T) {
 			counts[tc.Kind]++
-			checkRejected(t, tc, validateAny(t, srv, tc.Kind, tc.Config))
+			diags := validateAny(t, srv, tc.Kind, tc.Config)
+			if tc.AtPlan {
+				diags = append(diags, planCreate(t, tc.Kind, tc.Config)...)
+			}
+			checkRejected(t, tc, diags)
 		})
 	}
 	// The configurations the cases start from are valid: each case's
@@ -418,6 +433,52 @@ func validateAny(t *testing.T, srv tfprotov6.ProviderServer, kind string, config
 		diags = r.Diagnostics
 	}
 	return diags
+}
+
+// planCreate plans the creation of a resource as tofu does, with a
+// provider configured from its settings' defaults: ModifyPlan runs, and
+// contacts nothing.
+func planCreate(t *testing.T, kind string, config map[string]any) []*tfprotov6.Diagnostic {
+	t.Helper()
+	ctx := context.Background()
+	srv := protocolServer(t)
+	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := schemas.Provider.ValueType()
+	pcfg, err := tfprotov6.NewDynamicValue(pt, badInputValue(t, pt, map[string]any{
+		"kubernetes": map[string]any{"host": "https://10.0.0.1:6443", "cluster_ca_certificate": testPEM},
+		"vault":      map[string]any{"address": "https://vault.example.com:8200"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := srv.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{Config: &pcfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c.Diagnostics {
+		if d.Severity == tfprotov6.DiagnosticSeverityError {
+			t.Fatalf("configuring the provider: %s: %s", d.Summary, d.Detail)
+		}
+	}
+	typ := schemas.ResourceSchemas[kind].ValueType()
+	cfg, err := tfprotov6.NewDynamicValue(typ, badInputValue(t, typ, config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prior, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := srv.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
+		TypeName: kind, PriorState: &prior, ProposedNewState: &cfg, Config: &cfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Diagnostics
 }
 
 // badInputValue builds a value of typ from Go values; what is not given is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -61,6 +62,34 @@ func refuseManaged(ctx context.Context, eng *engine.Engine, anchor engine.Ref, r
 				"(tofu import %s.<name> %s) and remove it from the other state (tofu state rm), or choose another name.",
 				anchor, when, render.AnnotationCreated, resourceType, importAs))
 	}
+}
+
+// refuseForeign runs in a create (no prior state: an import is an update),
+// before anything is written: an object the resource would write that
+// exists without our marks (engine.Foreign) was made by someone else, and a
+// create that took it over would hand it to our destroy. Objects with our
+// marks (an interrupted create's) are adopted as before. importAs is what
+// `tofu import` takes for the resource.
+func refuseForeign(ctx context.Context, eng *engine.Engine, objs []*unstructured.Unstructured, resourceType, importAs string, diags *diag.Diagnostics) {
+	foreign, err := eng.Foreign(ctx, objs, render.LabelManagedBy+"="+render.ManagedBy, render.LabelOwner)
+	if err != nil {
+		diags.AddError("Reading the objects to create", err.Error())
+		return
+	}
+	if len(foreign) == 0 {
+		return
+	}
+	names := make([]string, len(foreign))
+	for i, ref := range foreign {
+		names[i] = "  " + ref.String()
+	}
+	diags.AddAttributeError(path.Root("name"), "Objects exist that are not ours",
+		fmt.Sprintf("These objects already exist and were not made by terraform-provider-idp (no label %s=%s, no field manager %s):\n%s\n"+
+			"A create never takes over someone else's objects: destroying the resource would delete them. Nothing was changed.\n\n"+
+			"If they are this %s as the idp chart or another tool made them, adopt them with\n  tofu import %s.<name> %s\n"+
+			"Otherwise choose another name, or remove the objects.",
+			render.LabelManagedBy, render.ManagedBy, engine.FieldManager, strings.Join(names, "\n"),
+			strings.TrimPrefix(resourceType, "idp_"), resourceType, importAs))
 }
 
 // markCreated records on anchor that its resource's create (or an apply

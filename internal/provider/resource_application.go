@@ -526,14 +526,7 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 	// Delete every object the application could have, including the
 	// Deployment and routes CI created since the last apply.
 	spec, _ := state.spec(ctx, &resp.Diagnostics)
-	_ = r.fillProviderSettings(&spec, nil)
-	if spec.Hash == "" {
-		spec.Hash = "-"
-	}
-	if spec.WebhookBaseURL == "" {
-		spec.WebhookBaseURL = "https://webhook.invalid" // unset now: only the names matter here
-	}
-	objs, err := render.ApplicationObjects(spec)
+	objs, err := r.everyObject(&spec)
 	if err != nil {
 		resp.Diagnostics.AddError("Rendering application", err.Error())
 		return
@@ -560,7 +553,6 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 		resp.Diagnostics.AddError("Deleting application", err.Error())
 		return
 	}
-	rest = append(rest, engine.RefOf(render.ReleaseRecord(spec, "")))
 	runs, err := eng.List(ctx, "argoproj.io/v1alpha1", "Workflow", render.Namespace(spec.Project), render.LabelApplication+"="+spec.Name)
 	if err == nil {
 		for _, wf := range runs {
@@ -619,6 +611,19 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	anchor := applicationAnchor(plan.Project.ValueString(), plan.Name.ValueString())
 	if prior == nil {
 		refuseManaged(ctx, r.data.Engine, anchor, "idp_application", plan.Project.ValueString()+"/"+plan.Name.ValueString(), diags)
+		if diags.HasError() {
+			return
+		}
+		// Before the webhook secret is written to Vault; with what CI
+		// writes later (the Deployment, routes and release record), which
+		// destroy deletes too.
+		spec, _ := plan.spec(ctx, diags)
+		shape, err := r.everyObject(&spec)
+		if err != nil {
+			diags.AddError("Rendering application", err.Error())
+			return
+		}
+		refuseForeign(ctx, r.data.Engine, shape, "idp_application", plan.Project.ValueString()+"/"+plan.Name.ValueString(), diags)
 		if diags.HasError() {
 			return
 		}
@@ -728,6 +733,24 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	if spec.Hash == "" {
 		plan.Git.Hash = types.StringNull()
 	}
+}
+
+// everyObject renders every object the application of spec can have, only
+// for their names: with or without a commit pinned, the Deployment, routes
+// and release record (CI writes them when tofu does not).
+func (r *applicationResource) everyObject(spec *render.Application) ([]*unstructured.Unstructured, error) {
+	_ = r.fillProviderSettings(spec, nil)
+	if spec.Hash == "" {
+		spec.Hash = "-"
+	}
+	if spec.WebhookBaseURL == "" {
+		spec.WebhookBaseURL = "https://webhook.invalid" // unset now: only the names matter here
+	}
+	objs, err := render.ApplicationObjects(*spec)
+	if err != nil {
+		return nil, err
+	}
+	return append(objs, render.ReleaseRecord(*spec, "")), nil
 }
 
 // needsRestart reports whether the apply brings running pods a new version

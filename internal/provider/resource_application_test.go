@@ -686,7 +686,10 @@ resource "idp_application" "worker" {
 
 // An application may not take over a Service that already serves other
 // pods (a database of the same name): the forced apply would silently send
-// the database's traffic to the application.
+// the database's traffic to the application. The Service carries our
+// managed-by label but no owner label, as one of ours made before claims:
+// without our label it would be refused as someone else's
+// (TestAccForeign_refused).
 func TestAccApplication_refusesTakenName(t *testing.T) {
 	acctest.PreCheck(t)
 	providerTestEnv(t)
@@ -709,7 +712,7 @@ resource "idp_project" "p" {
 			{
 				PreConfig: func() {
 					svc := &corev1.Service{
-						ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: project},
+						ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: project, Labels: map[string]string{render.LabelManagedBy: render.ManagedBy}},
 						Spec:       corev1.ServiceSpec{Selector: dbSelector, Ports: []corev1.ServicePort{{Port: 3306}}},
 					}
 					if _, err := cs.CoreV1().Services(project).Create(ctx, svc, metav1.CreateOptions{}); err != nil {

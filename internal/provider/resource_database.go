@@ -396,18 +396,22 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		return
 	}
 	anchor := databaseAnchor(spec.Project, spec.Name)
-	if creating {
-		refuseManaged(ctx, eng, anchor, "idp_database", spec.Project+"/"+spec.Name, diags)
-		if diags.HasError() {
-			return
-		}
-	}
 	// The Secret and Service names first, before Vault is touched: an
 	// application of the same name reads Vault at the same path.
 	shape, err := render.DatabaseObjects(spec)
 	if err != nil {
 		diags.AddError("Rendering database", err.Error())
 		return
+	}
+	if creating {
+		refuseManaged(ctx, eng, anchor, "idp_database", spec.Project+"/"+spec.Name, diags)
+		if diags.HasError() {
+			return
+		}
+		refuseForeign(ctx, eng, shape, "idp_database", spec.Project+"/"+spec.Name, diags)
+		if diags.HasError() {
+			return
+		}
 	}
 	created := guardNames(ctx, eng, render.DatabaseOwner(spec.Name), shape[:len(shape)-1], diags)
 	if diags.HasError() {

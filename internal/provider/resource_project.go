@@ -75,7 +75,10 @@ func (r *projectResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				MarkdownDescription: fmt.Sprintf("Project name, also its namespace. A DNS-1123 label of at most %d characters "+
 					"starting with a letter, so that every derived name stays valid (the EventBus StatefulSet's pods carry a "+
 					"label `eventbus-<name>-ci-eventbus-stan-<revision hash>` of at most 63; applications' webhook Services "+
-					"start with the name). Changing it replaces the project.", render.MaxProjectName),
+					"start with the name). Not `default`, `kube-*` or one of the provider's `isolation.allowed_namespaces`: the "+
+					"project owns its namespace, and destroy deletes it. A create refuses a namespace (or other object) that "+
+					"exists without this provider's label or field manager; `tofu import` adopts a project that the idp chart "+
+					"or another state made. Changing it replaces the project.", render.MaxProjectName),
 				Validators:    projectNameValidators(),
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
@@ -147,6 +150,12 @@ func (r *projectResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if req.State.Raw.IsNull() {
+		r.refusePlatformNamespace(plan.Name, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	spec, known := plan.spec(ctx, &resp.Diagnostics)
 	mount, err := r.data.cfg.get("vault.kv_mount")
 	spec.GitHubAccess.Mount, spec.Registry.Mount = mount, mount
@@ -162,6 +171,21 @@ func (r *projectResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	plan.ID = plan.Name
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// refusePlatformNamespace rejects, at plan, a new project named after a
+// namespace of the platform (the provider's isolation.allowed_namespaces):
+// a project owns its namespace, and its destroy deletes it. Skipped while
+// the name or the setting is unknown; an existing project is left alone.
+func (r *projectResource) refusePlatformNamespace(name types.String, diags *diag.Diagnostics) {
+	platform, _, err := r.data.Isolation()
+	if err != nil || name.IsUnknown() || !slices.Contains(platform, name.ValueString()) {
+		return
+	}
+	diags.AddAttributeError(path.Root("name"), "Namespace of the platform",
+		fmt.Sprintf("%q is one of the platform's namespaces (the provider's isolation.allowed_namespaces: %s), where the ingress "+
+			"and event controllers run. A project's name is its namespace, which the project owns and its destroy deletes "+
+			"with everything in it. Choose another name.", name.ValueString(), strings.Join(platform, ", ")))
 }
 
 func (r *projectResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -368,6 +392,21 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 	anchor := projectAnchor(plan.Name.ValueString())
 	if prior == nil {
 		refuseManaged(ctx, r.data.Engine, anchor, "idp_project", plan.Name.ValueString(), diags)
+		if diags.HasError() {
+			return
+		}
+		// Before Vault is read: only the names matter.
+		spec, _ := plan.spec(ctx, diags)
+		if err := r.data.addPlatformIsolation(&spec); err != nil {
+			diags.AddError("Isolation settings unknown", err.Error())
+			return
+		}
+		shape, err := render.ProjectObjects(spec)
+		if err != nil {
+			diags.AddError("Rendering project", err.Error())
+			return
+		}
+		refuseForeign(ctx, r.data.Engine, shape, "idp_project", plan.Name.ValueString(), diags)
 		if diags.HasError() {
 			return
 		}

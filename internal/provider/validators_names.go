@@ -26,7 +26,36 @@ func projectNameValidators() []validator.String {
 	return append(nameValidators(render.MaxProjectName),
 		stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z]`),
 			"must start with a letter: Argo Events names each application's webhook Service <project>-<application>-github-eventsource-eventsource-svc, "+
-				"and a Service name must start with a letter"))
+				"and a Service name must start with a letter"),
+		clusterNamespaceValidator{})
+}
+
+// clusterNamespace: the namespaces Kubernetes itself owns. A project's name
+// is its namespace, which the project owns and its destroy deletes.
+func clusterNamespace(name string) bool {
+	return name == "default" || strings.HasPrefix(name, "kube-")
+}
+
+// clusterNamespaceValidator rejects clusterNamespace names. The platform's
+// namespaces (the provider's isolation.allowed_namespaces) are rejected in
+// idp_project's ModifyPlan, where the provider's settings are known.
+type clusterNamespaceValidator struct{}
+
+func (clusterNamespaceValidator) Description(context.Context) string {
+	return "not `default` or `kube-*`: namespaces the cluster owns"
+}
+
+func (v clusterNamespaceValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v clusterNamespaceValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || !clusterNamespace(req.ConfigValue.ValueString()) {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Namespace of the cluster",
+		fmt.Sprintf("%q is a namespace the cluster owns (default and kube-*). A project's name is its namespace, which the "+
+			"project owns and its destroy deletes with everything in it. Choose another name.", req.ConfigValue.ValueString()))
 }
 
 // checkChildName reports a name (of an application or a database) that
