@@ -155,6 +155,11 @@ func (g *GitHub) serveGit(w http.ResponseWriter, r *http.Request) {
 type PushOptions struct {
 	// Signing of the push deliveries; the zero value signs like GitHub.
 	Signing Signing
+	// Parent is the commit (any revision) the new commit goes on top of,
+	// instead of the branch's head. When the old head is not an ancestor
+	// of the new commit, the push replaces history, as git push --force
+	// does, and the payload says forced: true.
+	Parent string
 }
 
 // Push commits files onto owner/repo's branch and delivers the push
@@ -163,17 +168,20 @@ func (g *GitHub) Push(owner, repo, branch string, files map[string][]byte, messa
 	return g.PushWith(owner, repo, branch, files, message, PushOptions{})
 }
 
-// PushWith makes one commit with real git on top of the branch's head (a
-// new branch starts from the default branch; the first push to an empty
-// repository makes its branch the default), moves the branch (which the
-// REST API then reports), and POSTs GitHub's push event to every active
-// hook of the repository subscribed to push, waiting for the responses
-// (see Deliveries). files are paths relative to the repository root; a nil
-// value deletes the path. It returns the new commit's SHA; failed
-// deliveries are recorded, not returned, as GitHub does.
-func (g *GitHub) PushWith(owner, repo, branch string, files map[string][]byte, message string, o PushOptions) (string, error) {
-	g.pushMu.Lock()
-	defer g.pushMu.Unlock()
+// Head is the commit the REST API reports for owner/repo's branch ("" when
+// it does not exist).
+func (g *GitHub) Head(owner, repo, branch string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r, ok := g.repos[owner+"/"+repo]; ok {
+		return r.branches[branch]
+	}
+	return ""
+}
+
+// bare is owner/repo, its bare repository and the default branch, for a
+// change of its refs (with g.pushMu held).
+func (g *GitHub) bare(owner, repo string) (*fakeRepo, string, string, error) {
 	full := owner + "/" + repo
 	g.mu.Lock()
 	r, ok := g.repos[full]
@@ -183,9 +191,31 @@ func (g *GitHub) PushWith(owner, repo, branch string, files map[string][]byte, m
 	}
 	g.mu.Unlock()
 	if !ok {
-		return "", fmt.Errorf("fake GitHub: no repository %s (AddRepo first)", full)
+		return nil, "", "", fmt.Errorf("fake GitHub: no repository %s (AddRepo first)", full)
 	}
 	dir, err := g.ensureBare(owner, repo, defaultBranch)
+	return r, dir, defaultBranch, err
+}
+
+// revParse is the commit rev names in the bare repository dir ("" when none).
+func revParse(dir, rev string) string {
+	sha, _ := runGit(nil, nil, "--git-dir="+dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	return sha
+}
+
+// PushWith makes one commit with real git on top of the branch's head (a
+// new branch starts from the default branch; the first push to an empty
+// repository makes its branch the default; o.Parent chooses another
+// parent), moves the branch (which the REST API then reports), and POSTs
+// GitHub's push event to every active hook of the repository subscribed to
+// push, waiting for the responses (see Deliveries). files are paths
+// relative to the repository root; a nil value deletes the path. It
+// returns the new commit's SHA; failed deliveries are recorded, not
+// returned, as GitHub does.
+func (g *GitHub) PushWith(owner, repo, branch string, files map[string][]byte, message string, o PushOptions) (string, error) {
+	g.pushMu.Lock()
+	defer g.pushMu.Unlock()
+	r, dir, defaultBranch, err := g.bare(owner, repo)
 	if err != nil {
 		return "", err
 	}
@@ -194,15 +224,16 @@ func (g *GitHub) PushWith(owner, repo, branch string, files map[string][]byte, m
 	if _, err := runGit(nil, nil, "check-ref-format", ref); err != nil {
 		return "", fmt.Errorf("fake GitHub: bad branch name %q: %w", branch, err)
 	}
-	head := func(ref string) string {
-		sha, _ := runGit(nil, nil, gd, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
-		return sha
-	}
-	before := head(ref)
-	empty := before == "" && head("HEAD") == ""
+	before := revParse(dir, ref)
+	empty := before == "" && revParse(dir, "HEAD") == ""
 	base := before
 	if base == "" {
-		base = head("refs/heads/" + defaultBranch)
+		base = revParse(dir, "refs/heads/"+defaultBranch)
+	}
+	if o.Parent != "" {
+		if base = revParse(dir, o.Parent); base == "" {
+			return "", fmt.Errorf("fake GitHub: no commit %q in %s/%s to push onto", o.Parent, owner, repo)
+		}
 	}
 
 	work, err := os.MkdirTemp("", "fake-github-push-")
@@ -280,15 +311,135 @@ func (g *GitHub) PushWith(owner, repo, branch string, files map[string][]byte, m
 			return "", err
 		}
 	}
-	diffArgs := []string{"diff-tree", "-r", "--no-commit-id", "--name-status", "--no-renames"}
-	if base == "" {
-		diffArgs = append(diffArgs, "--root", sha)
-	} else {
-		diffArgs = append(diffArgs, base, sha)
+	// Forced: the old head is not in the new commit's history (git
+	// merge-base fails for unrelated histories).
+	forced := false
+	if before != "" {
+		mb, err := git(nil, "merge-base", before, sha)
+		forced = err != nil || mb != before
 	}
-	diff, err := git(nil, diffArgs...)
+	commit, err := commitPayload(dir, g.URL+owner+"/"+repo, owner, sha)
 	if err != nil {
 		return "", err
+	}
+
+	g.mu.Lock()
+	if empty {
+		r.defaultBranch = branch
+	}
+	r.branches[branch] = sha
+	g.mu.Unlock()
+
+	beforeSHA := before
+	if beforeSHA == "" {
+		beforeSHA = zeroSHA
+	}
+	return sha, g.deliverPush(owner, repo, r, map[string]any{
+		"ref": ref, "before": beforeSHA, "after": sha,
+		"created": before == "", "deleted": false, "forced": forced, "base_ref": nil,
+		"compare":     fmt.Sprintf("%s%s/%s/compare/%s...%s", g.URL, owner, repo, beforeSHA[:12], sha[:12]),
+		"commits":     []any{commit},
+		"head_commit": commit,
+	}, o.Signing)
+}
+
+// DeleteBranch deletes owner/repo's branch, as git push --delete does, and
+// delivers GitHub's push event for it: deleted true, after all zeros, no
+// commits and a null head_commit. Like GitHub, it refuses to delete the
+// default branch.
+func (g *GitHub) DeleteBranch(owner, repo, branch string) error {
+	g.pushMu.Lock()
+	defer g.pushMu.Unlock()
+	r, dir, defaultBranch, err := g.bare(owner, repo)
+	if err != nil {
+		return err
+	}
+	ref := "refs/heads/" + branch
+	before := revParse(dir, ref)
+	switch {
+	case before == "":
+		return fmt.Errorf("fake GitHub: %s/%s has no branch %s", owner, repo, branch)
+	case branch == defaultBranch:
+		return fmt.Errorf("fake GitHub: refusing to delete the default branch %s of %s/%s", branch, owner, repo)
+	}
+	if _, err := runGit(nil, nil, "--git-dir="+dir, "update-ref", "-d", ref, before); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	delete(r.branches, branch)
+	g.mu.Unlock()
+	return g.deliverPush(owner, repo, r, map[string]any{
+		"ref": ref, "before": before, "after": zeroSHA,
+		"created": false, "deleted": true, "forced": false, "base_ref": nil,
+		"compare":     fmt.Sprintf("%s%s/%s/compare/%s...%s", g.URL, owner, repo, before[:12], zeroSHA[:12]),
+		"commits":     []any{},
+		"head_commit": nil,
+	}, SignValid)
+}
+
+// PushTag creates the lightweight tag tag at commit sha of owner/repo, as
+// git push origin <tag> does, and delivers GitHub's push event for it: ref
+// refs/tags/<tag>, created, no commits, the tagged commit as head_commit,
+// and base_ref naming a branch whose head it is.
+func (g *GitHub) PushTag(owner, repo, tag, sha string) error {
+	g.pushMu.Lock()
+	defer g.pushMu.Unlock()
+	r, dir, _, err := g.bare(owner, repo)
+	if err != nil {
+		return err
+	}
+	ref := "refs/tags/" + tag
+	if _, err := runGit(nil, nil, "check-ref-format", ref); err != nil {
+		return fmt.Errorf("fake GitHub: bad tag name %q: %w", tag, err)
+	}
+	commit := revParse(dir, sha)
+	if commit == "" {
+		return fmt.Errorf("fake GitHub: no commit %s in %s/%s", sha, owner, repo)
+	}
+	if _, err := runGit(nil, nil, "--git-dir="+dir, "update-ref", ref, commit, zeroSHA); err != nil {
+		return err
+	}
+	head, err := commitPayload(dir, g.URL+owner+"/"+repo, owner, commit)
+	if err != nil {
+		return err
+	}
+	var baseRef any
+	g.mu.Lock()
+	var branches []string
+	for b, h := range r.branches {
+		if h == commit {
+			branches = append(branches, b)
+		}
+	}
+	g.mu.Unlock()
+	if len(branches) > 0 {
+		slices.Sort(branches)
+		baseRef = "refs/heads/" + branches[0]
+	}
+	return g.deliverPush(owner, repo, r, map[string]any{
+		"ref": ref, "before": zeroSHA, "after": commit,
+		"created": true, "deleted": false, "forced": false, "base_ref": baseRef,
+		"compare":     fmt.Sprintf("%s%s/%s/compare/%s", g.URL, owner, repo, tag),
+		"commits":     []any{},
+		"head_commit": head,
+	}, SignValid)
+}
+
+// commitPayload is commit sha of the bare repository dir as push events
+// list it, with the paths it changed from its first parent.
+func commitPayload(dir, repoURL, owner, sha string) (map[string]any, error) {
+	gd := "--git-dir=" + dir
+	info, err := runGit(nil, nil, gd, "show", "-s", "--format=%T%x00%an%x00%ae%x00%cn%x00%ce%x00%cI%x00%B", sha)
+	if err != nil {
+		return nil, err
+	}
+	f := strings.SplitN(info, "\x00", 7)
+	if len(f) != 7 {
+		return nil, fmt.Errorf("fake GitHub: reading commit %s: %q", sha, info)
+	}
+	diff, err := runGit(nil, nil, gd, "diff-tree", "-r", "--root", "--no-commit-id", "--name-status", "--no-renames", sha)
+	if err != nil {
+		return nil, err
 	}
 	added, removed, modified := []string{}, []string{}, []string{}
 	for _, line := range strings.Split(diff, "\n") {
@@ -305,46 +456,37 @@ func (g *GitHub) PushWith(owner, repo, branch string, files map[string][]byte, m
 			modified = append(modified, p)
 		}
 	}
+	return map[string]any{
+		"id": sha, "tree_id": f[0], "distinct": true, "message": f[6],
+		"timestamp": f[5], "url": repoURL + "/commit/" + sha,
+		"author":    map[string]any{"name": f[1], "email": f[2], "username": owner},
+		"committer": map[string]any{"name": f[3], "email": f[4], "username": owner},
+		"added":     added, "removed": removed, "modified": modified,
+	}, nil
+}
 
+// deliverPush sends a push event for owner/repo, completed with the
+// repository, pusher and sender, to every active hook subscribed to push,
+// waiting for the responses.
+func (g *GitHub) deliverPush(owner, repo string, r *fakeRepo, payload map[string]any, sign Signing) error {
 	g.mu.Lock()
-	if empty {
-		r.defaultBranch = branch
-	}
-	r.branches[branch] = sha
 	var hooks []WebHook
 	for _, h := range r.hooks {
 		if v := h.view(); v.subscribed("push") {
 			hooks = append(hooks, v)
 		}
 	}
-	repoJSON, repoID := g.repoPayload(owner, repo, r, now), r.id
+	payload["repository"] = g.repoPayload(owner, repo, r, time.Now().Truncate(time.Second))
+	repoID := r.id
 	g.mu.Unlock()
-
-	person := map[string]any{"name": author, "email": email, "username": owner}
-	commit := map[string]any{
-		"id": sha, "tree_id": treeID, "distinct": true, "message": message,
-		"timestamp": now.Format(time.RFC3339), "url": g.URL + full + "/commit/" + sha,
-		"author": person, "committer": person, "added": added, "removed": removed, "modified": modified,
-	}
-	beforeSHA := before
-	if beforeSHA == "" {
-		beforeSHA = zeroSHA
-	}
-	payload, err := json.Marshal(map[string]any{
-		"ref": ref, "before": beforeSHA, "after": sha,
-		"created": before == "", "deleted": false, "forced": false, "base_ref": nil,
-		"compare":     fmt.Sprintf("%s%s/compare/%s...%s", g.URL, full, beforeSHA[:12], sha[:12]),
-		"commits":     []any{commit},
-		"head_commit": commit,
-		"repository":  repoJSON,
-		"pusher":      map[string]any{"name": owner, "email": email},
-		"sender":      userPayload(owner),
-	})
+	payload["pusher"] = map[string]any{"name": owner, "email": "idp-test@users.noreply.github.com"}
+	payload["sender"] = userPayload(owner)
+	body, err := json.Marshal(payload)
 	if err != nil {
-		return "", err
+		return err
 	}
 	for _, h := range hooks {
-		g.deliver(h, repoID, "push", payload, o.Signing)
+		g.deliver(h, repoID, "push", body, sign)
 	}
-	return sha, nil
+	return nil
 }

@@ -598,3 +598,128 @@ func TestGitHubRepositoryDispatch(t *testing.T) {
 		t.Errorf("repository_dispatch delivery %s (%v)", r.body, err)
 	}
 }
+
+// A branch's deletion, a tag and a force push deliver GitHub's push events
+// for them, signed, and change the refs git and the REST API show.
+func TestGitHubDeleteBranchTagAndForcePush(t *testing.T) {
+	g := acctest.NewGitHub(t)
+	g.AddRepo("myorg", "app", true)
+	ctx := context.Background()
+	target, got := receiver(t)
+	const secret = "hook-secret"
+	if _, _, err := ghClient(t, g, g.Token).Repositories.CreateHook(ctx, "myorg", "app", &github.Hook{
+		Events: []string{"push"}, Active: github.Bool(true),
+		Config: &github.HookConfig{URL: github.String(target), ContentType: github.String("json"), Secret: github.String(secret)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// event receives the next push, checks its signature and parses it;
+	// raw is its body as a generic map (null and [] stay visible).
+	event := func() (push *github.PushEvent, raw map[string]any) {
+		t.Helper()
+		r := next(t, got, "push")
+		payload, err := github.ValidatePayloadFromBody("application/json", bytes.NewReader(r.body), r.header.Get("X-Hub-Signature-256"), []byte(secret))
+		if err != nil {
+			t.Fatalf("go-github rejects the delivery: %v", err)
+		}
+		ev, err := github.ParseWebHook("push", payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(payload, &raw); err != nil {
+			t.Fatal(err)
+		}
+		return ev.(*github.PushEvent), raw
+	}
+	refs := func() string {
+		t.Helper()
+		out, err := gitCmd(t, t.TempDir(), "ls-remote", withCreds(t, g.GitURL("myorg", "app"), "x", g.Token))
+		if err != nil {
+			t.Fatalf("ls-remote: %v: %s", err, out)
+		}
+		return out
+	}
+	zero := strings.Repeat("0", 40)
+
+	shaMain, err := g.Push("myorg", "app", "main", map[string][]byte{"a": []byte("1")}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	event()
+	shaDev, err := g.Push("myorg", "app", "dev", map[string][]byte{"b": []byte("1")}, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := event(); !p.GetCreated() || p.GetForced() || p.GetBefore() != zero {
+		t.Errorf("new branch: created=%v forced=%v before=%s, want created, not forced, before 0…", p.GetCreated(), p.GetForced(), p.GetBefore())
+	}
+
+	// A tag at dev's head: created, no commits, the commit as head_commit.
+	if err := g.PushTag("myorg", "app", "v1", shaDev); err != nil {
+		t.Fatal(err)
+	}
+	p, raw := event()
+	if p.GetRef() != "refs/tags/v1" || p.GetBefore() != zero || p.GetAfter() != shaDev || !p.GetCreated() || p.GetDeleted() ||
+		p.GetBaseRef() != "refs/heads/dev" || p.GetHeadCommit().GetID() != shaDev || len(raw["commits"].([]any)) != 0 {
+		t.Errorf("tag push: ref=%s before=%s after=%s created=%v deleted=%v base_ref=%s head_commit=%s commits=%v",
+			p.GetRef(), p.GetBefore(), p.GetAfter(), p.GetCreated(), p.GetDeleted(), p.GetBaseRef(), p.GetHeadCommit().GetID(), raw["commits"])
+	}
+	if !strings.Contains(refs(), shaDev+"\trefs/tags/v1") || g.Head("myorg", "app", "dev") != shaDev {
+		t.Errorf("after the tag: refs\n%s\ndev at %s", refs(), g.Head("myorg", "app", "dev"))
+	}
+
+	// A push on top is not forced; one whose parent is not the head is.
+	shaOnTop, err := g.Push("myorg", "app", "dev", map[string][]byte{"b": []byte("2")}, "on top")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := event(); p.GetForced() || p.GetBefore() != shaDev {
+		t.Errorf("push on top: forced=%v before=%s", p.GetForced(), p.GetBefore())
+	}
+	shaForced, err := g.PushWith("myorg", "app", "dev", map[string][]byte{"b": []byte("3")}, "rewritten", acctest.PushOptions{Parent: shaMain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ = event()
+	if !p.GetForced() || p.GetCreated() || p.GetDeleted() || p.GetBefore() != shaOnTop || p.GetAfter() != shaForced ||
+		p.GetHeadCommit().GetID() != shaForced || !slices.Equal(p.GetHeadCommit().Added, []string{"b"}) {
+		t.Errorf("force push: forced=%v created=%v before=%s after=%s head_commit=%+v", p.GetForced(), p.GetCreated(), p.GetBefore(), p.GetAfter(), p.GetHeadCommit())
+	}
+	if parent, err := gitCmd(t, t.TempDir(), "ls-remote", withCreds(t, g.GitURL("myorg", "app"), "x", g.Token), "refs/heads/dev"); err != nil || !strings.HasPrefix(parent, shaForced) {
+		t.Errorf("dev after the force push: %q (%v), want %s", parent, err, shaForced)
+	}
+
+	// Deleting dev: deleted, after all zeros, no commits, head_commit null.
+	if err := g.DeleteBranch("myorg", "app", "dev"); err != nil {
+		t.Fatal(err)
+	}
+	p, raw = event()
+	if p.GetRef() != "refs/heads/dev" || !p.GetDeleted() || p.GetCreated() || p.GetForced() || p.GetBefore() != shaForced || p.GetAfter() != zero {
+		t.Errorf("deletion: ref=%s deleted=%v created=%v forced=%v before=%s after=%s", p.GetRef(), p.GetDeleted(), p.GetCreated(), p.GetForced(), p.GetBefore(), p.GetAfter())
+	}
+	if hc, ok := raw["head_commit"]; !ok || hc != nil {
+		t.Errorf("deletion: head_commit %v (present %v), want null", hc, ok)
+	}
+	if c, ok := raw["commits"].([]any); !ok || len(c) != 0 {
+		t.Errorf("deletion: commits %v, want []", raw["commits"])
+	}
+	if strings.Contains(refs(), "refs/heads/dev") || g.Head("myorg", "app", "dev") != "" {
+		t.Errorf("dev still listed after its deletion:\n%s", refs())
+	}
+	if _, _, err := ghClient(t, g, g.Token).Repositories.GetBranch(ctx, "myorg", "app", "dev", 0); err == nil {
+		t.Error("the REST API still reports the deleted branch")
+	}
+	// GitHub refuses to delete the default branch; a missing one is an error.
+	for _, b := range []string{"main", "nope"} {
+		if err := g.DeleteBranch("myorg", "app", b); err == nil {
+			t.Errorf("DeleteBranch(%s) succeeded", b)
+		}
+	}
+	// The branch comes back with the next push to it.
+	if _, err := g.Push("myorg", "app", "dev", map[string][]byte{"c": []byte("1")}, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := event(); !p.GetCreated() || p.GetBefore() != zero {
+		t.Errorf("re-created branch: created=%v before=%s", p.GetCreated(), p.GetBefore())
+	}
+}

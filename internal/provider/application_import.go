@@ -63,7 +63,8 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		AppSecretVaultPath:    types.StringNull(),
 		WebhookSecretRotation: types.StringNull(),
 		BuildOnCreate:         types.BoolValue(false),
-		RolloutTimeout:        types.StringValue("10m"),
+		RolloutTimeout:        durationValue(render.DefaultRolloutTimeout),
+		BuildTimeout:          durationValue(render.DefaultBuildTimeout),
 		Databases:             databaseLinksValue(p, nil),
 		Image:                 types.StringNull(),
 		WebhookURL:            types.StringNull(),
@@ -80,6 +81,14 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	tmpl, err := get("argoproj.io/v1alpha1", "WorkflowTemplate", render.WorkflowTemplate(p, a))
 	if err != nil {
 		return nil, err
+	}
+	// The steps' deadlines (the old chart's template has none: defaults).
+	build, rollout := render.ParseTemplateTimeouts(tmpl)
+	if build > 0 {
+		m.BuildTimeout = durationValue(build)
+	}
+	if rollout > 0 {
+		m.RolloutTimeout = durationValue(rollout)
 	}
 	if dep != nil {
 		if err := render.ImmutableMismatch(dep, render.Deployment(a), ""); err != nil {

@@ -193,6 +193,10 @@ func BadInputs() []BadInput {
 			Err: `Invalid duration.*"10" must be a duration such as "90s" or "10m", from 30s to 24h0m0s`},
 		BadInput{Name: "rollout_timeout too short", Config: map[string]any{"rollout_timeout": "5s"}, Attr: "rollout_timeout",
 			Err: `Invalid duration.*from 30s to 24h0m0s`},
+		BadInput{Name: "build_timeout not a duration", Config: map[string]any{"build_timeout": "30"}, Attr: "build_timeout",
+			Err: `Invalid duration.*"30" must be a duration such as "90s" or "10m", from 30s to 24h0m0s`},
+		BadInput{Name: "build_timeout too long", Config: map[string]any{"build_timeout": "25h"}, Attr: "build_timeout",
+			Err: `Invalid duration.*from 30s to 24h0m0s`},
 		BadInput{Name: "databases entry incomplete", Config: map[string]any{"databases": []map[string]any{{"project": "shop", "name": "orders"}}}, Attr: "databases",
 			Err: `Incomplete database.*give the resource itself, as in databases = \[idp_database\.orders\]`},
 		BadInput{Name: "databases entry of another project", Config: map[string]any{"databases": []map[string]any{

@@ -241,6 +241,12 @@ func writeApplication(ctx context.Context, b *hclwrite.Body, m *applicationModel
 	if !m.AppSecretVaultPath.IsNull() {
 		r.SetAttributeValue("app_secret_vault_path", cty.StringVal(m.AppSecretVaultPath.ValueString()))
 	}
+	if s := durationSeconds(m.BuildTimeout); s != 0 && s != render.DefaultBuildTimeout {
+		r.SetAttributeValue("build_timeout", cty.StringVal(m.BuildTimeout.ValueString()))
+	}
+	if s := durationSeconds(m.RolloutTimeout); s != 0 && s != render.DefaultRolloutTimeout {
+		r.SetAttributeValue("rollout_timeout", cty.StringVal(m.RolloutTimeout.ValueString()))
+	}
 	var diags diag.Diagnostics
 	links := databaseLinks(ctx, m.Databases, &diags)
 	if len(links) == 0 {

@@ -188,6 +188,9 @@ resource "idp_application" "api" {
   replicas  = 2
   domains   = ["api.ours.example.com"]
   databases = [idp_database.cache]
+  # Not the defaults: import reads them back from the template's steps.
+  build_timeout   = "45m"
+  rollout_timeout = "90s"
 }
 `, f.ours)))
 	other.must("init", "-input=false", "-no-color")

@@ -61,6 +61,7 @@ type applicationModel struct {
 	WebhookSecretRotation types.String   `tfsdk:"webhook_secret_rotation"`
 	BuildOnCreate         types.Bool     `tfsdk:"build_on_create"`
 	RolloutTimeout        types.String   `tfsdk:"rollout_timeout"`
+	BuildTimeout          types.String   `tfsdk:"build_timeout"`
 	Databases             types.Set      `tfsdk:"databases"`
 	Dispatch              *dispatchModel `tfsdk:"dispatch"`
 	Image                 types.String   `tfsdk:"image"`
@@ -214,6 +215,15 @@ func (r *applicationResource) Schema(ctx context.Context, _ resource.SchemaReque
 				MarkdownDescription: "How long CI's rollout step waits for every pod to run the new commit and be Ready. " +
 					"When it runs out, the workflow fails (the previous pods keep serving: `maxUnavailable` is 0) and " +
 					"`data.idp_application.last_build` says so. Default `10m`, Kubernetes' own progress deadline.",
+				Validators: []validator.String{durationValidator{min: 30 * time.Second, max: 24 * time.Hour}},
+			},
+			"build_timeout": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString("30m"),
+				MarkdownDescription: "How long CI's build step (kaniko: clone, build, push) may run. When it runs out, the " +
+					"workflow fails and the next push builds. A run as a whole fails after `build_timeout` + " +
+					"`rollout_timeout` + 2m, also when a pod of it never starts (for example an unschedulable build " +
+					"pod), so a stuck run never holds up later pushes for long; runs waiting their turn are not " +
+					"counted. Default `30m`.",
 				Validators: []validator.String{durationValidator{min: 30 * time.Second, max: 24 * time.Hour}},
 			},
 			"databases": schema.SetNestedAttribute{
@@ -875,7 +885,8 @@ func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (r
 	}
 	known := !m.Project.IsUnknown() && !m.Name.IsUnknown() && !g.Owner.IsUnknown() && !g.Repo.IsUnknown() &&
 		!g.Branch.IsUnknown() && !g.Hash.IsUnknown() && !m.Port.IsUnknown() && !m.Replicas.IsUnknown() &&
-		!m.Domains.IsUnknown() && !m.AppSecretVaultPath.IsUnknown() && !m.RolloutTimeout.IsUnknown() && !m.Databases.IsUnknown()
+		!m.Domains.IsUnknown() && !m.AppSecretVaultPath.IsUnknown() && !m.RolloutTimeout.IsUnknown() && !m.BuildTimeout.IsUnknown() &&
+		!m.Databases.IsUnknown()
 	p, a := m.Project.ValueString(), m.Name.ValueString()
 	var links []render.DatabaseLink
 	for _, db := range databaseLinks(ctx, m.Databases, diags) {
@@ -895,6 +906,7 @@ func (m *applicationModel) spec(ctx context.Context, diags *diag.Diagnostics) (r
 		Owner: g.Owner.ValueString(), Repo: g.Repo.ValueString(), Branch: g.Branch.ValueString(), Hash: g.Hash.ValueString(),
 		Port: m.Port.ValueInt64(), Replicas: m.Replicas.ValueInt64(),
 		RolloutTimeout: durationSeconds(m.RolloutTimeout),
+		BuildTimeout:   durationSeconds(m.BuildTimeout),
 		Databases:      links,
 		Domains:        stringSet(ctx, m.Domains, diags),
 		AppSecret:      render.VaultSecret{Path: orDefault(m.AppSecretVaultPath, render.AppSecretVaultPath(p, a))},
@@ -938,6 +950,18 @@ func databaseLinksValue(p string, links []render.DatabaseLink) types.Set {
 func durationSeconds(v types.String) int64 {
 	d, _ := time.ParseDuration(v.ValueString())
 	return int64(d / time.Second)
+}
+
+// durationValue is seconds as a duration attribute reads when written by
+// hand: "30m", "90s", "2h" (durationSeconds's inverse).
+func durationValue(seconds int64) types.String {
+	switch {
+	case seconds%3600 == 0:
+		return types.StringValue(strconv.FormatInt(seconds/3600, 10) + "h")
+	case seconds%60 == 0:
+		return types.StringValue(strconv.FormatInt(seconds/60, 10) + "m")
+	}
+	return types.StringValue(strconv.FormatInt(seconds, 10) + "s")
 }
 
 func imageOf(spec render.Application) types.String {

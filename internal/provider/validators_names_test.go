@@ -185,3 +185,14 @@ func attrString(p *tftypes.AttributePath) string {
 	}
 	return strings.Join(parts, ".")
 }
+
+// Import writes the steps' deadlines back as a person would write them,
+// and they read back as the same seconds.
+func TestDurationValue(t *testing.T) {
+	for seconds, want := range map[int64]string{1800: "30m", 600: "10m", 90: "90s", 7200: "2h", 45: "45s", 3660: "61m"} {
+		got := durationValue(seconds)
+		if got.ValueString() != want || durationSeconds(got) != seconds {
+			t.Errorf("durationValue(%d) = %s (%d s), want %s", seconds, got, durationSeconds(got), want)
+		}
+	}
+}

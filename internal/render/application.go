@@ -45,6 +45,16 @@ const (
 // DefaultRolloutTimeout is Kubernetes' own progress deadline.
 const DefaultRolloutTimeout = 600
 
+// DefaultBuildTimeout bounds a kaniko build (clone, build, push): long
+// enough for a cold build of a large image, short enough that a hung one
+// does not hold the application's runs for hours.
+const DefaultBuildTimeout = 1800
+
+// RunDeadlineMargin is what a run gets beyond its build and rollout
+// deadlines: scheduling the build and rollout pods (their own deadlines
+// start with the pod) and the short deploy, route and record steps.
+const RunDeadlineMargin = 120
+
 // Workflow retention: successful runs and their pods go soon; failed ones
 // stay a day for `kubectl logs` and `argo get`.
 const (
@@ -66,9 +76,12 @@ type Application struct {
 	// RolloutTimeout bounds, in seconds, how long a workflow's rollout
 	// step waits for the new pods to become Ready before the run fails.
 	RolloutTimeout int64
-	Port           int64
-	Replicas       int64
-	Domains        []string // sorted
+	// BuildTimeout bounds, in seconds, the kaniko step; the run as a whole
+	// fails after RunDeadline, which releases the application's mutex.
+	BuildTimeout int64
+	Port         int64
+	Replicas     int64
+	Domains      []string // sorted
 
 	RegistryHost    string
 	RegistryProject string
@@ -233,10 +246,7 @@ func sensor(a Application) *unstructured.Unstructured {
 				"name":            "github-dep",
 				"eventSourceName": EventSource(p, n),
 				"eventName":       GitHubEvent(p, n),
-				"filters": map[string]any{"data": []any{map[string]any{
-					"path": "body.ref", "type": "string", "comparator": "=",
-					"value": []any{BranchFilter(a.Branch)},
-				}}},
+				"filters":         map[string]any{"data": PushFilters(a.Branch)},
 			}},
 			"triggers": []any{map[string]any{
 				"template": map[string]any{
@@ -254,6 +264,22 @@ func sensor(a Application) *unstructured.Unstructured {
 			}},
 		},
 	})
+}
+
+// PushFilters are the Sensor's data filters: pushes to branch that leave a
+// commit to build. GitHub reports a deleted branch as a push with deleted
+// true and after all zeros; a run for it can only fail (and would become
+// the application's last build), so both drop it: deleted is GitHub's own
+// flag (type bool: Argo Events compares it as a boolean, not as text), and
+// an all-zero after is what makes the event unbuildable (any object format).
+// Tags (refs/tags/...) fail the anchored ref filter; a forced push passes,
+// and its after is the new head.
+func PushFilters(branch string) []any {
+	return []any{
+		map[string]any{"path": "body.ref", "type": "string", "comparator": "=", "value": []any{BranchFilter(branch)}},
+		map[string]any{"path": "body.deleted", "type": "bool", "value": []any{"false"}},
+		map[string]any{"path": "body.after", "type": "string", "comparator": "!=", "value": []any{"^0+$"}},
+	}
 }
 
 // BranchFilter is the Sensor's body.ref filter for pushes to branch. Argo
@@ -326,10 +352,14 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	if gh.HTTP {
 		kaniko.Env = append(kaniko.Env, corev1.EnvVar{Name: "GIT_PULL_METHOD", Value: "http"})
 	}
+	build := tokenless("kaniko", p, kaniko)
+	// The kubelet ends a build running longer (a hung clone or push); one
+	// whose pod never starts is ended by the run's deadline.
+	build["activeDeadlineSeconds"] = buildTimeout(a)
 	tasks := []any{task("build", "kaniko")}
 	templates := []any{
 		map[string]any{"name": "build", "dag": map[string]any{"tasks": nil}},
-		tokenless("kaniko", p, kaniko),
+		build,
 	}
 	switch {
 	case a.Dispatch != nil:
@@ -524,12 +554,8 @@ func rolloutStep(a Application, serviceAccount string) map[string]any {
 	for _, f := range []string{"replicas", "updatedReplicas", "readyReplicas", "availableReplicas"} {
 		conds = append(conds, "status."+f+"=="+r)
 	}
-	timeout := a.RolloutTimeout
-	if timeout <= 0 {
-		timeout = DefaultRolloutTimeout
-	}
 	return map[string]any{
-		"name": "rollout", "serviceAccountName": serviceAccount, "activeDeadlineSeconds": timeout,
+		"name": "rollout", "serviceAccountName": serviceAccount, "activeDeadlineSeconds": rolloutTimeout(a),
 		"resource": map[string]any{
 			"action":           "get",
 			"successCondition": strings.Join(conds, ","),
@@ -537,6 +563,35 @@ func rolloutStep(a Application, serviceAccount string) map[string]any {
 				Deployment(a.Name), Namespace(a.Project)),
 		},
 	}
+}
+
+func rolloutTimeout(a Application) int64 {
+	if a.RolloutTimeout <= 0 {
+		return DefaultRolloutTimeout
+	}
+	return a.RolloutTimeout
+}
+
+func buildTimeout(a Application) int64 {
+	if a.BuildTimeout <= 0 {
+		return DefaultBuildTimeout
+	}
+	return a.BuildTimeout
+}
+
+// RunDeadline is the seconds after which a run of the application fails
+// as a whole: its build and rollout deadlines and RunDeadlineMargin. It
+// covers what the steps' own deadlines cannot (the kubelet enforces those
+// from a pod's start, so a pod that is never scheduled waits forever), and
+// failing releases the application's mutex for the next push. Argo counts
+// it from the run's start, which comes once the run holds the mutex: runs
+// queued behind a long one are not failed for waiting.
+func RunDeadline(a Application) int64 {
+	d := buildTimeout(a) + RunDeadlineMargin
+	if a.Dispatch == nil && !a.Pinned && a.Replicas > 0 {
+		d += rolloutTimeout(a)
+	}
+	return d
 }
 
 func workflowTemplateObject(a Application, tasks, templates []any) *unstructured.Unstructured {
@@ -548,10 +603,11 @@ func workflowTemplateObject(a Application, tasks, templates []any) *unstructured
 	templates[0].(map[string]any)["dag"].(map[string]any)["tasks"] = tasks
 	return object("argoproj.io/v1alpha1", "WorkflowTemplate", Namespace(p), WorkflowTemplate(p, n), nil, map[string]any{
 		"spec": map[string]any{
-			"serviceAccountName": ExecutorServiceAccount(p),
-			"entrypoint":         "build",
-			"arguments":          map[string]any{"parameters": params},
-			"synchronization":    map[string]any{"mutexes": []any{map[string]any{"name": DeployMutex(p, n)}}},
+			"serviceAccountName":    ExecutorServiceAccount(p),
+			"entrypoint":            "build",
+			"activeDeadlineSeconds": RunDeadline(a),
+			"arguments":             map[string]any{"parameters": params},
+			"synchronization":       map[string]any{"mutexes": []any{map[string]any{"name": DeployMutex(p, n)}}},
 			"ttlStrategy": map[string]any{
 				"secondsAfterSuccess": int64(workflowTTLAfterSuccess), "secondsAfterFailure": int64(workflowTTLAfterFailure),
 			},

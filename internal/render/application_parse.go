@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -166,3 +167,32 @@ func ParseSensorBranch(sensor *unstructured.Unstructured) string {
 }
 
 var hostMatch = regexp.MustCompile("^Host\\(`([^`]+)`\\)$")
+
+// ParseTemplateTimeouts returns the deadlines, in seconds, of the build
+// (kaniko) and rollout steps of an application's WorkflowTemplate (0 where
+// a step or its deadline is absent, as in the old chart's template).
+func ParseTemplateTimeouts(tmpl *unstructured.Unstructured) (build, rollout int64) {
+	if tmpl == nil {
+		return 0, 0
+	}
+	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	for _, s := range steps {
+		m, _ := s.(map[string]any)
+		var d int64
+		switch v := m["activeDeadlineSeconds"].(type) { // an int-or-string in Argo's schema
+		case int64:
+			d = v
+		case float64:
+			d = int64(v)
+		case string:
+			d, _ = strconv.ParseInt(v, 10, 64)
+		}
+		switch m["name"] {
+		case "kaniko":
+			build = d
+		case "rollout":
+			rollout = d
+		}
+	}
+	return build, rollout
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -379,5 +380,118 @@ func TestDeployGeneration(t *testing.T) {
 	pinned.Pinned = true
 	if g := gen(pinned); g != "none" || ParseDeployGeneration(templateOf(pinned)) != "none" {
 		t.Errorf("a pinned template's generation is %q", g)
+	}
+}
+
+// argoDataFilters evaluates a dependency's data filters on an event's data
+// as Argo Events v1.9 does (pkg/sensors/dependencies/filter.go): all must
+// pass; a missing path fails; "string" matches its values as regular
+// expressions against the value's text ("=" any matches, "!=" one does
+// not); "bool" compares strconv.ParseBool of its values with the value.
+func argoDataFilters(t *testing.T, filters []any, data map[string]any) bool {
+	t.Helper()
+	for _, f := range filters {
+		fm := f.(map[string]any)
+		var v any = data
+		for _, k := range strings.Split(fm["path"].(string), ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return false
+			}
+			if v, ok = m[k]; !ok {
+				return false
+			}
+		}
+		pass := false
+		for _, want := range fm["value"].([]any) {
+			switch fm["type"] {
+			case "bool":
+				b, err := strconv.ParseBool(want.(string))
+				if err != nil {
+					t.Fatalf("bool filter value %q: %v", want, err)
+				}
+				pass = pass || v == b
+			case "string":
+				text := fmt.Sprint(v)
+				if v == nil {
+					text = ""
+				}
+				match := regexp.MustCompile(want.(string)).MatchString(text)
+				pass = pass || (fm["comparator"] == "!=") != match
+			default:
+				t.Fatalf("filter type %v", fm["type"])
+			}
+		}
+		if !pass {
+			return false
+		}
+	}
+	return true
+}
+
+// The Sensor builds pushes to the branch that leave a commit: new, forced
+// and ordinary pushes; not the branch's deletion (after all zeros), other
+// branches, or tags.
+func TestPushFilters(t *testing.T) {
+	zero, a, b := strings.Repeat("0", 40), strings.Repeat("a", 40), strings.Repeat("b", 40)
+	push := func(ref, before, after string, created, deleted, forced bool) map[string]any {
+		return map[string]any{"header": map[string]any{}, "body": map[string]any{
+			"ref": ref, "before": before, "after": after, "created": created, "deleted": deleted, "forced": forced,
+		}}
+	}
+	for name, tc := range map[string]struct {
+		data  map[string]any
+		build bool
+	}{
+		"push":                {push("refs/heads/main", a, b, false, false, false), true},
+		"branch created":      {push("refs/heads/main", zero, a, true, false, false), true},
+		"forced push":         {push("refs/heads/main", a, b, false, false, true), true},
+		"branch deleted":      {push("refs/heads/main", a, zero, false, true, false), false},
+		"tag named main":      {push("refs/tags/main", zero, a, true, false, false), false},
+		"tag":                 {push("refs/tags/v1", zero, a, true, false, false), false},
+		"other branch":        {push("refs/heads/main-old", a, b, false, false, false), false},
+		"zero after, no flag": {push("refs/heads/main", a, zero, false, false, false), false},
+		"sha-256 zero after":  {push("refs/heads/main", a, strings.Repeat("0", 64), false, false, false), false},
+	} {
+		if got := argoDataFilters(t, PushFilters("main"), tc.data); got != tc.build {
+			t.Errorf("%s: filters pass = %v, want %v", name, got, tc.build)
+		}
+	}
+	// The Sensor carries exactly these filters.
+	objs, err := ApplicationObjects(testApplication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Sensor" {
+			deps, _, _ := unstructured.NestedSlice(o.Object, "spec", "dependencies")
+			got, _, _ := unstructured.NestedSlice(deps[0].(map[string]any), "filters", "data")
+			if !reflect.DeepEqual(got, PushFilters("main")) {
+				t.Errorf("Sensor filters %v, want %v", got, PushFilters("main"))
+			}
+		}
+	}
+}
+
+// Import reads the branch from our Sensor (anchored ref, deletion filters)
+// and from the old chart's (one plain ref filter).
+func TestParseSensorBranch_oldAndNew(t *testing.T) {
+	sensor := func(filters string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte("kind: Sensor\nspec:\n  dependencies:\n  - name: github-dep\n    filters:\n      data:\n"+filters), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	old := sensor("      - path: body.ref\n        type: string\n        value: [refs/heads/release-1]\n")
+	if got := ParseSensorBranch(old); got != "release-1" {
+		t.Errorf("old chart's Sensor: branch %q, want release-1", got)
+	}
+	ours := sensor(`      - {path: body.deleted, type: bool, value: ["false"]}
+      - {path: body.ref, type: string, comparator: "=", value: ['^refs/heads/release-1$']}
+      - {path: body.after, type: string, comparator: "!=", value: ['^0+$']}
+`)
+	if got := ParseSensorBranch(ours); got != "release-1" {
+		t.Errorf("our Sensor: branch %q, want release-1", got)
 	}
 }

@@ -175,3 +175,56 @@ func TestParseWorkflowTemplatePinned(t *testing.T) {
 		t.Error("no template is pinned")
 	}
 }
+
+// A run's steps and the run itself have deadlines: the kubelet ends a hung
+// build at BuildTimeout, and Argo fails the whole run (releasing the
+// application's mutex) after the build and rollout deadlines and a margin,
+// even when a pod never starts.
+func TestWorkflowTemplate_deadlines(t *testing.T) {
+	runDeadline := func(a Application) any {
+		objs, err := ApplicationObjects(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() == "WorkflowTemplate" {
+				return o.Object["spec"].(map[string]any)["activeDeadlineSeconds"]
+			}
+		}
+		t.Fatal("no WorkflowTemplate")
+		return nil
+	}
+	a := testApplication()
+	a.BuildTimeout, a.RolloutTimeout = 45, 90
+	if d := templateSteps(t, a)["kaniko"]["activeDeadlineSeconds"]; d != int64(45) {
+		t.Errorf("build deadline %v, want 45", d)
+	}
+	if d := runDeadline(a); d != int64(45+90+RunDeadlineMargin) {
+		t.Errorf("run deadline %v, want build + rollout + %d", d, RunDeadlineMargin)
+	}
+	for _, s := range []string{"deploy", "record", "route-0"} {
+		if _, ok := templateSteps(t, a)[s]; !ok {
+			t.Fatalf("no %s step", s)
+		}
+	}
+	// Without a rollout step (no replicas, pinned, dispatch) the run has
+	// only the build's deadline and the margin.
+	for name, change := range map[string]func(*Application){
+		"no replicas": func(a *Application) { a.Replicas = 0 },
+		"pinned":      func(a *Application) { a.Hash, a.Pinned = strings.Repeat("a", 40), true },
+		"dispatch":    func(a *Application) { a.Dispatch = &Dispatch{Repository: "myorg/gitops", EventType: "update-config"} },
+	} {
+		b := a
+		change(&b)
+		if d := runDeadline(b); d != int64(45+RunDeadlineMargin) {
+			t.Errorf("%s: run deadline %v, want build + %d", name, d, RunDeadlineMargin)
+		}
+		if d := templateSteps(t, b)["kaniko"]["activeDeadlineSeconds"]; d != int64(45) {
+			t.Errorf("%s: build deadline %v, want 45", name, d)
+		}
+	}
+	// Unset: the defaults.
+	if d := runDeadline(testApplication()); d != int64(DefaultBuildTimeout+DefaultRolloutTimeout+RunDeadlineMargin) {
+		t.Errorf("default run deadline %v", d)
+	}
+}

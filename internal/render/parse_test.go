@@ -100,6 +100,9 @@ func TestParse_applicationRoundTrip(t *testing.T) {
 	if got := ParseSensorBranch(goldenObject(t, objs, "Sensor", Sensor(p, n))); got != a.Branch {
 		t.Errorf("branch = %q, want %q", got, a.Branch)
 	}
+	if b, r := ParseTemplateTimeouts(goldenObject(t, objs, "WorkflowTemplate", WorkflowTemplate(p, n))); b != DefaultBuildTimeout || r != DefaultRolloutTimeout {
+		t.Errorf("template timeouts = %d, %d, want the defaults %d, %d", b, r, DefaultBuildTimeout, DefaultRolloutTimeout)
+	}
 }
 
 func podAnnotations(dep *unstructured.Unstructured) map[string]string {
