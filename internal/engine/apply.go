@@ -201,6 +201,12 @@ func (e *Engine) Sync(ctx context.Context, previous, desired []*unstructured.Uns
 	if _, err := e.Apply(ctx, desired...); err != nil {
 		return err
 	}
+	return e.Prune(ctx, previous, desired)
+}
+
+// Prune deletes the objects of previous that desired no longer has (Sync's
+// second half, for callers that apply desired in steps).
+func (e *Engine) Prune(ctx context.Context, previous, desired []*unstructured.Unstructured) error {
 	keep := map[Ref]bool{}
 	for _, o := range desired {
 		keep[RefOf(o)] = true

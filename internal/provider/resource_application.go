@@ -650,14 +650,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		diags.AddError("Reading application", err.Error())
 		return
 	}
-	if err := eng.Sync(ctx, before, desired); err != nil {
-		diags.AddError("Applying application", err.Error())
-		return
-	}
-	// GitHub's hook, if it exists, right after the Secret: the EventSource
-	// pod (re)starting onto the new Secret takes seconds, so GitHub signs
-	// with the new secret by the time it listens, and reuses the hook.
-	r.syncHook(ctx, spec, diags)
+	r.applyCI(ctx, spec, before, desired, diags)
 	if diags.HasError() {
 		return
 	}
@@ -688,6 +681,67 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		plan.Git.Hash = types.StringNull()
 	}
 }
+
+// applyCI applies desired and prunes what before had and desired has not,
+// in the order that makes CI listen without a gap: the EventSource last.
+// A new or restarted EventSource pod starts receiving pushes (and a new one
+// registers GitHub's hook) at once, so the Sensor that turns them into
+// Workflows must already run, and GitHub's existing hook must already sign
+// with the secret the pod reads at start. With wait_for_ci the apply waits
+// for each (see application_ready.go).
+func (r *applicationResource) applyCI(ctx context.Context, spec render.Application, before, desired []*unstructured.Unstructured, diags *diag.Diagnostics) {
+	eng := r.data.Engine
+	var es, sensor *unstructured.Unstructured
+	rest := make([]*unstructured.Unstructured, 0, len(desired))
+	for _, o := range desired {
+		switch o.GetKind() {
+		case "EventSource":
+			es = o
+			continue
+		case "Sensor":
+			sensor = o
+		}
+		rest = append(rest, o)
+	}
+	if _, err := eng.Apply(ctx, rest...); err != nil {
+		diags.AddError("Applying application", err.Error())
+		return
+	}
+	gh, tok, hook := r.syncHook(ctx, spec, diags)
+	if diags.HasError() {
+		return
+	}
+	wait := r.data.cfg.enabled("wait_for_ci")
+	readyCtx, cancel := context.WithTimeout(ctx, ciReadyTimeout)
+	defer cancel()
+	if wait {
+		if err := waitEvents(readyCtx, eng, sensor); err != nil {
+			diags.AddError("CI not listening", err.Error()+readyHint)
+			return
+		}
+	}
+	if _, err := eng.Apply(ctx, es); err != nil {
+		diags.AddError("Applying application", err.Error())
+		return
+	}
+	if err := eng.Prune(ctx, before, desired); err != nil {
+		diags.AddError("Applying application", err.Error())
+		return
+	}
+	if !wait {
+		return
+	}
+	if err := waitEvents(readyCtx, eng, es); err != nil {
+		diags.AddError("CI not listening", err.Error()+readyHint)
+		return
+	}
+	if gh != nil {
+		r.checkHook(readyCtx, gh, tok, hook, spec, diags)
+	}
+}
+
+const readyHint = ". Pushes are not built until it is. Set wait_for_ci = false (IDP_WAIT_FOR_CI) only while the Argo " +
+	"Events controller is not installed yet."
 
 // needsRestart reports whether the apply brings running pods a new version
 // of their Vault environment (envFrom reads a Secret only at pod start): a
