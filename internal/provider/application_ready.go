@@ -57,32 +57,47 @@ func waitEvents(ctx context.Context, eng *engine.Engine, desired *unstructured.U
 // (not one left from a deleted object of the same name).
 func findEventsDeployment(ctx context.Context, eng *engine.Engine, desired *unstructured.Unstructured) (engine.Ref, error) {
 	kind, ns, name := desired.GetKind(), desired.GetNamespace(), desired.GetName()
+	var live *unstructured.Unstructured
+	timedOut := func() error {
+		why := "the Argo Events controller has not made its Deployment"
+		if f := render.EventsDeployFailure(live); f != "" {
+			why += "; its status says " + f
+		}
+		return fmt.Errorf("timed out waiting for %s/%s/%s: %s", kind, ns, name, why)
+	}
 	for {
-		live, err := eng.Get(ctx, engine.RefOf(desired))
-		if err != nil {
+		var err error
+		if live, err = eng.Get(ctx, engine.RefOf(desired)); err != nil {
+			if ctx.Err() != nil {
+				return engine.Ref{}, timedOut()
+			}
 			return engine.Ref{}, err
 		}
-		var uid types.UID
 		if live != nil {
-			uid = live.GetUID()
 			deps, err := eng.List(ctx, "apps/v1", "Deployment", ns, render.EventsDeploymentSelector(kind, name))
 			if err != nil {
+				if ctx.Err() != nil {
+					return engine.Ref{}, timedOut()
+				}
 				return engine.Ref{}, err
 			}
 			for i := range deps {
-				for _, o := range deps[i].GetOwnerReferences() {
-					if o.UID == uid && o.Controller != nil && *o.Controller {
-						return engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: deps[i].GetName()}, nil
-					}
+				if controlledBy(&deps[i], live.GetUID()) {
+					return engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: deps[i].GetName()}, nil
 				}
 			}
 		}
 		if !sleepCtx(ctx, eventsPollInterval) {
-			why := "the Argo Events controller has not made its Deployment"
-			if f := render.EventsDeployFailure(live); f != "" {
-				why += "; its status says " + f
-			}
-			return engine.Ref{}, fmt.Errorf("timed out waiting for %s/%s/%s: %s", kind, ns, name, why)
+			return engine.Ref{}, timedOut()
 		}
 	}
+}
+
+func controlledBy(obj *unstructured.Unstructured, uid types.UID) bool {
+	for _, o := range obj.GetOwnerReferences() {
+		if o.UID == uid && o.Controller != nil && *o.Controller {
+			return true
+		}
+	}
+	return false
 }

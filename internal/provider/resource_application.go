@@ -607,9 +607,10 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, m.Project, m.Name)...)
 }
 
-// apply syncs Vault (webhook secret), applies every object, prunes what
-// the prior state had and this one does not, and waits for a Deployment
-// that tofu changed to roll out.
+// apply syncs Vault (webhook secret), applies every object (applyCI: the
+// EventSource last, once the Sensor runs), prunes what the prior state had
+// and this one does not, waits until CI listens (wait_for_ci) and for a
+// Deployment that tofu changed to roll out.
 func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, pinned bool, priv privateData, diags *diag.Diagnostics) {
 	anchor := applicationAnchor(plan.Project.ValueString(), plan.Name.ValueString())
 	if prior == nil {
