@@ -145,7 +145,6 @@ func TestAccApplication_hookCheck(t *testing.T) {
 	gh.SetBranch("myorg", "my-api", "main", sha('1'))
 	project := acctest.Name("acc-hookchk")
 	seedProjectVault(t, project)
-	acctest.PutVault(t, render.GitHubAccessVaultPath(project), map[string]any{"username": "ci-bot", "token": gh.Token})
 	_, dyn := acctest.Kube(t)
 	ctx := context.Background()
 	kv, _ := acctest.Vault(t)
@@ -205,8 +204,21 @@ resource "idp_application" %[1]q {
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
+				// GitHub refuses CI's token: the hook cannot be kept, so
+				// the apply fails at once, naming the token.
+				PreConfig: func() {
+					acctest.PutVault(t, render.GitHubAccessVaultPath(project), map[string]any{"username": "ci-bot", "token": "ghp_revoked"})
+				},
+				Config: config("api"),
+				ExpectError: regexp.MustCompile(`(?s)GitHub webhook not updated.*token\s+was\s+rejected\s+\(401\):\s+check\s+Vault\s+\S+/` +
+					regexp.QuoteMeta(render.GitHubAccessVaultPath(project)) + `,\s+key\s+token`),
+			},
+			{
 				// No hook ever comes: the apply fails within its timeout,
 				// naming the repository and what to check.
+				PreConfig: func() {
+					acctest.PutVault(t, render.GitHubAccessVaultPath(project), map[string]any{"username": "ci-bot", "token": gh.Token})
+				},
 				Config: config("api"),
 				ExpectError: regexp.MustCompile(`(?s)GitHub webhook not ready.*hook\s+not\s+registered:\s+myorg/my-api\s+has\s+no\s+push\s+webhook` +
 					`.*EventSource\s+registers\s+it.*github\.sync_hooks\s+=\s+false`),
