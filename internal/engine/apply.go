@@ -28,6 +28,23 @@ import (
 // not serve yet is waited for until ctx ends (see kinds.go), before any
 // object is written.
 func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	return e.applyAll(ctx, nil, objs)
+}
+
+// ApplyIf is Apply, applying an object with a resourceVersion in ifAt only
+// while it is still at that version: an error wrapping ErrConflict says it
+// changed, and nothing after it was applied.
+func (e *Engine) ApplyIf(ctx context.Context, ifAt map[Ref]string, objs ...*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	return e.applyAll(ctx, ifAt, objs)
+}
+
+// ErrConflict: an object changed since the version an apply was
+// conditioned on (Sync's ifAt).
+var ErrConflict = errors.New("changed since it was read")
+
+// applyAll applies objs in order; an object with a resourceVersion in
+// ifAt is applied only while it is still at that version.
+func (e *Engine) applyAll(ctx context.Context, ifAt map[Ref]string, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	kc, err := e.kubeClients()
 	if err != nil {
 		return nil, err
@@ -37,7 +54,7 @@ func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) 
 	}
 	out := make([]*unstructured.Unstructured, 0, len(objs))
 	for i, obj := range objs {
-		live, err := e.apply(ctx, obj, false)
+		live, err := e.applyAt(ctx, obj, ifAt[RefOf(obj)])
 		if err != nil {
 			return out, err
 		}
@@ -50,13 +67,32 @@ func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) 
 }
 
 func (e *Engine) apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
+	if dryRun {
+		ri, err := e.resource(ctx, RefOf(obj), true)
+		if err != nil {
+			return nil, err
+		}
+		return e.patchApply(ctx, ri, obj, true)
+	}
+	return e.applyAt(ctx, obj, "")
+}
+
+// applyAt applies obj; with resourceVersion set, only if the live object
+// is still at it (the API server checks: ErrConflict otherwise). What we
+// apply, and keep checks of, stays obj without the version.
+func (e *Engine) applyAt(ctx context.Context, obj *unstructured.Unstructured, resourceVersion string) (*unstructured.Unstructured, error) {
 	ri, err := e.resource(ctx, RefOf(obj), true)
 	if err != nil {
 		return nil, err
 	}
-	live, err := e.patchApply(ctx, ri, obj, dryRun)
-	if err != nil || dryRun {
-		return live, err
+	body := obj
+	if resourceVersion != "" {
+		body = obj.DeepCopy()
+		body.SetResourceVersion(resourceVersion)
+	}
+	live, err := e.patchApply(ctx, ri, body, false)
+	if err != nil {
+		return nil, err
 	}
 	live, err = e.takeOver(ctx, ri, obj, live) // see takeover.go
 	if err == nil {
@@ -80,6 +116,9 @@ func (e *Engine) patchApply(ctx context.Context, ri dynamic.ResourceInterface, o
 	// Only the object's name reaches the log: bodies may hold secret values.
 	tflog.Debug(ctx, "server-side apply", map[string]any{"object": ref.String(), "dry_run": dryRun})
 	live, err := ri.Patch(ctx, ref.Name, types.ApplyPatchType, body, opts)
+	if err != nil && obj.GetResourceVersion() != "" && apierrors.IsConflict(err) {
+		return nil, fmt.Errorf("applying %s: %w", ref, ErrConflict)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("applying %s: %w", ref, apiError(err))
 	}
@@ -198,7 +237,14 @@ func (e *Engine) Create(ctx context.Context, obj *unstructured.Unstructured) (*u
 // prior state rendered) that desired no longer has: a route of a removed
 // domain, the isolation policy when it is turned off.
 func (e *Engine) Sync(ctx context.Context, previous, desired []*unstructured.Unstructured) error {
-	if _, err := e.Apply(ctx, desired...); err != nil {
+	return e.SyncIf(ctx, previous, desired, nil)
+}
+
+// SyncIf is Sync, applying an object with a resourceVersion in ifAt only
+// while it is still at that version: an error wrapping ErrConflict says it
+// changed, and nothing after it was applied.
+func (e *Engine) SyncIf(ctx context.Context, previous, desired []*unstructured.Unstructured, ifAt map[Ref]string) error {
+	if _, err := e.applyAll(ctx, ifAt, desired); err != nil {
 		return err
 	}
 	return e.Prune(ctx, previous, desired)

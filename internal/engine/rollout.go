@@ -168,9 +168,21 @@ func podProblem(pod *unstructured.Unstructured) string {
 // reads it as drift.
 const RestartFieldManager = FieldManager + "-restart"
 
+// GateFieldManager owns the deploy generation in an application's release
+// record (render.ReleaseGate), apart from the commit that CI's record step
+// and tofu apply as FieldManager: an apply of the commit alone must not
+// remove it.
+const GateFieldManager = FieldManager + "-gate"
+
 // Restart server-side applies patch, a partial object that changes only a
 // pod-template annotation, as RestartFieldManager: a rolling restart.
 func (e *Engine) Restart(ctx context.Context, patch *unstructured.Unstructured) error {
+	return e.ApplyAs(ctx, RestartFieldManager, patch)
+}
+
+// ApplyAs server-side applies patch, a partial object, as manager: fields
+// that FieldManager's applies neither own nor remove.
+func (e *Engine) ApplyAs(ctx context.Context, manager string, patch *unstructured.Unstructured) error {
 	ref := RefOf(patch)
 	ri, err := e.resource(ctx, ref, false)
 	if err != nil {
@@ -181,9 +193,9 @@ func (e *Engine) Restart(ctx context.Context, patch *unstructured.Unstructured) 
 		return err
 	}
 	force := true
-	tflog.Debug(ctx, "rolling restart", map[string]any{"object": ref.String()})
-	if _, err := ri.Patch(ctx, ref.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: RestartFieldManager, Force: &force}); err != nil {
-		return fmt.Errorf("restarting %s: %w", ref, apiError(err))
+	tflog.Debug(ctx, "server-side apply", map[string]any{"object": ref.String(), "field_manager": manager})
+	if _, err := ri.Patch(ctx, ref.Name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: manager, Force: &force}); err != nil {
+		return fmt.Errorf("applying %s as %s: %w", ref, manager, apiError(err))
 	}
 	return nil
 }

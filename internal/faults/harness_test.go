@@ -32,7 +32,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	acctest.RemoveProviderBinary()
-	if tally.injected > 0 {
+	if tally.injected > 0 || tally.pushed > 0 {
 		tally.write()
 	}
 	os.Exit(code)
@@ -46,6 +46,21 @@ var tally summary
 type summary struct {
 	mu                           sync.Mutex
 	injected, converged, orphans int
+	// Pushes the timing faults made, and those that reached serving: the
+	// newest push of a run serves, which serves every push before it.
+	pushed, served int
+}
+
+func pushed(n int) {
+	tally.mu.Lock()
+	defer tally.mu.Unlock()
+	tally.pushed += n
+}
+
+func served(n int) {
+	tally.mu.Lock()
+	defer tally.mu.Unlock()
+	tally.served += n
 }
 
 func injected(n int) {
@@ -69,7 +84,8 @@ func (tl *summary) write() {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return
 	}
-	body := fmt.Sprintf("faults injected\t%d\nconverged\t%d\norphans\t%d\n", tl.injected, tl.converged, tl.orphans)
+	body := fmt.Sprintf("faults injected\t%d\nconverged\t%d\norphans\t%d\npushes sent\t%d\npushes served\t%d\npushes lost\t%d\n",
+		tl.injected, tl.converged, tl.orphans, tl.pushed, tl.served, tl.pushed-tl.served)
 	_ = os.WriteFile(filepath.Join(dir, "faults.tsv"), []byte(body), 0o644)
 }
 
@@ -148,6 +164,12 @@ func convergeOn(t *testing.T, w *acctest.Tofu, kubeconfig, namespace string) {
 			len(orphans), namespace, render.LabelManagedBy, render.ManagedBy, orphans)
 	}
 }
+
+var (
+	deploymentsGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	configMapsGVR  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	workflowsGVR   = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "workflows"}
+)
 
 var (
 	kindsMu sync.Mutex
@@ -242,7 +264,7 @@ func key(o *unstructured.Unstructured) string {
 }
 
 // orphansIn returns what ours finds that no resource in w's state lists
-// in its objects. An application's release record (P-A-release, written
+// in its objects, but for runs. An application's release record (P-A-release, written
 // after each rollout and read when the Deployment is gone) is deliberately
 // not in objects, so a plan made while CI deploys stays empty: it belongs
 // to its application.
@@ -260,6 +282,11 @@ func orphansIn(t *testing.T, w *acctest.Tofu, kubeconfig, namespace string) []st
 	}
 	var orphans []string
 	for _, k := range ours(t, kubeconfig, namespace) {
+		// Runs (tofu's first build, a gate's resubmit) belong to their
+		// application: its destroy deletes them, and so does their TTL.
+		if strings.HasPrefix(k, "Workflow/") {
+			continue
+		}
 		if !owned[k] {
 			orphans = append(orphans, k)
 		}

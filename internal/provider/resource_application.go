@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -373,6 +374,10 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		plan.Image, plan.WebhookURL = imageOf(spec), types.StringValue(render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name))
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if state != nil && !spec.Pinned && !resp.Diagnostics.HasError() && !resp.Plan.Raw.Equal(req.State.Raw) {
+		unknownCommit(&plan, state) // the apply deploys what CI runs then
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	}
 }
 
 func (r *applicationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -607,14 +612,25 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, m.Project, m.Name)...)
 }
 
-// apply syncs Vault (webhook secret), applies every object (applyCI: the
-// EventSource last, once the Sensor runs), prunes what the prior state had
-// and this one does not, waits until CI listens (wait_for_ci) and for a
-// Deployment that tofu changed to roll out.
+// apply syncs Vault (webhook secret), applies every object (the
+// EventSource last, once the Sensor runs: listenCI), prunes what the prior
+// state had and this one does not, waits until CI listens (wait_for_ci)
+// and for a Deployment that tofu changed to roll out.
 func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, pinned bool, priv privateData, diags *diag.Diagnostics) {
 	anchor := applicationAnchor(plan.Project.ValueString(), plan.Name.ValueString())
 	if prior == nil {
 		refuseManaged(ctx, r.data.Engine, anchor, "idp_application", plan.Project.ValueString()+"/"+plan.Name.ValueString(), diags)
+		if diags.HasError() {
+			return
+		}
+	}
+	// Unpinned, an update keeps the commit CI runs now, not the one the
+	// plan saw (unknownCommit): applied only while the Deployment is still
+	// at the version read, so a deploy landing meanwhile is followed.
+	follow := prior != nil && !pinned && plan.Git.Hash.IsUnknown()
+	var ifAt map[engine.Ref]string
+	if follow {
+		ifAt = r.followCommit(ctx, plan, diags)
 		if diags.HasError() {
 			return
 		}
@@ -651,7 +667,37 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		diags.AddError("Reading application", err.Error())
 		return
 	}
-	r.applyCI(ctx, spec, before, desired, diags)
+	// Everything but the EventSource first (listenCI applies it).
+	for attempt := 1; ; attempt++ {
+		_, err := eng.ApplyIf(ctx, ifAt, withoutKind(desired, "EventSource")...)
+		if follow && errors.Is(err, engine.ErrConflict) && attempt < 5 {
+			if ifAt = r.followCommit(ctx, plan, diags); diags.HasError() {
+				return
+			}
+			spec.Hash = plan.Git.Hash.ValueString()
+			if desired, err = render.ApplicationObjects(spec); err != nil {
+				diags.AddError("Rendering application", err.Error())
+				return
+			}
+			continue
+		}
+		if err != nil {
+			diags.AddError("Applying application", err.Error())
+			return
+		}
+		break
+	}
+	// Runs made from an older template may deploy no longer (render's
+	// deployGate): each resubmits its commit to this one.
+	gen, err := render.DeployGeneration(spec)
+	if err == nil {
+		err = eng.ApplyAs(ctx, engine.GateFieldManager, render.ReleaseGate(spec, gen))
+	}
+	if err != nil {
+		diags.AddError("Recording the deploy generation", err.Error())
+		return
+	}
+	r.listenCI(ctx, spec, before, desired, diags)
 	if diags.HasError() {
 		return
 	}
@@ -667,7 +713,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 			diags.AddError("Rollout did not complete", err.Error())
 			return
 		}
-		if _, err := eng.Apply(ctx, render.ReleaseRecord(spec, spec.Hash)); err != nil {
+		if err := r.recordRelease(ctx, spec, follow); err != nil {
 			diags.AddError("Recording the release", err.Error())
 			return
 		}
@@ -683,30 +729,23 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	}
 }
 
-// applyCI applies desired and prunes what before had and desired has not,
-// in the order that makes CI listen without a gap: the EventSource last.
-// A new or restarted EventSource pod starts receiving pushes (and a new one
-// registers GitHub's hook) at once, so the Sensor that turns them into
-// Workflows must already run, and GitHub's existing hook must already sign
-// with the secret the pod reads at start. With wait_for_ci the apply waits
-// for each (see application_ready.go).
-func (r *applicationResource) applyCI(ctx context.Context, spec render.Application, before, desired []*unstructured.Unstructured, diags *diag.Diagnostics) {
+// listenCI applies the EventSource, once the rest of desired is applied,
+// and prunes what before had and desired has not. A new or restarted
+// EventSource pod starts receiving pushes (and a new one registers GitHub's
+// hook) at once, so the Sensor that turns them into Workflows must already
+// run, and GitHub's existing hook must already sign with the secret the
+// pod reads at start. With wait_for_ci the apply waits for each, and then
+// for the EventSource's pod and GitHub's hook (application_ready.go).
+func (r *applicationResource) listenCI(ctx context.Context, spec render.Application, before, desired []*unstructured.Unstructured, diags *diag.Diagnostics) {
 	eng := r.data.Engine
 	var es, sensor *unstructured.Unstructured
-	rest := make([]*unstructured.Unstructured, 0, len(desired))
 	for _, o := range desired {
 		switch o.GetKind() {
 		case "EventSource":
 			es = o
-			continue
 		case "Sensor":
 			sensor = o
 		}
-		rest = append(rest, o)
-	}
-	if _, err := eng.Apply(ctx, rest...); err != nil {
-		diags.AddError("Applying application", err.Error())
-		return
 	}
 	gh, tok, hook := r.syncHook(ctx, spec, diags)
 	if diags.HasError() {
@@ -739,6 +778,17 @@ func (r *applicationResource) applyCI(ctx context.Context, spec render.Applicati
 	if gh != nil {
 		r.checkHook(readyCtx, gh, tok, hook, spec, diags)
 	}
+}
+
+// withoutKind is objs without those of kind.
+func withoutKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		if o.GetKind() != kind {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 const readyHint = ". Pushes are not built until it is. Set wait_for_ci = false (IDP_WAIT_FOR_CI) only while the Argo " +

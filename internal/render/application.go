@@ -1,6 +1,9 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -31,10 +34,12 @@ const (
 const EventSourcePort = 12000
 
 // GitShaParameter is the Workflow parameter carrying the commit to build,
-// and ShaPlaceholder how templates refer to it.
+// and ShaPlaceholder how templates refer to it. ResubmittedParameter marks
+// a run that a stale run resubmitted (deployGate).
 const (
-	GitShaParameter = "git_sha"
-	ShaPlaceholder  = "{{workflow.parameters." + GitShaParameter + "}}"
+	GitShaParameter      = "git_sha"
+	ShaPlaceholder       = "{{workflow.parameters." + GitShaParameter + "}}"
+	ResubmittedParameter = "resubmitted"
 )
 
 // DefaultRolloutTimeout is Kubernetes' own progress deadline.
@@ -371,7 +376,119 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 		done = done[1:] // the routes and the rollout follow the deploy step
 	}
 	tasks = append(tasks, task("record", "record", done...))
+	tasks, templates = deployGate(a, deploySA, tasks, templates)
 	return workflowTemplateObject(a, tasks, templates), nil
+}
+
+// The deploy gate. Argo copies the WorkflowTemplate into a run when it
+// first sees it, before the run waits for the application's mutex: a run
+// queued or building when tofu pins the commit, or changes the Deployment
+// (replicas, environment, domains), would still deploy what the old
+// template says. So each template's deploy steps carry their generation
+// (DeployGeneration), tofu records the current one in the release
+// ConfigMap (ReleaseGate), and after its build a run reads it: deploys
+// when they match, and otherwise resubmits its commit to the current
+// template, once, so the push is still deployed the current way; while
+// pinned it stops there (it has built, all a pinned run does).
+const (
+	gateParameter      = "generation"
+	releaseGateKey     = "template"
+	noDeployGeneration = "none" // pinned, or deployed by dispatch
+)
+
+// DeployGeneration identifies the deploy steps of a's WorkflowTemplate
+// ("none" when it has none).
+func DeployGeneration(a Application) (string, error) {
+	if a.Pinned || a.Dispatch != nil {
+		return noDeployGeneration, nil
+	}
+	gh, err := ParseGitHubBaseURL(a.GitHubBaseURL)
+	if err != nil {
+		return "", err
+	}
+	tmpl, err := workflowTemplate(a, gh)
+	if err != nil {
+		return "", err
+	}
+	return ParseDeployGeneration(tmpl), nil
+}
+
+// ReleaseGate is what tofu applies, under a field manager of its own, to the release
+// ConfigMap: the generation of the deploy steps runs may take.
+func ReleaseGate(a Application, generation string) *unstructured.Unstructured {
+	return object("v1", "ConfigMap", Namespace(a.Project), ReleaseConfigMap(a.Project, a.Name), nil,
+		map[string]any{"data": map[string]any{releaseGateKey: generation}})
+}
+
+func deployGate(a Application, serviceAccount string, tasks, templates []any) ([]any, []any) {
+	// The generation covers the deploy steps (not the build, which a
+	// resubmitted run repeats from the cache anyway).
+	b, _ := json.Marshal(templates[2:])
+	sum := sha256.Sum256(b)
+	gen := hex.EncodeToString(sum[:8])
+	// Argo's when is a govaluate expression: quoted, the generation is a
+	// string (unquoted, "748e30…" would be a number).
+	current := fmt.Sprintf("'{{tasks.gate.outputs.parameters.%s}}' == '%s'", gateParameter, gen)
+	for _, t := range tasks[1:] {
+		t.(map[string]any)["when"] = current
+	}
+	tasks[1].(map[string]any)["dependencies"] = []any{"gate"} // the deploy step
+	tasks = append(tasks,
+		task("gate", "gate", "build"),
+		map[string]any{
+			"name": "resubmit", "template": "resubmit", "dependencies": []any{"gate"},
+			// Not when pinned: the build, all a pinned run does, is done.
+			"when": fmt.Sprintf("'{{tasks.gate.outputs.parameters.%[1]s}}' != '%[2]s' && '{{tasks.gate.outputs.parameters.%[1]s}}' != '%[3]s' && '{{workflow.parameters.%[4]s}}' != 'true'",
+				gateParameter, gen, noDeployGeneration, ResubmittedParameter),
+		})
+	run := BuildWorkflow(a.Project, a.Name, ShaPlaceholder)
+	_ = unstructured.SetNestedSlice(run.Object, []any{
+		map[string]any{"name": GitShaParameter, "value": ShaPlaceholder},
+		map[string]any{"name": ResubmittedParameter, "value": "true"},
+	}, "spec", "arguments", "parameters")
+	manifest, _ := yaml.Marshal(run.Object)
+	templates = append(templates,
+		map[string]any{
+			"name": "gate", "serviceAccountName": serviceAccount,
+			"resource": map[string]any{
+				"action": "get",
+				"manifest": fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\n",
+					ReleaseConfigMap(a.Project, a.Name), Namespace(a.Project)),
+			},
+			"outputs": map[string]any{"parameters": []any{map[string]any{
+				"name": gateParameter, "valueFrom": map[string]any{"jsonPath": "{.data." + releaseGateKey + "}"},
+			}}},
+		},
+		map[string]any{
+			"name": "resubmit", "serviceAccountName": serviceAccount,
+			"resource": map[string]any{"action": "create", "manifest": string(manifest)},
+		})
+	return tasks, templates
+}
+
+// ParseDeployGeneration is the generation a live WorkflowTemplate's deploy
+// steps carry ("none" without them).
+func ParseDeployGeneration(tmpl *unstructured.Unstructured) string {
+	if tmpl == nil {
+		return noDeployGeneration
+	}
+	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	for _, s := range steps {
+		m, _ := s.(map[string]any)
+		dag, _ := m["dag"].(map[string]any)
+		tasks, _ := dag["tasks"].([]any)
+		for _, t := range tasks {
+			tm, _ := t.(map[string]any)
+			if tm["name"] != "deploy" {
+				continue
+			}
+			when, _ := tm["when"].(string)
+			if _, gen, ok := strings.Cut(when, " == "); ok {
+				return strings.Trim(gen, "'")
+			}
+		}
+	}
+	return noDeployGeneration
 }
 
 // task is a DAG task running template after dependencies.
@@ -424,12 +541,16 @@ func rolloutStep(a Application, serviceAccount string) map[string]any {
 
 func workflowTemplateObject(a Application, tasks, templates []any) *unstructured.Unstructured {
 	p, n := a.Project, a.Name
+	params := []any{map[string]any{"name": GitShaParameter}}
+	if a.Dispatch == nil && !a.Pinned {
+		params = append(params, map[string]any{"name": ResubmittedParameter, "value": "false"})
+	}
 	templates[0].(map[string]any)["dag"].(map[string]any)["tasks"] = tasks
 	return object("argoproj.io/v1alpha1", "WorkflowTemplate", Namespace(p), WorkflowTemplate(p, n), nil, map[string]any{
 		"spec": map[string]any{
 			"serviceAccountName": ExecutorServiceAccount(p),
 			"entrypoint":         "build",
-			"arguments":          map[string]any{"parameters": []any{map[string]any{"name": GitShaParameter}}},
+			"arguments":          map[string]any{"parameters": params},
 			"synchronization":    map[string]any{"mutexes": []any{map[string]any{"name": DeployMutex(p, n)}}},
 			"ttlStrategy": map[string]any{
 				"secondsAfterSuccess": int64(workflowTTLAfterSuccess), "secondsAfterFailure": int64(workflowTTLAfterFailure),
@@ -531,6 +652,8 @@ func deployRules(a Application) []rbacv1.PolicyRule {
 		}
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"traefik.io"}, Resources: []string{"ingressroutes"}, Verbs: write, ResourceNames: routes})
 	}
+	// A run made from an older template resubmits its commit (deployGate).
+	rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}})
 	return append(rules, executorRules...)
 }
 

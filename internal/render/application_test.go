@@ -293,3 +293,91 @@ func TestBranchFilter(t *testing.T) {
 		t.Errorf("half-anchored filter parsed as %q, want \"\"", got)
 	}
 }
+
+// An application's Deployment fingerprints the same at any commit (CI
+// changes the commit between plans while unpinned; git.hash and image show
+// it), and differently when anything else changes.
+func TestFingerprint_deploymentLeavesTheCommitOut(t *testing.T) {
+	deploymentOf := func(a Application) *unstructured.Unstructured {
+		t.Helper()
+		objs, err := ApplicationObjects(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() == "Deployment" {
+				return o
+			}
+		}
+		t.Fatal("no Deployment rendered")
+		return nil
+	}
+	a := testApplication()
+	a.Hash = strings.Repeat("a", 40)
+	b := a
+	b.Hash = strings.Repeat("b", 40)
+	if Fingerprint(deploymentOf(a)) != Fingerprint(deploymentOf(b)) {
+		t.Error("the Deployment's fingerprint depends on the commit")
+	}
+	c := a
+	c.Replicas++
+	if Fingerprint(deploymentOf(a)) == Fingerprint(deploymentOf(c)) {
+		t.Error("the Deployment's fingerprint ignores a replicas change")
+	}
+	if img := ContainerImage(deploymentOf(a), Deployment(a.Name)); ImageTag(img) != a.Hash {
+		t.Errorf("fingerprinting changed the Deployment: image %s", img)
+	}
+}
+
+// The generation tofu records is the one the rendered template's deploy
+// steps check; it changes with what a deploy applies, and a template
+// without deploy steps has none.
+func TestDeployGeneration(t *testing.T) {
+	templateOf := func(a Application) *unstructured.Unstructured {
+		t.Helper()
+		objs, err := ApplicationObjects(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() == "WorkflowTemplate" {
+				return o
+			}
+		}
+		t.Fatal("no WorkflowTemplate rendered")
+		return nil
+	}
+	gen := func(a Application) string {
+		t.Helper()
+		g, err := DeployGeneration(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	a := testApplication()
+	if g, parsed := gen(a), ParseDeployGeneration(templateOf(a)); g != parsed || g == "none" || len(g) != 16 {
+		t.Errorf("recorded generation %q, the template's deploy steps check %q", g, parsed)
+	}
+	built := a
+	built.Hash = strings.Repeat("a", 40) // the commit is the run's, not the template's
+	if gen(built) != gen(a) {
+		t.Error("the generation depends on the deployed commit")
+	}
+	for name, change := range map[string]func(*Application){
+		"replicas": func(a *Application) { a.Replicas = 3 },
+		"domains":  func(a *Application) { a.Domains = []string{"other.example.com"} },
+		"port":     func(a *Application) { a.Port = 9999 },
+	} {
+		b := a
+		change(&b)
+		if gen(b) == gen(a) {
+			t.Errorf("%s changed, the generation did not: a queued run would deploy the old one", name)
+		}
+	}
+	pinned := a
+	pinned.Pinned = true
+	if g := gen(pinned); g != "none" || ParseDeployGeneration(templateOf(pinned)) != "none" {
+		t.Errorf("a pinned template's generation is %q", g)
+	}
+}

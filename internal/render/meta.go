@@ -127,11 +127,25 @@ func secret(namespace, name, secretType string, src VaultSecret, data map[string
 // when neither is known, and it must never encode a secret. The Vault
 // version is left out wherever it is recorded: on the object and on a pod
 // template (workloads carry it there so that a rotation restarts their pods).
+// A Deployment's images are left out too: an application's image is its
+// commit, which CI changes between plans while unpinned, and which
+// git.hash and image show.
 func Fingerprint(obj *unstructured.Unstructured) string {
 	c := obj.DeepCopy()
-	if c.GetKind() == "Secret" {
+	switch c.GetKind() {
+	case "Secret":
 		delete(c.Object, "data")
 		delete(c.Object, "stringData")
+	case "Deployment":
+		containers, _, _ := unstructured.NestedSlice(c.Object, "spec", "template", "spec", "containers")
+		for _, ct := range containers {
+			if m, ok := ct.(map[string]any); ok {
+				delete(m, "image")
+			}
+		}
+		if containers != nil {
+			_ = unstructured.SetNestedSlice(c.Object, containers, "spec", "template", "spec", "containers")
+		}
 	}
 	for _, fields := range [][]string{{"metadata", "annotations"}, {"spec", "template", "metadata", "annotations"}} {
 		unstructured.RemoveNestedField(c.Object, append(fields, AnnotationVaultVersion)...)

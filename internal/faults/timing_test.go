@@ -1,0 +1,285 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/render"
+)
+
+// The timing faults (issue 20): tofu and CI interleaved on the real node,
+// with real pushes through the whole loop (GitHub's webhook, Argo Events,
+// a kaniko build, the deploy steps, Traefik). Each ends with what users
+// rely on: the newest push serves, the plan is empty, nothing is left
+// behind. Pushes are counted into the summary (pushes sent, served, lost).
+
+// ciApp is one project on the real node with one unpinned application
+// "app" that CI deploys, and the fake GitHub its pushes come from.
+type ciApp struct {
+	t       *testing.T
+	w       *acctest.Tofu
+	gh      *acctest.GitHub
+	project string
+	owner   string
+	repo    string
+	sent    []string // commits pushed, in order
+}
+
+func newCIApp(t *testing.T, prefix string) *ciApp {
+	t.Helper()
+	acctest.RealNode(t)
+	gh, err := acctest.StartGitHub(acctest.StackHostIP()) // not NewGitHubOn: it sets the environment, which parallel tests may not
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gh.Close)
+	c := &ciApp{t: t, gh: gh, project: acctest.Name(prefix), owner: "acme", repo: "web"}
+	gh.AddRepo(c.owner, c.repo, true)
+	c.push("v0")
+	acctest.PutVault(t, render.GitHubAccessVaultPath(c.project), map[string]any{"username": "ci-bot", "token": gh.Token})
+	acctest.PutVault(t, render.RegistryVaultPath(c.project), map[string]any{
+		"username": os.Getenv("IDP_STACK_REGISTRY_USER"), "password": os.Getenv("IDP_STACK_REGISTRY_PASSWORD"),
+	})
+	c.w = acctest.NewTofu(t, "GITHUB_TOKEN="+gh.Token, "GITHUB_BASE_URL="+gh.URL,
+		"IDP_REGISTRY_HOST="+os.Getenv("IDP_STACK_REGISTRY_HOST"), "IDP_REGISTRY_PROJECT=faults",
+		"IDP_WEBHOOK_BASE_URL="+os.Getenv("IDP_STACK_TRAEFIK_URL"))
+	return c
+}
+
+// config is the project and its application with replicas pods.
+func (c *ciApp) config(replicas int) string {
+	return fmt.Sprintf(`
+resource "idp_project" "p" {
+  name        = %[1]q
+  annotations = %[2]s
+}
+
+resource "idp_application" "app" {
+  project         = idp_project.p.name
+  name            = "app"
+  git             = { owner = %[3]q, repo = %[4]q, branch = "main" }
+  port            = 8080
+  replicas        = %[5]d
+  domains         = [%[6]q]
+  build_on_create = true
+  rollout_timeout = "90s"
+}
+`, c.project, acctest.RealNodeAnnotations, c.owner, c.repo, replicas, c.domain())
+}
+
+func (c *ciApp) domain() string { return "app." + c.project + ".faults.test" }
+
+// push commits the test app answering version to main, which delivers
+// GitHub's push webhook.
+func (c *ciApp) push(version string) string {
+	c.t.Helper()
+	sha, err := c.gh.Push(c.owner, c.repo, "main", acctest.TestAppFiles(c.t, version), version)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.sent = append(c.sent, version)
+	pushed(1)
+	return sha
+}
+
+// waitServing waits until the domain answers version, the newest push:
+// every push up to it is then served (a newer commit contains the older).
+func (c *ciApp) waitServing(version string) {
+	c.t.Helper()
+	start := time.Now()
+	var last string
+	for time.Since(start) < 5*time.Minute {
+		got, err := acctest.Serving(context.Background(), c.domain())
+		if err == nil && got == version {
+			c.t.Logf("%s serves %s after %s", c.domain(), version, time.Since(start).Round(time.Second))
+			return
+		}
+		last = fmt.Sprintf("%q (err %v)", got, err)
+		time.Sleep(2 * time.Second)
+	}
+	kube, dyn := acctest.Kube(c.t)
+	c.t.Fatalf("%s never served %s; last answer %s\n%s", c.domain(), version, last,
+		strings.Join(acctest.PipelineReport(context.Background(), kube, dyn, render.Namespace(c.project), c.gh.Deliveries()), "\n"))
+}
+
+// servedNewest counts the pushes as served once the newest one serves.
+func (c *ciApp) servedNewest() {
+	c.t.Helper()
+	c.waitServing(c.sent[len(c.sent)-1])
+	served(len(c.sent))
+	c.sent = nil
+}
+
+// deployment is the application's live Deployment.
+func (c *ciApp) deployment() *unstructured.Unstructured {
+	c.t.Helper()
+	_, dyn := acctest.Kube(c.t)
+	dep, err := dyn.Resource(deploymentsGVR).Namespace(render.Namespace(c.project)).Get(context.Background(), render.Deployment("app"), metav1.GetOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return dep
+}
+
+// TestTiming_ciDeployBetweenPlanAndApply: a saved plan of a replicas
+// change, made before CI deployed a newer push, is applied after it. The
+// apply keeps the newer commit (it was planned as known after apply) and
+// changes the replicas; the release record does not move back.
+func TestTiming_ciDeployBetweenPlanAndApply(t *testing.T) {
+	t.Parallel()
+	c := newCIApp(t, "t-saved")
+	c.w.Write(c.config(1))
+	cleanup(t, c.w)
+	c.w.Apply()
+	c.servedNewest()
+
+	c.w.Write(c.config(2))
+	out, err := c.w.Run("plan", "-input=false", "-no-color", "-out=saved.tfplan")
+	if err != nil {
+		t.Fatalf("tofu plan -out: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "known after apply") {
+		t.Errorf("the plan does not show the commit as known after apply:\n%s", out)
+	}
+	injected(1)
+	newer := c.push("v1")
+	c.servedNewest()
+
+	if out, err := c.w.Run("apply", "-input=false", "-no-color", "saved.tfplan"); err != nil {
+		t.Fatalf("applying the saved plan: %v\n%s", err, out)
+	}
+	got, err := acctest.Serving(context.Background(), c.domain())
+	if err != nil || got != "v1" {
+		t.Fatalf("after the saved plan was applied, %s answers %q (err %v), want the newer push v1", c.domain(), got, err)
+	}
+	dep := c.deployment()
+	if tag := render.ImageTag(render.ContainerImage(dep, render.Deployment("app"))); tag != newer {
+		t.Errorf("the Deployment runs %s, want the newer commit %s", tag, newer)
+	}
+	if r, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); r != 2 {
+		t.Errorf("the Deployment has %d replicas, want the planned 2", r)
+	}
+	_, dyn := acctest.Kube(t)
+	cm, err := dyn.Resource(configMapsGVR).Namespace(render.Namespace(c.project)).Get(context.Background(),
+		render.ReleaseConfigMap(c.project, "app"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := render.ParseReleaseConfigMap(cm); rec != newer {
+		t.Errorf("the release record says %s, want %s: it moved back", rec, newer)
+	}
+	converge(t, c.w, render.Namespace(c.project))
+}
+
+// config with the application pinned at commit ("" unpinned).
+func (c *ciApp) pinned(replicas int, commit string) string {
+	cfg := c.config(replicas)
+	if commit == "" {
+		return cfg
+	}
+	return strings.Replace(cfg, `branch = "main" }`, fmt.Sprintf(`branch = "main", hash = %q }`, commit), 1)
+}
+
+// runs lists the application's Workflows as "<commit>: <phase>".
+func (c *ciApp) runs() (all []string, active int) {
+	c.t.Helper()
+	_, dyn := acctest.Kube(c.t)
+	list, err := dyn.Resource(workflowsGVR).Namespace(render.Namespace(c.project)).List(context.Background(),
+		metav1.ListOptions{LabelSelector: render.LabelApplication + "=app"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, wf := range list.Items {
+		phase, _, _ := unstructured.NestedString(wf.Object, "status", "phase")
+		params, _, _ := unstructured.NestedSlice(wf.Object, "spec", "arguments", "parameters")
+		var sha any
+		if len(params) > 0 {
+			sha = params[0].(map[string]any)["value"]
+		}
+		all = append(all, fmt.Sprintf("%.12v: %s", sha, phase))
+		if phase == "" || phase == "Pending" || phase == "Running" {
+			active++
+		}
+	}
+	return all, active
+}
+
+// waitRun waits until a run of commit has phase.
+func (c *ciApp) waitRun(commit, phase string) {
+	c.t.Helper()
+	want := fmt.Sprintf("%.12s: %s", commit, phase)
+	for start := time.Now(); time.Since(start) < 3*time.Minute; time.Sleep(time.Second) {
+		all, _ := c.runs()
+		for _, r := range all {
+			if r == want {
+				return
+			}
+		}
+	}
+	all, _ := c.runs()
+	c.t.Fatalf("no run of %s became %s: %v", commit, phase, all)
+}
+
+// waitRunsDone waits until no run of the application is pending or running.
+func (c *ciApp) waitRunsDone() {
+	c.t.Helper()
+	for start := time.Now(); time.Since(start) < 5*time.Minute; time.Sleep(2 * time.Second) {
+		if all, active := c.runs(); active == 0 {
+			c.t.Logf("runs done after %s: %v", time.Since(start).Round(time.Second), all)
+			return
+		}
+	}
+	all, _ := c.runs()
+	c.t.Fatalf("runs still active after 5 minutes: %v", all)
+}
+
+// TestTiming_pinWithRunsQueued: a pin applied while one push is building
+// and the next is queued behind the application's mutex. Both runs were
+// made from the unpinned template, yet neither deploys: what was pinned
+// keeps serving. Unpinning then deploys the newest push.
+func TestTiming_pinWithRunsQueued(t *testing.T) {
+	t.Parallel()
+	c := newCIApp(t, "t-pin")
+	c.w.Write(c.config(1))
+	cleanup(t, c.w)
+	c.w.Apply()
+	pin := c.deploymentCommit()
+	c.servedNewest()
+
+	building := c.push("v1")
+	c.waitRun(building, "Running")
+	queued := c.push("v2")
+	c.waitRun(queued, "Pending") // the mutex holds it until v1's run ends
+	injected(1)
+	c.w.Write(c.pinned(1, pin))
+	c.w.Apply()
+	c.waitRunsDone()
+	if got, err := acctest.Serving(context.Background(), c.domain()); err != nil || got != "v0" {
+		t.Fatalf("runs made before the pin changed what is served: %q (err %v), want the pinned v0", got, err)
+	}
+	if got := c.deploymentCommit(); got != pin {
+		t.Fatalf("the Deployment runs %s, want the pinned %s", got, pin)
+	}
+	if out, changes := c.w.PlanChanges(); changes {
+		t.Fatalf("the plan after the queued runs ended is not empty:\n%s", out)
+	}
+
+	c.w.Write(c.config(1))
+	c.w.Apply()
+	c.servedNewest()
+	converge(t, c.w, render.Namespace(c.project))
+}
+
+// deploymentCommit is the commit the application's Deployment runs.
+func (c *ciApp) deploymentCommit() string {
+	c.t.Helper()
+	return render.ImageTag(render.ContainerImage(c.deployment(), render.Deployment("app")))
+}
