@@ -31,8 +31,15 @@ func (e *Engine) Apply(ctx context.Context, objs ...*unstructured.Unstructured) 
 	return e.applyAll(ctx, nil, objs)
 }
 
+// ApplyIf is Apply, applying an object with a resourceVersion in ifAt only
+// while it is still at that version: an error wrapping ErrConflict says it
+// changed, and nothing after it was applied.
+func (e *Engine) ApplyIf(ctx context.Context, ifAt map[Ref]string, objs ...*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	return e.applyAll(ctx, ifAt, objs)
+}
+
 // ErrConflict: an object changed since the version an apply was
-// conditioned on (Sync's ifAt).
+// conditioned on (ApplyIf).
 var ErrConflict = errors.New("changed since it was read")
 
 // applyAll applies objs in order; an object with a resourceVersion in
@@ -230,16 +237,15 @@ func (e *Engine) Create(ctx context.Context, obj *unstructured.Unstructured) (*u
 // prior state rendered) that desired no longer has: a route of a removed
 // domain, the isolation policy when it is turned off.
 func (e *Engine) Sync(ctx context.Context, previous, desired []*unstructured.Unstructured) error {
-	return e.SyncIf(ctx, previous, desired, nil)
-}
-
-// SyncIf is Sync, applying an object with a resourceVersion in ifAt only
-// while it is still at that version: an error wrapping ErrConflict says it
-// changed, and nothing after it was applied.
-func (e *Engine) SyncIf(ctx context.Context, previous, desired []*unstructured.Unstructured, ifAt map[Ref]string) error {
-	if _, err := e.applyAll(ctx, ifAt, desired); err != nil {
+	if _, err := e.Apply(ctx, desired...); err != nil {
 		return err
 	}
+	return e.Prune(ctx, previous, desired)
+}
+
+// Prune deletes the objects of previous that desired no longer has (Sync's
+// second half, for callers that apply desired in steps).
+func (e *Engine) Prune(ctx context.Context, previous, desired []*unstructured.Unstructured) error {
 	keep := map[Ref]bool{}
 	for _, o := range desired {
 		keep[RefOf(o)] = true

@@ -75,7 +75,13 @@ func progressMessage(obj *unstructured.Unstructured) string {
 // user sees the cause without a kubectl session.
 func (e *Engine) WaitRollout(ctx context.Context, ref Ref) error {
 	fault(ctx, FaultRolloutWait, ref.String())
-	err := e.Wait(ctx, ref, RolloutComplete)
+	return e.WaitPods(ctx, ref, RolloutComplete)
+}
+
+// WaitPods is Wait for a Deployment or StatefulSet: on timeout the error
+// also says why its pods are not ready.
+func (e *Engine) WaitPods(ctx context.Context, ref Ref, cond Condition) error {
+	err := e.Wait(ctx, ref, cond)
 	if err == nil || ctx.Err() == nil {
 		return err
 	}

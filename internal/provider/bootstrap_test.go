@@ -25,6 +25,9 @@ func TestAccBootstrap_crdsArriveDuringApply(t *testing.T) {
 	bare := acctest.BareKubeconfig(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
+	// The bare server runs no Argo Events controller, which an app-of-apps
+	// would install: nothing would make the Sensor's and EventSource's pods.
+	t.Setenv("IDP_WAIT_FOR_CI", "false")
 	t.Setenv("KUBE_CONFIG_PATH", bare)
 	t.Setenv("KUBECONFIG", bare)
 	project := acctest.Name("acc-boot")

@@ -39,6 +39,9 @@ func e2eEnv(t *testing.T, gh *acctest.GitHub, project string) {
 	t.Setenv("IDP_REGISTRY_HOST", os.Getenv("IDP_STACK_REGISTRY_HOST"))
 	t.Setenv("IDP_REGISTRY_PROJECT", e2eRegistryProject)
 	t.Setenv("IDP_WEBHOOK_BASE_URL", os.Getenv("IDP_STACK_TRAEFIK_URL"))
+	// The EventSource registers the hook with the fake GitHub: applies
+	// wait for it.
+	t.Setenv("IDP_GITHUB_SYNC_HOOKS", "true")
 	acctest.PutVault(t, render.GitHubAccessVaultPath(project), map[string]any{"username": "ci-bot", "token": gh.Token})
 	acctest.PutVault(t, render.RegistryVaultPath(project), map[string]any{
 		"username": os.Getenv("IDP_STACK_REGISTRY_USER"), "password": os.Getenv("IDP_STACK_REGISTRY_PASSWORD"),

@@ -13,9 +13,9 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
-// GitHub calls the provider makes. All are skipped (no error, no result)
-// when no GitHub token is configured, so a provider without one never
-// contacts GitHub.
+// GitHub calls the provider makes. Plans and first builds need the
+// provider's token and are skipped (no error, no result) without one; the
+// webhook upkeep of applies (github_hooks.go) uses the project's.
 
 // githubCheckTimeout bounds the whole plan-time repository check: a plan
 // must fail with a reason, not hang, when GitHub does not answer. GitHub
@@ -86,36 +86,48 @@ type tokenSource string
 
 const providerToken tokenSource = "github.token / GITHUB_TOKEN"
 
-// ciGitHub returns a client with the token the project's CI will use: the
-// `token` key of the project's GitHub secret in Vault (the contract's
-// M/P-github-access, which idp_project syncs into P-github-access-secret for
-// the EventSource). It falls back to the provider's token when Vault is not
-// configured or holds no such secret yet (idp_project then fails on its own).
-// nil without a provider token, or when either token is unknown at plan.
+// ciGitHub returns a client with the token the project's CI will use, for
+// the plan-time check: nil without a provider token (plans contact GitHub
+// only when the provider has one), or when any input is unknown at plan.
 func (d *ProviderData) ciGitHub(ctx context.Context, project string) (*github.Client, tokenSource, error) {
 	for _, k := range []string{"github.token", "github.base_url", "vault.address", "vault.token", "vault.kv_mount", "vault.namespace"} {
 		if d.cfg[k].unknown {
 			return nil, "", nil
 		}
 	}
-	gh, err := d.GitHub()
-	if err != nil || gh == nil {
+	if gh, err := d.GitHub(); err != nil || gh == nil {
 		return gh, providerToken, err
 	}
-	for _, k := range []string{"vault.address", "vault.token", "vault.kv_mount"} {
-		if d.cfg[k].val == "" {
-			return gh, providerToken, nil
-		}
-	}
-	s, err := d.vaultSecret(ctx, render.GitHubAccessVaultPath(project), 0)
+	gh, tok, err := d.projectGitHub(ctx, project)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the GitHub token that CI uses, to check the repository with it: %w", err)
 	}
-	if s.Values["token"] == "" {
-		return gh, providerToken, nil
+	return gh, tok, nil
+}
+
+// projectGitHub returns a client with the token the project's CI uses: the
+// `token` key of the project's GitHub secret in Vault (the contract's
+// M/P-github-access, which idp_project syncs into P-github-access-secret for
+// the EventSource). It falls back to the provider's token when Vault is not
+// configured or holds no such secret (a custom github_access_vault_path);
+// nil when neither exists.
+func (d *ProviderData) projectGitHub(ctx context.Context, project string) (*github.Client, tokenSource, error) {
+	configured := true
+	for _, k := range []string{"vault.address", "vault.token", "vault.kv_mount"} {
+		configured = configured && d.cfg[k].val != ""
 	}
-	c, err := newGitHubClient(d.cfg, s.Values["token"])
-	return c, tokenSource(fmt.Sprintf("Vault %s, key token, which the project's CI uses", s.FullPath())), err
+	if configured {
+		s, err := d.vaultSecret(ctx, render.GitHubAccessVaultPath(project), 0)
+		if err != nil {
+			return nil, "", err
+		}
+		if tok := s.Values["token"]; tok != "" {
+			c, err := newGitHubClient(d.cfg, tok)
+			return c, tokenSource(fmt.Sprintf("Vault %s, key token, which the project's CI uses", s.FullPath())), err
+		}
+	}
+	gh, err := d.GitHub()
+	return gh, providerToken, err
 }
 
 // githubError explains a failed call by its status code. (Some go-github

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -19,15 +20,16 @@ import (
 // nobody checks against.
 
 // syncHook makes the repository's existing webhook for url carry secret,
-// JSON payloads and push events. It returns whether there was one. It
+// JSON payloads and push events, and returns it as GitHub now has it (nil
+// when there is none). It
 // never creates one: Argo Events does when the EventSource starts, so
 // GitHub delivers only once something listens (a hook made at apply would
 // send the first pushes into a void), and two registrations cannot race
 // into duplicate hooks. Secrets go to GitHub only; errors never carry them.
-func syncHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, repo, url, secret string) (bool, error) {
+func syncHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, repo, url, secret string) (*github.Hook, error) {
 	h, err := findHook(ctx, gh, tok, owner, repo, url)
 	if err != nil || h == nil {
-		return false, err
+		return nil, err
 	}
 	// GitHub never returns a secret, so whether it matches cannot be
 	// known: it is always written.
@@ -39,10 +41,11 @@ func syncHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, re
 		Events: []string{"push"},
 		Active: github.Bool(true),
 	}
-	if _, resp, err := gh.Repositories.EditHook(ctx, owner, repo, h.GetID(), want); err != nil {
-		return true, fmt.Errorf("updating the push webhook of %s/%s: %w", owner, repo, githubError(err, resp, tok, owner, repo, ""))
+	h, resp, err := gh.Repositories.EditHook(ctx, owner, repo, h.GetID(), want)
+	if err != nil {
+		return nil, fmt.Errorf("updating the push webhook of %s/%s: %w", owner, repo, githubError(err, resp, tok, owner, repo, ""))
 	}
-	return true, nil
+	return h, nil
 }
 
 // deleteHook removes the repository's webhook for url, if any.
@@ -76,28 +79,100 @@ func findHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, re
 	}
 }
 
+// hookGitHub returns the client for an application's webhook upkeep, with
+// the token its CI uses, or nil: with github.sync_hooks off, or when no
+// token is known (then with a warning: nothing can be checked, and an
+// error would block every apply of such a project).
+func (d *ProviderData) hookGitHub(ctx context.Context, project string, diags *diag.Diagnostics) (*github.Client, tokenSource, error) {
+	if !d.cfg.enabled("github.sync_hooks") {
+		return nil, "", nil
+	}
+	gh, tok, err := d.projectGitHub(ctx, project)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the GitHub token that CI uses: %w", err)
+	}
+	if gh == nil {
+		diags.AddAttributeWarning(path.Root("git"), "GitHub webhook not checked", fmt.Sprintf(
+			"No GitHub token: Vault %s/%s has no key token and github.token (GITHUB_TOKEN) is not set, so the push "+
+				"webhook is neither re-signed with the secret in Vault nor checked. Set one of them, or set github.sync_hooks "+
+				"= false (IDP_GITHUB_SYNC_HOOKS) to skip this on purpose.", d.cfg["vault.kv_mount"].val, render.GitHubAccessVaultPath(project)))
+	}
+	return gh, tok, nil
+}
+
 // syncHook makes the application's push webhook, if GitHub has one, sign
-// with the secret in Vault, with the token CI uses. Without a GitHub token
-// it leaves the hook to Argo Events.
-func (r *applicationResource) syncHook(ctx context.Context, spec render.Application, diags *diag.Diagnostics) {
+// with the secret in Vault. It returns the client it used (nil when the
+// upkeep is off or impossible) and the hook (nil when there is none yet).
+func (r *applicationResource) syncHook(ctx context.Context, spec render.Application, diags *diag.Diagnostics) (*github.Client, tokenSource, *github.Hook) {
 	secret := spec.WebhookSecret.Values["secret"]
 	if secret == "" || spec.Dispatch != nil && spec.WebhookBaseURL == "" {
-		return
+		return nil, "", nil
 	}
-	gh, tok, err := r.data.ciGitHub(ctx, spec.Project)
+	gh, tok, err := r.data.hookGitHub(ctx, spec.Project, diags)
+	var h *github.Hook
 	if err == nil && gh != nil {
-		_, err = syncHook(ctx, gh, tok, spec.Owner, spec.Repo, render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name), secret)
+		h, err = syncHook(ctx, gh, tok, spec.Owner, spec.Repo, render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name), secret)
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("git"), "GitHub webhook not updated",
-			err.Error()+". Pushes are signed with the secret GitHub holds; re-apply once GitHub is reachable.")
+			err.Error()+". Pushes are signed with the secret GitHub holds; re-apply once GitHub is reachable, or set "+
+				"github.sync_hooks = false (IDP_GITHUB_SYNC_HOOKS) where tofu cannot reach GitHub.")
+		return nil, "", nil
+	}
+	return gh, tok, h
+}
+
+// hookPollInterval is how often the apply asks GitHub whether the
+// EventSource has registered its hook (GitHub's rate limit: 5,000 an hour).
+const hookPollInterval = 2 * time.Second
+
+// checkHook fails the apply unless GitHub has the application's push
+// webhook, active: h as syncHook found it, or else the one the EventSource
+// (just started) registers, which it then re-signs like syncHook. ctx
+// bounds the wait.
+func (r *applicationResource) checkHook(ctx context.Context, gh *github.Client, tok tokenSource, h *github.Hook, spec render.Application, diags *diag.Diagnostics) {
+	url := render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name)
+	var err error
+	for h == nil && err == nil {
+		if !sleepCtx(ctx, hookPollInterval) {
+			break
+		}
+		h, err = syncHook(ctx, gh, tok, spec.Owner, spec.Repo, url, spec.WebhookSecret.Values["secret"])
+	}
+	switch {
+	case h == nil && (err == nil || ctx.Err() != nil):
+		err = fmt.Errorf("hook not registered: %s/%s has no push webhook for %s after the apply waited for it (at most %s). "+
+			"The EventSource registers it when its pod starts, with the token of the Secret %s: check its logs "+
+			"(kubectl -n %s logs -l %s), that the token may manage the repository's webhooks (admin), and that the pod "+
+			"reaches GitHub (github.base_url)", spec.Owner, spec.Repo, url, ciReadyTimeout, render.GitHubAccessSecret(spec.Project),
+			render.Namespace(spec.Project), render.EventsDeploymentSelector("EventSource", render.EventSource(spec.Project, spec.Name)))
+	case err == nil && !h.GetActive():
+		err = fmt.Errorf("hook inactive: the push webhook %s of %s/%s is inactive, so GitHub sends it no events. Activate "+
+			"it in the repository's settings (Webhooks), or delete it and apply again so that the EventSource registers a new one",
+			url, spec.Owner, spec.Repo)
+	}
+	if err != nil {
+		diags.AddAttributeError(path.Root("git"), "GitHub webhook not ready", err.Error()+
+			". Where tofu cannot reach GitHub, set github.sync_hooks = false (IDP_GITHUB_SYNC_HOOKS).")
+	}
+}
+
+// sleepCtx waits d, or returns false when ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
 // deleteHook removes the application's push webhook on destroy; a failure
 // is a warning (the application is gone; the hook then only fails).
 func (r *applicationResource) deleteHook(ctx context.Context, spec render.Application, diags *diag.Diagnostics) {
-	gh, tok, err := r.data.ciGitHub(ctx, spec.Project)
+	gh, tok, err := r.data.hookGitHub(ctx, spec.Project, diags)
 	if err == nil && gh != nil {
 		err = deleteHook(ctx, gh, tok, spec.Owner, spec.Repo, render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name))
 	}

@@ -100,6 +100,8 @@ func TestAccProvider_invalidSetting(t *testing.T) {
 			`(?s)Invalid provider setting webhook_base_url.*has\s+a\s+path\s+\(/github\).*such\s+as\s+https://hooks\.example\.com`},
 		{"IDP_ISOLATION_ALLOWED_CIDRS", "10.0.0.0/24, 10.200.0.1",
 			`(?s)Invalid provider setting isolation\.allowed_cidrs.*IDP_ISOLATION_ALLOWED_CIDRS.*"10\.200\.0\.1"\s+is\s+not\s+a\s+CIDR`},
+		{"IDP_GITHUB_SYNC_HOOKS", "yes",
+			`(?s)Invalid provider setting github\.sync_hooks.*IDP_GITHUB_SYNC_HOOKS.*"yes"\s+is\s+not\s+a\s+boolean`},
 		{"IDP_ISOLATION_ALLOWED_NAMESPACES", "traefik,Kube_System",
 			`(?s)Invalid provider setting isolation\.allowed_namespaces.*"Kube_System"\s+is\s+not\s+a\s+namespace\s+name`},
 	} {

@@ -614,9 +614,10 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 	resp.Diagnostics.Append(setChildIdentity(ctx, resp.Identity, m.Project, m.Name)...)
 }
 
-// apply syncs Vault (webhook secret), applies every object, prunes what
-// the prior state had and this one does not, and waits for a Deployment
-// that tofu changed to roll out.
+// apply syncs Vault (webhook secret), applies every object (the
+// EventSource last, once the Sensor runs: listenCI), prunes what the prior
+// state had and this one does not, waits until CI listens (wait_for_ci)
+// and for a Deployment that tofu changed to roll out.
 func (r *applicationResource) apply(ctx context.Context, plan, prior *applicationModel, pinned bool, priv privateData, diags *diag.Diagnostics) {
 	anchor := applicationAnchor(plan.Project.ValueString(), plan.Name.ValueString())
 	if prior == nil {
@@ -681,8 +682,9 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		diags.AddError("Reading application", err.Error())
 		return
 	}
+	// Everything but the EventSource first (listenCI applies it).
 	for attempt := 1; ; attempt++ {
-		err := eng.SyncIf(ctx, before, desired, ifAt)
+		_, err := eng.ApplyIf(ctx, ifAt, withoutKind(desired, "EventSource")...)
 		if follow && errors.Is(err, engine.ErrConflict) && attempt < 5 {
 			if ifAt = r.followCommit(ctx, plan, diags); diags.HasError() {
 				return
@@ -710,10 +712,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		diags.AddError("Recording the deploy generation", err.Error())
 		return
 	}
-	// GitHub's hook, if it exists, right after the Secret: the EventSource
-	// pod (re)starting onto the new Secret takes seconds, so GitHub signs
-	// with the new secret by the time it listens, and reuses the hook.
-	r.syncHook(ctx, spec, diags)
+	r.listenCI(ctx, spec, before, desired, diags)
 	if diags.HasError() {
 		return
 	}
@@ -762,6 +761,71 @@ func (r *applicationResource) everyObject(spec *render.Application) ([]*unstruct
 	}
 	return append(objs, render.ReleaseRecord(*spec, "")), nil
 }
+
+// listenCI applies the EventSource, once the rest of desired is applied,
+// and prunes what before had and desired has not. A new or restarted
+// EventSource pod starts receiving pushes (and a new one registers GitHub's
+// hook) at once, so the Sensor that turns them into Workflows must already
+// run, and GitHub's existing hook must already sign with the secret the
+// pod reads at start. With wait_for_ci the apply waits for each, and then
+// for the EventSource's pod and GitHub's hook (application_ready.go).
+func (r *applicationResource) listenCI(ctx context.Context, spec render.Application, before, desired []*unstructured.Unstructured, diags *diag.Diagnostics) {
+	eng := r.data.Engine
+	var es, sensor *unstructured.Unstructured
+	for _, o := range desired {
+		switch o.GetKind() {
+		case "EventSource":
+			es = o
+		case "Sensor":
+			sensor = o
+		}
+	}
+	gh, tok, hook := r.syncHook(ctx, spec, diags)
+	if diags.HasError() {
+		return
+	}
+	wait := r.data.cfg.enabled("wait_for_ci")
+	readyCtx, cancel := context.WithTimeout(ctx, ciReadyTimeout)
+	defer cancel()
+	if wait {
+		if err := waitEvents(readyCtx, eng, sensor); err != nil {
+			diags.AddError("CI not listening", err.Error()+readyHint)
+			return
+		}
+	}
+	if _, err := eng.Apply(ctx, es); err != nil {
+		diags.AddError("Applying application", err.Error())
+		return
+	}
+	if err := eng.Prune(ctx, before, desired); err != nil {
+		diags.AddError("Applying application", err.Error())
+		return
+	}
+	if !wait {
+		return
+	}
+	if err := waitEvents(readyCtx, eng, es); err != nil {
+		diags.AddError("CI not listening", err.Error()+readyHint)
+		return
+	}
+	if gh != nil {
+		r.checkHook(readyCtx, gh, tok, hook, spec, diags)
+	}
+}
+
+// withoutKind is objs without those of kind.
+func withoutKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		if o.GetKind() != kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+const readyHint = ". Pushes are not built until it is. Set wait_for_ci = false (IDP_WAIT_FOR_CI) only while the Argo " +
+	"Events controller is not installed yet."
 
 // needsRestart reports whether the apply brings running pods a new version
 // of their Vault environment (envFrom reads a Secret only at pod start): a

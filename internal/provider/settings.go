@@ -87,7 +87,8 @@ var settings = []setting{
 
 	{Block: "github", Name: "token", Env: []string{"GITHUB_TOKEN"}, Sensitive: true,
 		Description: "GitHub token. With one, plans check each new or changed application's repository, branch " +
-			"and webhook permission, and creates start a first build. Without one the provider never contacts GitHub. " +
+			"and webhook permission, and creates start a first build. Without one plans never contact GitHub (applies " +
+			"still keep webhooks signed with the project's token, see `sync_hooks`). " +
 			"The plan-time check uses the token CI will use, the `token` of the project's Vault secret " +
 			"`<kv_mount>/<project>-github-access`, and this token only while Vault holds no such secret (for example " +
 			"with a custom `github_access_vault_path`). It is skipped while any of these is unknown, and gives up after 15 seconds."},
@@ -96,6 +97,23 @@ var settings = []setting{
 			"Defaults to github.com. The provider's checks, the EventSources' webhook registration and the builds' " +
 			"clones all use this server.",
 		Validate: func(v string) error { _, err := render.ParseGitHubBaseURL(v); return err }},
+	{Block: "github", Name: "sync_hooks", Env: []string{"IDP_GITHUB_SYNC_HOOKS"}, Bool: true, Default: "true",
+		Description: "Whether applies keep each application's push webhook signed with the secret in Vault and, with " +
+			"`wait_for_ci`, check that its EventSource registered it and that it is active; destroys remove it. These calls use " +
+			"the token CI uses (the `token` of `<kv_mount>/<project>-github-access`), or `token` when Vault holds none; " +
+			"without either they are skipped with a warning. Argo Events reuses a hook it finds with the same URL as it is, " +
+			"so without this an imported project's hooks (the old chart's have no secret) and every `webhook_secret_rotation` " +
+			"make GitHub's pushes fail their signature check. Turn it off only where tofu cannot reach GitHub (the apply " +
+			"would fail at `git` otherwise); hooks then have to be fixed by hand.",
+		Validate: checkBool},
+
+	{Name: "wait_for_ci", Env: []string{"IDP_WAIT_FOR_CI"}, Bool: true, Default: "true",
+		Description: "Whether an application's apply waits, at most 2 minutes and within its `timeouts`, until its CI " +
+			"listens: the Sensor's pod is ready (before the EventSource starts, so no push goes unheard), then the " +
+			"EventSource's, then (with `github.sync_hooks`) GitHub has its push webhook, active. It fails naming what is " +
+			"missing. A ready application passes at once. Turn it off only while the Argo Events controller is not " +
+			"running yet, e.g. in a cluster that an app-of-apps installs after tofu has run.",
+		Validate: checkBool},
 
 	{Block: "registry", Name: "host", Env: []string{"IDP_REGISTRY_HOST"},
 		Description: "Container registry host that CI pushes images to (the contract's `R`), e.g. `harbor.example.com`.",
@@ -133,6 +151,20 @@ var settings = []setting{
 			}
 			return nil
 		})},
+}
+
+func checkBool(v string) error {
+	if _, err := strconv.ParseBool(v); err != nil {
+		return fmt.Errorf("%q is not a boolean (true or false)", v)
+	}
+	return nil
+}
+
+// enabled reports whether a Bool setting is on. Validate has checked the
+// value; an unknown one (needed only at apply, when all are known) is off.
+func (c config) enabled(key string) bool {
+	b, _ := strconv.ParseBool(c[key].val)
+	return b
 }
 
 // eachListItem validates every item of a List setting's value.

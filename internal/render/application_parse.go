@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -195,4 +196,82 @@ func ParseTemplateTimeouts(tmpl *unstructured.Unstructured) (build, rollout int6
 		}
 	}
 	return build, rollout
+}
+
+// EventsDeploymentStale says why dep, the Deployment the Argo Events
+// controller runs an EventSource or Sensor (desired) in, does not run
+// desired's spec yet, or "" when it does. The controller writes the object
+// it read into the container's env, so a Deployment it has not yet updated
+// since our apply still shows the old spec. Every field desired sets must
+// be there; an absent one equals a zero value (the controller's Go types
+// omit those) and fields that others set are ignored.
+func EventsDeploymentStale(dep, desired *unstructured.Unstructured) string {
+	kind, enc := desired.GetKind(), ""
+	for _, e := range ContainerEnv(dep, "main") {
+		if e.Name == eventsObjectEnv(kind) {
+			enc = e.Value
+		}
+	}
+	var running map[string]any
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err == nil {
+		err = json.Unmarshal(raw, &running)
+	}
+	if err != nil || enc == "" {
+		return fmt.Sprintf("its container has no readable %s", eventsObjectEnv(kind))
+	}
+	// JSON on both sides: numbers are float64 in both.
+	var want any
+	if b, err := json.Marshal(desired.Object["spec"]); err != nil || json.Unmarshal(b, &want) != nil {
+		return "the desired spec is not JSON"
+	}
+	if at := uncovered(running["spec"], want, "spec"); at != "" {
+		return "it still runs an older " + kind + " (" + at + " differs): the controller has not updated it yet"
+	}
+	return ""
+}
+
+// uncovered returns the first path where got lacks a value of want, or "".
+func uncovered(got, want any, at string) string {
+	switch w := want.(type) {
+	case map[string]any:
+		g, _ := got.(map[string]any)
+		for k, v := range w {
+			if p := uncovered(g[k], v, at+"."+k); p != "" {
+				return p
+			}
+		}
+		return ""
+	case []any:
+		g, _ := got.([]any)
+		if len(g) != len(w) {
+			return at
+		}
+		for i := range w {
+			if p := uncovered(g[i], w[i], fmt.Sprintf("%s[%d]", at, i)); p != "" {
+				return p
+			}
+		}
+		return ""
+	}
+	if got == nil && (want == nil || want == false || want == "" || want == float64(0)) || got == want {
+		return ""
+	}
+	return at
+}
+
+// EventsDeployFailure is why the Argo Events controller could not make an
+// EventSource's or Sensor's Deployment ("EventBusNotReady: EventBus not
+// ready."), from its Deployed condition, or "".
+func EventsDeployFailure(obj *unstructured.Unstructured) string {
+	if obj == nil {
+		return ""
+	}
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		if cm, _ := c.(map[string]any); cm["type"] == "Deployed" && cm["status"] == "False" {
+			return fmt.Sprintf("%v: %v", cm["reason"], cm["message"])
+		}
+	}
+	return ""
 }

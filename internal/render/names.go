@@ -48,6 +48,26 @@ func RegistryVaultPath(p string) string { return p + "-registry" }
 // runs the EventBus in (installer/nats.go: "eventbus-<EventBus>-stan").
 func EventBusStatefulSet(p string) string { return "eventbus-" + EventBus(p) + "-stan" }
 
+// EventsDeploymentSelector selects the Deployment the Argo Events
+// controller (v1.9) runs an EventSource or Sensor (kind) called name in:
+// generated names "<name>-eventsource-xxxxx" / "<name>-sensor-xxxxx",
+// labelled with the object's name (reconciler/*/controller.go).
+func EventsDeploymentSelector(kind, name string) string {
+	if kind == "Sensor" {
+		return "sensor-name=" + name
+	}
+	return "eventsource-name=" + name
+}
+
+// eventsObjectEnv is the env var of that Deployment's container that holds
+// the object (base64 JSON, spec included) the pod runs with.
+func eventsObjectEnv(kind string) string {
+	if kind == "Sensor" {
+		return "SENSOR_OBJECT"
+	}
+	return "EVENTSOURCE_OBJECT"
+}
+
 // Name limits. Kubernetes limits DNS-1123 labels (namespaces, Services,
 // label values) to 63 characters, and Argo Events derives longer names from
 // ours.

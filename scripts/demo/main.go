@@ -118,11 +118,12 @@ func run(ctx context.Context, example, dir string, hold bool) error {
 	fmt.Printf("    %s  main at %s (Initial commit)\n", d.gh.GitURL(owner, repo), sha[:8])
 	// The provider's GitHub and CI settings (provider "idp" {} reads them).
 	for k, v := range map[string]string{
-		"GITHUB_BASE_URL":      d.gh.URL,
-		"GITHUB_TOKEN":         d.gh.Token,
-		"IDP_REGISTRY_HOST":    os.Getenv("IDP_STACK_REGISTRY_HOST"),
-		"IDP_REGISTRY_PROJECT": registryProject,
-		"IDP_WEBHOOK_BASE_URL": os.Getenv("IDP_STACK_TRAEFIK_URL"),
+		"GITHUB_BASE_URL":       d.gh.URL,
+		"GITHUB_TOKEN":          d.gh.Token,
+		"IDP_GITHUB_SYNC_HOOKS": "true", // the fake GitHub has the hooks (acctest turns this off)
+		"IDP_REGISTRY_HOST":     os.Getenv("IDP_STACK_REGISTRY_HOST"),
+		"IDP_REGISTRY_PROJECT":  registryProject,
+		"IDP_WEBHOOK_BASE_URL":  os.Getenv("IDP_STACK_TRAEFIK_URL"),
 	} {
 		os.Setenv(k, v)
 	}
