@@ -251,8 +251,8 @@ func TestTiming_pinWithRunsQueued(t *testing.T) {
 	c.w.Write(c.config(1))
 	cleanup(t, c.w)
 	c.w.Apply()
-	pin := c.deploymentCommit()
 	c.servedNewest()
+	pin := c.deploymentCommit()
 
 	building := c.push("v1")
 	c.waitRun(building, "Running")

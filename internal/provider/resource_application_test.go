@@ -478,7 +478,8 @@ func restartedFor(t *testing.T, p, a, version string) resource.TestCheckFunc {
 }
 
 // checkDeployRBAC: an application's deploy identity may write its own
-// Deployment, routes and release record, by name, and nothing else.
+// Deployment, routes and release record, by name, and create runs in its
+// project, and nothing else.
 func checkDeployRBAC(t *testing.T, p, a string, domains []string) resource.TestCheckFunc {
 	sa := render.DeployServiceAccount(p, a)
 	cases := []sar{
@@ -493,7 +494,12 @@ func checkDeployRBAC(t *testing.T, p, a string, domains []string) resource.TestC
 		{sa, p, "traefik.io", "ingressroutes", render.IngressRoute(p, a, "evil.example.org"), "patch", false},
 		{sa, p, "traefik.io", "ingressroutes", "", "create", false},
 		{sa, p, "argoproj.io", "workflowtaskresults", "", "create", true},
-		{sa, p, "argoproj.io", "workflows", "", "create", false},
+		// A run from an older template resubmits its commit (the deploy gate);
+		// nothing else about runs.
+		{sa, p, "argoproj.io", "workflows", "", "create", true},
+		{sa, p, "argoproj.io", "workflows", "", "delete", false},
+		{sa, p, "argoproj.io", "workflows", "", "patch", false},
+		{sa, "default", "argoproj.io", "workflows", "", "create", false},
 		{sa, p, "", "secrets", "", "get", false},
 		{sa, p, "", "secrets", render.GitHubAccessSecret(p), "get", false},
 		{sa, p, "", "services", render.Service(a), "patch", false},
