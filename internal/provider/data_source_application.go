@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -157,7 +158,14 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 	m.BranchHead, m.UpToDate = types.StringNull(), types.BoolNull()
 	owner, repo := render.ParseEventSourceRepo(get("argoproj.io/v1alpha1", "EventSource", render.EventSource(p, a)), p, a)
 	head, err := d.data.branchHead(ctx, owner, repo, m.Branch.ValueString())
-	if err != nil {
+	var gone branchNotFound
+	switch {
+	case errors.As(err, &gone):
+		// A deleted branch: nothing builds until it is pushed again, and
+		// what runs stays; the rest of the application still reads.
+		resp.Diagnostics.AddWarning("Branch not found on GitHub", err.Error()+
+			"; branch_head and up_to_date are null, and CI builds again once the branch is pushed.")
+	case err != nil:
 		resp.Diagnostics.AddError("Reading the branch head from GitHub", err.Error())
 		return
 	}

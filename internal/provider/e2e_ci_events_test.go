@@ -84,6 +84,7 @@ func TestAccE2E_forcePushTagAndDeletion(t *testing.T) {
 						t.Fatalf("the stand-in did not force-push B: %s", d.Body)
 					}
 					waitServing(t, ns, domain, "B", start)
+					waitBuild(t, ns, shaB, "Succeeded") // B serves before its record step ends
 					t.Logf("tag and force push -> B serving: %s", time.Since(start).Round(time.Second))
 					if got, want := runCommits(t, ns), []string{shaA, shaB}; strings.Join(got, " ") != strings.Join(want, " ") {
 						t.Fatalf("runs for commits %v, want A's (build on create) and B's only: the tag started a run", got)

@@ -148,7 +148,7 @@ func githubError(err error, resp *github.Response, tok tokenSource, owner, repo,
 		return fmt.Errorf("the GitHub token lacks access to %s/%s (403): %s (token: %s)", owner, repo, msg, tok)
 	case http.StatusNotFound:
 		if branch != "" {
-			return fmt.Errorf("branch %q not found in %s/%s", branch, owner, repo)
+			return branchNotFound{fmt.Sprintf("branch %q not found in %s/%s", branch, owner, repo)}
 		}
 		return fmt.Errorf("repository %s/%s not found, or the GitHub token cannot see it (token: %s)", owner, repo, tok)
 	}
@@ -159,3 +159,9 @@ func githubError(err error, resp *github.Response, tok tokenSource, owner, repo,
 	}
 	return fmt.Errorf("GitHub: %s", msg)
 }
+
+// branchNotFound is GitHub's 404 for a branch of a repository it shows: a
+// deleted branch, which the data source reports without failing.
+type branchNotFound struct{ msg string }
+
+func (e branchNotFound) Error() string { return e.msg }
