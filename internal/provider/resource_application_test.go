@@ -99,8 +99,11 @@ func simulateCI(t *testing.T, project, app, commit string) {
 		if !ok {
 			continue
 		}
-		if res["action"] == "get" {
-			continue // the rollout wait: waitDeploymentImage below
+		switch res["action"] {
+		case "get":
+			continue // the gate (this run is current) and the rollout wait: waitDeploymentImage below
+		case "create":
+			continue // the gate's resubmit, which a current run skips
 		}
 		if res["action"] != "apply" {
 			t.Fatalf("deploy step action %v, want apply", res["action"])
