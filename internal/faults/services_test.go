@@ -108,7 +108,8 @@ func TestFaultServices_apiServer(t *testing.T) {
 	t.Parallel()
 	s := acctest.StartAPIServer(t)
 	p := acctest.Name("f-kube")
-	w := acctest.NewTofu(t, "KUBECONFIG="+s.Kubeconfig, "KUBE_CONFIG_PATH="+s.Kubeconfig)
+	// The private API server runs no Argo Events controller to wait for.
+	w := acctest.NewTofu(t, "KUBECONFIG="+s.Kubeconfig, "KUBE_CONFIG_PATH="+s.Kubeconfig, "IDP_WAIT_FOR_CI=false")
 	// Applications without a commit: this cluster runs no controllers
 	// that would roll a Deployment out.
 	config := hclProject(t, p)

@@ -333,8 +333,10 @@ output "skipped" {
 	}
 	found := time.Since(start)
 	t.Logf("generated configuration:\n%s", generated)
+	// Attributes are aligned as tofu fmt does: any run of spaces before "=".
 	for _, want := range []string{`identity = {`, `project = idp_project.` + f.ours + `.name`, `databases = [idp_database.` + f.ours + `_cache]`} {
-		if !strings.Contains(generated, want) {
+		name, value, _ := strings.Cut(want, " = ")
+		if !regexp.MustCompile(regexp.QuoteMeta(name) + ` +` + regexp.QuoteMeta("= "+value)).MatchString(generated) {
 			t.Errorf("the generated configuration lacks %q", want)
 		}
 	}
