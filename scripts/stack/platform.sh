@@ -21,6 +21,9 @@ ARGOEXEC_IMAGE=quay.io/argoproj/argoexec:v3.7.3
 ARGO_EVENTS_IMAGE=quay.io/argoproj/argo-events:v1.9.11
 NATS_STREAMING_IMAGE=nats-streaming:0.25.6
 NATS_EXPORTER_IMAGE=natsio/prometheus-nats-exporter:0.12.0
+# The JetStream EventBus (scripts/stack/images/debian_images.go).
+NATS_IMAGE=nats:2.9.10
+NATS_RELOADER_IMAGE=idpkit/nats-config-reloader:1.35
 
 # module_dir <tools dir> <module>: where the Go module cache holds a tool's
 # module (its manifests and CRDs are read from there, never copied).
@@ -143,9 +146,9 @@ data:
       jetstream:
         versions:
         - version: latest
-          natsImage: nats:2.10.29
+          natsImage: $NATS_IMAGE
           metricsExporterImage: $NATS_EXPORTER_IMAGE
-          configReloaderImage: natsio/nats-server-config-reloader:0.14.0
+          configReloaderImage: $NATS_RELOADER_IMAGE
           startCommand: /nats-server
 ---
 apiVersion: apps/v1

@@ -98,3 +98,52 @@ func mysqlImage() Image {
 		},
 		Config{Cmd: []string{"mariadbd"}, ExposedPorts: []string{"3306/tcp"}})
 }
+
+// natsImage is the JetStream EventBus's server (argo-events runs its
+// controller config's startCommand, /nats-server, with --config).
+// Upstream (docker library nats 2.9, scratch): /nats-server, ENTRYPOINT
+// ["/nats-server"], CMD ["--config", "nats-server.conf"], EXPOSE 4222
+// 6222 8222. Built from Debian's nats-server (with JetStream); the tag is
+// its version. The container runs as root, as upstream's: the data volume
+// at /data/jetstream needs no chown.
+func natsImage() Image {
+	return Image{
+		Short: "nats",
+		Name:  "docker.io/library/nats:2.9.10",
+		Files: []File{
+			{Path: "/", Src: Source{Debian: &Debian{Packages: []string{"nats-server"}, VersionPrefix: "2.9.10-"}}},
+			{Path: "/nats-server", Src: Source{Link: "usr/sbin/nats-server"}},
+			{Path: "/tmp", Mode: dir | 0o1777},
+		},
+		Config: Config{
+			Entrypoint:   []string{"/nats-server"},
+			Cmd:          []string{"--config", "nats-server.conf"},
+			ExposedPorts: []string{"4222/tcp", "6222/tcp", "8222/tcp"},
+		},
+	}
+}
+
+// natsReloaderImage is the JetStream EventBus's "reloader" container:
+// files/nats-config-reloader.sh run by Debian's busybox. Upstream's
+// (natsio/nats-server-config-reloader, from github.com/nats-io/nack) is
+// not on the Go module proxy, so it cannot be built here; this does the
+// same job (SIGHUP nats-server when its config changes) by polling. Named
+// for what it is; the tag is busybox's version.
+func natsReloaderImage() Image {
+	files := []File{
+		{Path: "/", Src: Source{Debian: &Debian{Packages: []string{"busybox"}, VersionPrefix: "1:1.35."}}},
+		{Path: "/usr/local/bin/nats-config-reloader", Mode: 0o755, Src: Source{Data: embedded("nats-config-reloader.sh")}},
+	}
+	for _, a := range []string{"sh", "cat", "dirname", "md5sum", "sleep", "kill", "echo"} {
+		files = append(files, File{Path: "/bin/" + a, Src: Source{Link: "busybox"}})
+	}
+	return Image{
+		Short: "nats-reloader",
+		Name:  "docker.io/idpkit/nats-config-reloader:1.35",
+		Files: files,
+		Config: Config{
+			Entrypoint: []string{"/usr/local/bin/nats-config-reloader"},
+			Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
+		},
+	}
+}

@@ -463,7 +463,8 @@ func TestHtpasswd(t *testing.T) {
 
 func TestControllerConfig(t *testing.T) {
 	c := argoEventsControllerConfig(Images())
-	for _, want := range []string{"version: 0.22.1", "natsStreamingImage: nats-streaming:0.25.6", "metricsExporterImage: natsio/prometheus-nats-exporter:0.12.0", "jetstream:"} {
+	for _, want := range []string{"version: 0.22.1", "natsStreamingImage: nats-streaming:0.25.6", "metricsExporterImage: natsio/prometheus-nats-exporter:0.12.0", "jetstream:",
+		"natsImage: nats:2.9.10", "configReloaderImage: idpkit/nats-config-reloader:1.35"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("controller config lacks %q:\n%s", want, c)
 		}

@@ -33,7 +33,7 @@
 //	--registry host:port  push to this registry over plain HTTP (waits up to --wait for it to answer)
 //	--cache dir           image cache (default ${IDP_CACHE_DIR:-~/.cache/terraform-provider-idp}/images)
 //	--only a,b            only these images: short name (pause, argoexec, argo-events, nats-streaming,
-//	                      nats-exporter, kaniko, redis, postgres, mysql), upstream name or repository path
+//	                      nats-exporter, nats, nats-reloader, kaniko, redis, postgres, mysql), upstream name or repository path
 //	--tool tool=dir       take a tool's binaries from dir instead of `scripts/tools.sh --path tool`
 //	--root dir            repository root (default: found from the working directory)
 //
@@ -359,12 +359,11 @@ func lock(p string) (func(), error) {
 
 // argoEventsControllerConfig is the argo-events controller's
 // controller-config.yaml (the controller reads
-// /etc/argo-events/controller-config.yaml) pointing the native NATS EventBus
-// at the images built here. argo-events v1.9.11 always asks for STAN version
+// /etc/argo-events/controller-config.yaml) pointing the EventBus at the
+// images built here. argo-events v1.9.11 always asks for STAN version
 // "0.22.1" (installer/nats.go defaultSTANVersion), whatever the server's
-// real version; its ValidateConfig also requires a jetstream version, whose
-// images (upstream's defaults) are not built here: a JetStream EventBus
-// would not start.
+// real version. The JetStream version is "latest", the name every
+// upstream install has, which the provider's EventBus asks for.
 func argoEventsControllerConfig(imgs []Image) string {
 	short := func(s string) string {
 		for _, im := range imgs {
@@ -384,9 +383,9 @@ func argoEventsControllerConfig(imgs []Image) string {
   jetstream:
     versions:
     - version: latest
-      natsImage: nats:2.10.29
-      metricsExporterImage: natsio/prometheus-nats-exporter:0.14.0
-      configReloaderImage: natsio/nats-server-config-reloader:0.14.0
+      natsImage: ` + short("nats") + `
+      metricsExporterImage: ` + short("nats-exporter") + `
+      configReloaderImage: ` + short("nats-reloader") + `
       startCommand: /nats-server
 `
 }

@@ -10,6 +10,7 @@ import (
 //   - kaniko-nsswitch.conf: kaniko v1.23.2 files/nsswitch.conf (Apache-2.0)
 //   - passwd, group: the accounts of gcr.io/distroless/static (root, nobody, nonroot)
 //   - redis-, postgres-, mysql-entrypoint.sh, my.cnf: the database images' (debian_images.go)
+//   - nats-config-reloader.sh: the JetStream EventBus's reloader (debian_images.go)
 //
 //go:embed files
 var files embed.FS
@@ -129,6 +130,7 @@ func Images() []Image {
 				ExposedPorts: []string{"7777/tcp"},
 			},
 		},
+		natsImage(), natsReloaderImage(),
 		{
 			// Upstream: kaniko v1.23.2 deploy/Dockerfile, target
 			// kaniko-executor, minus the cloud credential helpers
