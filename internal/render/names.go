@@ -44,9 +44,24 @@ func GitHubAccessVaultPath(p string) string { return p + "-github-access" }
 // contract does not fix it; this follows the GitHub access path's pattern.
 func RegistryVaultPath(p string) string { return p + "-registry" }
 
-// EventBusStatefulSet is the StatefulSet Argo Events (v1.9, native NATS)
-// runs the EventBus in (installer/nats.go: "eventbus-<EventBus>-stan").
-func EventBusStatefulSet(p string) string { return "eventbus-" + EventBus(p) + "-stan" }
+// EventBusStatefulSet is the StatefulSet Argo Events (v1.9) runs the
+// EventBus of type typ in (installer/nats.go: "eventbus-<EventBus>-stan",
+// installer/jetstream.go: "eventbus-<EventBus>-js").
+func EventBusStatefulSet(p, typ string) string {
+	if typ == EventBusJetStream {
+		return "eventbus-" + EventBus(p) + "-js"
+	}
+	return "eventbus-" + EventBus(p) + "-stan"
+}
+
+// IsEventBusVolumeClaim says whether a claim of project p is a JetStream
+// EventBus replica's store (installer/jetstream.go: claim template
+// "eventbus-<EventBus>-js-vol", so "<template>-<StatefulSet>-<ordinal>"):
+// undelivered events, not the project's data.
+func IsEventBusVolumeClaim(p, claim string) bool {
+	sts := EventBusStatefulSet(p, EventBusJetStream)
+	return strings.HasPrefix(claim, sts+"-vol-"+sts+"-")
+}
 
 // EventsDeploymentSelector selects the Deployment the Argo Events
 // controller (v1.9) runs an EventSource or Sensor (kind) called name in:
@@ -80,7 +95,8 @@ const (
 	revisionHashMax    = 10
 	statefulSetNameMax = dnsLabelMax - len("-") - revisionHashMax
 	// MaxProjectName keeps every name derived from a project name valid.
-	// The tightest is the EventBus StatefulSet (EventBusStatefulSet).
+	// The tightest is the native NATS EventBus StatefulSet
+	// (EventBusStatefulSet; JetStream's is shorter).
 	MaxProjectName = statefulSetNameMax - len("eventbus--ci-eventbus-stan")
 )
 

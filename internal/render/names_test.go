@@ -113,7 +113,8 @@ func TestNamesOfWhatRuns(t *testing.T) {
 	for _, c := range []struct{ p, name, want string }{
 		{"shop", DatabaseStatefulSet("shop", "orders"), "orders"},
 		{"shop", DatabaseStatefulSet("shop", "a-db"), "a-db"},
-		{"shop", EventBusStatefulSet("shop"), ""},
+		{"shop", EventBusStatefulSet("shop", EventBusNATS), ""},
+		{"shop", EventBusStatefulSet("shop", EventBusJetStream), ""},
 		{"shop", DatabaseStatefulSet("other", "orders"), ""},
 		{"shop", "shop-db", ""},
 		{"shop", "shop--db", ""},

@@ -8,6 +8,20 @@ import (
 
 // Parsers of a project's live objects: the inverse of ProjectObjects.
 
+// ParseEventBus reads the EventBus's type, replicas and (JetStream) volume
+// size; zero values where the live object has none (replicas: Argo
+// Events' default is 3, volume size: none, an emptyDir store).
+func ParseEventBus(bus *unstructured.Unstructured) (typ string, replicas int64, volumeSize string) {
+	if js, ok, _ := unstructured.NestedMap(bus.Object, "spec", "jetstream"); ok {
+		replicas, _, _ = unstructured.NestedInt64(js, "replicas")
+		volumeSize, _, _ = unstructured.NestedString(js, "persistence", "volumeSize")
+		return EventBusJetStream, replicas, volumeSize
+	}
+	// The old chart's (and any other) bus: native NATS.
+	replicas, _, _ = unstructured.NestedInt64(bus.Object, "spec", "nats", "native", "replicas")
+	return EventBusNATS, replicas, ""
+}
+
 func ParseAllowedNamespaces(np *unstructured.Unstructured) []string {
 	var out []string
 	rules, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")

@@ -9,15 +9,17 @@ import (
 
 func testProject() Project {
 	return Project{
-		Name:              "shop",
-		EventBusReplicas:  3,
-		Labels:            map[string]string{"team": "web"},
-		Annotations:       map[string]string{"owner": "web@example.com"},
-		Isolation:         true,
-		AllowedNamespaces: []string{"argo-events", "traefik"},
-		GitHubAccess:      VaultSecret{Mount: "idp", Path: GitHubAccessVaultPath("shop")},
-		Registry:          VaultSecret{Mount: "idp", Path: RegistryVaultPath("shop")},
-		RegistryHost:      "harbor.example.com",
+		Name:               "shop",
+		EventBusType:       EventBusJetStream,
+		EventBusReplicas:   3,
+		EventBusVolumeSize: "1Gi",
+		Labels:             map[string]string{"team": "web"},
+		Annotations:        map[string]string{"owner": "web@example.com"},
+		Isolation:          true,
+		AllowedNamespaces:  []string{"argo-events", "traefik"},
+		GitHubAccess:       VaultSecret{Mount: "idp", Path: GitHubAccessVaultPath("shop")},
+		Registry:           VaultSecret{Mount: "idp", Path: RegistryVaultPath("shop")},
+		RegistryHost:       "harbor.example.com",
 	}
 }
 
@@ -86,15 +88,72 @@ func TestProjectObjects_readyDockerConfig(t *testing.T) {
 // stays within 63 characters. One more character and it does not.
 func TestMaxProjectName(t *testing.T) {
 	p := strings.Repeat("p", MaxProjectName)
-	if n := len(EventBusStatefulSet(p) + "-" + "4294967295"); n != 63 {
+	if n := len(EventBusStatefulSet(p, EventBusNATS) + "-" + "4294967295"); n != 63 {
 		t.Fatalf("longest revision hash label is %d characters, want exactly 63", n)
 	}
-	if sts := EventBusStatefulSet("shop"); sts != "eventbus-shop-ci-eventbus-stan" {
+	if sts := EventBusStatefulSet("shop", EventBusNATS); sts != "eventbus-shop-ci-eventbus-stan" {
 		t.Errorf("EventBus StatefulSet = %s", sts)
+	}
+	if sts := EventBusStatefulSet("shop", EventBusJetStream); sts != "eventbus-shop-ci-eventbus-js" {
+		t.Errorf("JetStream EventBus StatefulSet = %s", sts)
+	}
+	if n := len(EventBusStatefulSet(p, EventBusJetStream)); n >= len(EventBusStatefulSet(p, EventBusNATS)) {
+		t.Errorf("JetStream's StatefulSet name (%d characters) is not the shorter", n)
 	}
 	for _, name := range []string{"eventbus-" + EventBus(p) + "-stan-svc", EventSourceService(p, "a")} {
 		if len(name) > 63 {
 			t.Errorf("%s has %d characters", name, len(name))
+		}
+	}
+}
+
+// New projects get a JetStream bus (project_plan); projects that still run
+// native NATS keep the old chart's spec, and both read back as rendered.
+func TestProjectObjects_eventBus(t *testing.T) {
+	for _, c := range []struct {
+		typ, size, golden string
+		replicas          int64
+	}{
+		{EventBusJetStream, "1Gi", "", 3},
+		{EventBusNATS, "1Gi", "project_eventbus_nats", 5},
+	} {
+		p := testProject()
+		p.EventBusType, p.EventBusReplicas, p.EventBusVolumeSize = c.typ, c.replicas, c.size
+		objs, err := ProjectObjects(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bus *unstructured.Unstructured
+		for _, o := range objs {
+			if o.GetKind() == "EventBus" {
+				bus = o
+			}
+		}
+		if c.golden != "" {
+			golden(t, c.golden, []*unstructured.Unstructured{bus})
+		}
+		typ, replicas, size := ParseEventBus(bus)
+		if c.typ == EventBusNATS {
+			size = c.size // native NATS has no volume
+		}
+		if typ != c.typ || replicas != c.replicas || size != c.size {
+			t.Errorf("%s bus parses as %s, %d replicas, volume %q", c.typ, typ, replicas, size)
+		}
+	}
+	p := testProject()
+	p.EventBusType = "stan"
+	if _, err := ProjectObjects(p); err == nil || !strings.Contains(err.Error(), `"stan"`) {
+		t.Errorf("an unknown EventBus type renders: %v", err)
+	}
+	sts := EventBusStatefulSet("shop", EventBusJetStream)
+	for claim, want := range map[string]bool{
+		"eventbus-shop-ci-eventbus-js-vol-" + sts + "-0": true,
+		"eventbus-shop-ci-eventbus-js-vol-" + sts + "-2": true,
+		"shop-orders-data-shop-orders-db-0":              false,
+		"eventbus-shop-old-ci-eventbus-js-vol-x-0":       false,
+	} {
+		if got := IsEventBusVolumeClaim("shop", claim); got != want {
+			t.Errorf("IsEventBusVolumeClaim(shop, %s) = %v", claim, got)
 		}
 	}
 }
