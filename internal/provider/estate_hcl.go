@@ -172,8 +172,16 @@ func writeProject(ctx context.Context, b *hclwrite.Body, m *projectModel, mount 
 	importBlock(b, "idp_project", label, map[string]string{"name": p})
 	r := b.AppendNewBlock("resource", []string{"idp_project", label}).Body()
 	r.SetAttributeValue("name", cty.StringVal(p))
+	if m.eventBusType() == render.EventBusNATS {
+		r.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment,
+			Bytes: []byte("# Native NATS, as it runs now; \"jetstream\" replaces the bus (docs/guides: EventBus migration).\n")}})
+		r.SetAttributeValue("eventbus_type", cty.StringVal(render.EventBusNATS))
+	}
 	if n := m.EventBusReplicas.ValueInt64(); n != 3 {
 		r.SetAttributeValue("eventbus_replicas", cty.NumberIntVal(n))
+	}
+	if v := m.EventBusVolumeSize.ValueString(); m.eventBusType() == render.EventBusJetStream && v != defaultEventBusVolume {
+		r.SetAttributeValue("eventbus_volume_size", cty.StringVal(v))
 	}
 	if len(m.Labels.Elements()) > 0 {
 		r.SetAttributeValue("labels", mapCty(ctx, m.Labels))

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -44,7 +46,9 @@ type projectResource struct {
 type projectModel struct {
 	ID                    types.String   `tfsdk:"id"`
 	Name                  types.String   `tfsdk:"name"`
+	EventBusType          types.String   `tfsdk:"eventbus_type"`
 	EventBusReplicas      types.Int64    `tfsdk:"eventbus_replicas"`
+	EventBusVolumeSize    types.String   `tfsdk:"eventbus_volume_size"`
 	Labels                types.Map      `tfsdk:"labels"`
 	Annotations           types.Map      `tfsdk:"annotations"`
 	Isolation             types.Bool     `tfsdk:"isolation"`
@@ -82,10 +86,28 @@ func (r *projectResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Validators:    projectNameValidators(),
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
+			"eventbus_type": schema.StringAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "The project's Argo Events EventBus: `jetstream` (NATS JetStream: a volume per replica, " +
+					"user/password auth and TLS that the Argo Events controller generates) or `nats` (native NATS Streaming, " +
+					"what the idp chart made: no auth, events in an emptyDir; end of life since June 2023, deprecated in Argo " +
+					"Events). Unset: `jetstream` for a new project, and an existing or imported project keeps the type it has. " +
+					"Changing it replaces the EventBus in place (the project and its applications stay): pushes that arrive " +
+					"while the new bus starts, about a minute, are not built (see the EventBus migration guide).",
+				Validators:    []validator.String{stringvalidator.OneOf(render.EventBusJetStream, render.EventBusNATS)},
+				PlanModifiers: []planmodifier.String{eventBusTypeDefault{}},
+			},
 			"eventbus_replicas": schema.Int64Attribute{
 				Optional: true, Computed: true, Default: int64default.StaticInt64(3),
 				MarkdownDescription: "NATS replicas of the project's EventBus. Argo Events runs at least 3.",
 				Validators:          []validator.Int64{int64validator.Between(3, 9)},
+			},
+			"eventbus_volume_size": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(defaultEventBusVolume),
+				MarkdownDescription: "Volume of each JetStream EventBus replica (the cluster's default StorageClass), a " +
+					"Kubernetes quantity. It holds events until their Sensor takes them: small. It cannot change on an existing " +
+					"JetStream bus (the claim template is immutable). Ignored by `nats`. Default `" + defaultEventBusVolume + "`.",
+				Validators: []validator.String{quantityValidator{}},
 			},
 			"labels": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
@@ -152,6 +174,14 @@ func (r *projectResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	if req.State.Raw.IsNull() {
 		r.refusePlatformNamespace(plan.Name, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	if !req.State.Raw.IsNull() {
+		var prior projectModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+		checkEventBusChange(&prior, &plan, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -226,6 +256,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 		resp.State.RemoveResource(ctx)
 		return
 	}
+	state.normalizeEventBus()
 	desired := r.desired(ctx, &state, true, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -284,11 +315,14 @@ func (r *projectResource) Delete(ctx context.Context, req resource.DeleteRequest
 			resp.Diagnostics.AddError("Checking for data before delete", err.Error())
 			return
 		}
-		if len(pvcs) > 0 {
-			names := make([]string, len(pvcs))
-			for i, p := range pvcs {
-				names[i] = p.GetName()
+		var names []string
+		for _, p := range pvcs {
+			// The JetStream EventBus's store: undelivered events, not data.
+			if !render.IsEventBusVolumeClaim(state.Name.ValueString(), p.GetName()) {
+				names = append(names, p.GetName())
 			}
+		}
+		if len(names) > 0 {
 			sort.Strings(names)
 			resp.Diagnostics.AddAttributeError(path.Root("delete_data"), "Project holds data",
 				fmt.Sprintf("Namespace %s holds %d PersistentVolumeClaim(s) (%s); deleting the project deletes their volumes. "+
@@ -355,19 +389,27 @@ func (r *projectResource) importModel(ctx context.Context, name string) (m *proj
 	}
 	m = &projectModel{
 		ID: types.StringValue(name), Name: types.StringValue(name),
-		EventBusReplicas: types.Int64Value(3),
-		Labels:           types.MapNull(types.StringType),
-		Annotations:      mapValue(engine.OwnedEntries(ns, "metadata", "annotations")),
-		DeleteData:       types.BoolValue(false),
-		Objects:          types.MapNull(types.StringType),
-		Timeouts:         nullTimeouts(),
+		EventBusReplicas:   types.Int64Value(3),
+		EventBusVolumeSize: types.StringValue(defaultEventBusVolume),
+		Labels:             types.MapNull(types.StringType),
+		Annotations:        mapValue(engine.OwnedEntries(ns, "metadata", "annotations")),
+		DeleteData:         types.BoolValue(false),
+		Objects:            types.MapNull(types.StringType),
+		Timeouts:           nullTimeouts(),
 	}
 	if labels := engine.OwnedEntries(ns, "metadata", "labels"); labels != nil {
 		delete(labels, render.LabelManagedBy)
 		m.Labels = mapValue(labels)
 	}
-	if n, ok, _ := unstructured.NestedInt64(bus.Object, "spec", "nats", "native", "replicas"); ok {
-		m.EventBusReplicas = types.Int64Value(n)
+	// The chart's native NATS bus imports as "nats" and stays so until its
+	// owner sets eventbus_type.
+	typ, replicas, size := render.ParseEventBus(bus)
+	m.EventBusType = types.StringValue(typ)
+	if replicas > 0 {
+		m.EventBusReplicas = types.Int64Value(replicas)
+	}
+	if size != "" {
+		m.EventBusVolumeSize = types.StringValue(size)
 	}
 	m.GitHubAccessVaultPath = r.data.importedVaultPath(get("Secret", "v1", render.GitHubAccessSecret(name)), render.GitHubAccessVaultPath(name))
 	m.RegistryVaultPath = r.data.importedVaultPath(get("Secret", "v1", render.RegistrySecret), render.RegistryVaultPath(name))
@@ -420,9 +462,26 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 		spec, _ := prior.spec(ctx, diags)
 		before, _ = render.ProjectObjects(spec) // without Vault values: only the names matter
 	}
+	switched := prior != nil && prior.eventBusType() != plan.eventBusType()
+	if switched {
+		// Argo Events cannot change an EventBus's type in place (its
+		// admission webhook refuses, and its controller would leave the
+		// old StatefulSet running): delete the bus, with its StatefulSet
+		// and pods (foreground), then apply makes the new one.
+		if err := r.data.Engine.Delete(ctx, eventBusRef(plan.Name.ValueString())); err != nil {
+			diags.AddAttributeError(path.Root("eventbus_type"), "Replacing the EventBus", err.Error())
+			return
+		}
+	}
 	if err := r.data.Engine.Sync(ctx, before, desired); err != nil {
 		diags.AddError("Applying project", err.Error())
 		return
+	}
+	if switched {
+		if err := reconnectEvents(ctx, r.data.Engine, plan.Name.ValueString()); err != nil {
+			diags.AddAttributeError(path.Root("eventbus_type"), "Moving the project's EventSources and Sensors to the new EventBus", err.Error())
+			return
+		}
 	}
 	markCreated(ctx, r.data.Engine, anchor, diags)
 	recordApplied(ctx, r.data.Engine, priv, engine.Known{}, desired)
@@ -458,19 +517,22 @@ func (r *projectResource) desired(ctx context.Context, m *projectModel, refresh 
 // spec converts the model to render's input, reporting whether every
 // value is known (plans of new projects may hold unknowns).
 func (m *projectModel) spec(ctx context.Context, diags *diag.Diagnostics) (render.Project, bool) {
-	known := !m.Name.IsUnknown() && !m.EventBusReplicas.IsUnknown() && !m.Labels.IsUnknown() &&
+	known := !m.Name.IsUnknown() && !m.EventBusType.IsUnknown() && !m.EventBusReplicas.IsUnknown() &&
+		!m.EventBusVolumeSize.IsUnknown() && !m.Labels.IsUnknown() &&
 		!m.Annotations.IsUnknown() && !m.Isolation.IsUnknown() && !m.AllowedNamespaces.IsUnknown() &&
 		!m.GitHubAccessVaultPath.IsUnknown() && !m.RegistryVaultPath.IsUnknown()
 	name := m.Name.ValueString()
 	p := render.Project{
-		Name:              name,
-		EventBusReplicas:  m.EventBusReplicas.ValueInt64(),
-		Labels:            stringMap(ctx, m.Labels, diags),
-		Annotations:       stringMap(ctx, m.Annotations, diags),
-		Isolation:         m.Isolation.ValueBool(),
-		AllowedNamespaces: stringSet(ctx, m.AllowedNamespaces, diags),
-		GitHubAccess:      render.VaultSecret{Path: orDefault(m.GitHubAccessVaultPath, render.GitHubAccessVaultPath(name))},
-		Registry:          render.VaultSecret{Path: orDefault(m.RegistryVaultPath, render.RegistryVaultPath(name))},
+		Name:               name,
+		EventBusType:       m.eventBusType(),
+		EventBusReplicas:   m.EventBusReplicas.ValueInt64(),
+		EventBusVolumeSize: m.EventBusVolumeSize.ValueString(),
+		Labels:             stringMap(ctx, m.Labels, diags),
+		Annotations:        stringMap(ctx, m.Annotations, diags),
+		Isolation:          m.Isolation.ValueBool(),
+		AllowedNamespaces:  stringSet(ctx, m.AllowedNamespaces, diags),
+		GitHubAccess:       render.VaultSecret{Path: orDefault(m.GitHubAccessVaultPath, render.GitHubAccessVaultPath(name))},
+		Registry:           render.VaultSecret{Path: orDefault(m.RegistryVaultPath, render.RegistryVaultPath(name))},
 	}
 	return p, known
 }

@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -105,7 +106,7 @@ func TestAccProject_lifecycle(t *testing.T) {
 				// Someone edits the EventBus by hand: refresh reports the
 				// field, apply heals it.
 				PreConfig: func() {
-					patch := []byte(`{"spec":{"nats":{"native":{"replicas":4}}}}`)
+					patch := []byte(`{"spec":{"jetstream":{"replicas":4}}}`)
 					if _, err := dyn.Resource(eventBusGVR).Namespace(name).Patch(ctx, render.EventBus(name), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
 						t.Fatal(err)
 					}
@@ -265,16 +266,35 @@ func TestAccProject_missingVaultSecret(t *testing.T) {
 	})
 }
 
+// checkEventBusReplicas checks a new project's bus: JetStream, with a
+// volume per replica.
 func checkEventBusReplicas(ctx context.Context, t *testing.T, ns string, want int64) error {
 	_, dyn := acctest.Kube(t)
 	eb, err := dyn.Resource(eventBusGVR).Namespace(ns).Get(ctx, render.EventBus(ns), metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
-	native := eb.Object["spec"].(map[string]any)["nats"].(map[string]any)["native"].(map[string]any)
+	spec := eb.Object["spec"].(map[string]any)
+	js, _ := spec["jetstream"].(map[string]any)
+	size, _, _ := unstructured.NestedString(js, "persistence", "volumeSize")
+	if js == nil || spec["nats"] != nil || js["replicas"] != want || size != "1Gi" || js["version"] != render.JetStreamVersion {
+		return fmt.Errorf("EventBus spec = %v, want jetstream with replicas %d, 1Gi volumes, version %s", spec, want, render.JetStreamVersion)
+	}
+	return nil
+}
+
+// checkNativeEventBus checks a native NATS bus as the old chart made it.
+func checkNativeEventBus(ctx context.Context, t *testing.T, ns string, want int64) error {
+	_, dyn := acctest.Kube(t)
+	eb, err := dyn.Resource(eventBusGVR).Namespace(ns).Get(ctx, render.EventBus(ns), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	spec := eb.Object["spec"].(map[string]any)
+	native, _, _ := unstructured.NestedMap(spec, "nats", "native")
 	// antiAffinity is left to its default (false), which Argo Events drops.
-	if native["replicas"] != want || native["auth"] != "none" || native["antiAffinity"] != nil {
-		return fmt.Errorf("EventBus native = %v, want replicas %d, auth none, no antiAffinity", native, want)
+	if spec["jetstream"] != nil || native["replicas"] != want || native["auth"] != "none" || native["antiAffinity"] != nil {
+		return fmt.Errorf("EventBus spec = %v, want nats.native with replicas %d, auth none, no antiAffinity", spec, want)
 	}
 	return nil
 }
