@@ -128,9 +128,14 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 				// No hash: CI owns the commit. build_on_create deploys the
 				// branch head without a push; GitHub's hook carries the
 				// secret in Vault; the Dockerfile's RUN step found no token.
+				// A new project's EventBus is JetStream: every push below
+				// reaches the Sensor through it.
 				Config: config,
 				Check: func(*terraform.State) error {
 					start := time.Now()
+					if err := jetStreamBusReady(t, project); err != nil {
+						return err
+					}
 					if err := hookSignsWithVault(t, gh, owner, repo, project); err != nil {
 						return err
 					}
@@ -255,6 +260,50 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 			},
 		},
 	})
+}
+
+// jetStreamBusReady waits until project's EventBus, which must be
+// JetStream, has every replica ready, and logs how long after the bus was
+// created its last replica became ready.
+func jetStreamBusReady(t *testing.T, project string) error {
+	t.Helper()
+	ctx := context.Background()
+	cs, dyn := acctest.Kube(t)
+	ns := render.Namespace(project)
+	bus, err := dyn.Resource(eventBusGVR).Namespace(ns).Get(ctx, render.EventBus(project), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if typ, _, _ := render.ParseEventBus(bus); typ != render.EventBusJetStream {
+		return fmt.Errorf("a new project's EventBus is %s, want %s", typ, render.EventBusJetStream)
+	}
+	sts := render.EventBusStatefulSet(project, render.EventBusJetStream)
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(2 * time.Second) {
+		s, err := cs.AppsV1().StatefulSets(ns).Get(ctx, sts, metav1.GetOptions{})
+		if err == nil && s.Spec.Replicas != nil && s.Status.ReadyReplicas == *s.Spec.Replicas {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("JetStream StatefulSet %s not ready after 3 minutes (err %v)", sts, err)
+		}
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	for _, p := range pods.Items {
+		if !strings.HasPrefix(p.Name, sts+"-") {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == "Ready" && c.LastTransitionTime.After(last) {
+				last = c.LastTransitionTime.Time
+			}
+		}
+	}
+	t.Logf("JetStream EventBus: all replicas ready %s after the bus was created", last.Sub(bus.GetCreationTimestamp().Time).Round(time.Second))
+	return nil
 }
 
 // hookSignsWithVault waits for GitHub's hook for the application (the

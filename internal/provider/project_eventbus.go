@@ -77,8 +77,8 @@ func checkEventBusChange(prior, plan *projectModel, diags *diag.Diagnostics) {
 	if from != to {
 		diags.AddAttributeWarning(path.Root("eventbus_type"), "EventBus replaced",
 			fmt.Sprintf("Apply deletes project %s's %s EventBus and creates a %s one of the same name, then restarts the "+
-				"project's EventSources and Sensors on it. Pushes that arrive until the new bus runs (about a minute) are "+
-				"not built: push again, or set the application's git.hash, afterwards.", plan.Name.ValueString(), from, to))
+				"project's EventSources and Sensors on it. A push that arrives meanwhile (about a minute) may not be "+
+				"built: redeliver its webhook or push again afterwards.", plan.Name.ValueString(), from, to))
 		return
 	}
 	if to == render.EventBusJetStream && !prior.EventBusVolumeSize.IsNull() &&

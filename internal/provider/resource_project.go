@@ -92,8 +92,9 @@ func (r *projectResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 					"user/password auth and TLS that the Argo Events controller generates) or `nats` (native NATS Streaming, " +
 					"what the idp chart made: no auth, events in an emptyDir; end of life since June 2023, deprecated in Argo " +
 					"Events). Unset: `jetstream` for a new project, and an existing or imported project keeps the type it has. " +
-					"Changing it replaces the EventBus in place (the project and its applications stay): pushes that arrive " +
-					"while the new bus starts, about a minute, are not built (see the EventBus migration guide).",
+					"Changing it replaces the EventBus under the same name (the project and its applications stay) and " +
+					"restarts the project's EventSources and Sensors on the new bus: a push that arrives meanwhile, about a " +
+					"minute, may not be built. See the importing guide, \"Moving the EventBus to JetStream\".",
 				Validators:    []validator.String{stringvalidator.OneOf(render.EventBusJetStream, render.EventBusNATS)},
 				PlanModifiers: []planmodifier.String{eventBusTypeDefault{}},
 			},
