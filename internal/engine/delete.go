@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Delete deletes refs with foreground propagation and waits until every one
@@ -101,4 +103,57 @@ func poll(ctx context.Context, check func() (bool, error)) error {
 		}
 		interval = min(interval*2, 2*time.Second)
 	}
+}
+
+// DeleteReleasing deletes ref like Delete, but first takes finalizer off
+// it: for an object whose controller would hold it back for a reason the
+// caller has dealt with. The other finalizers (foreground deletion) still
+// run, so dependents are gone when it returns.
+func (e *Engine) DeleteReleasing(ctx context.Context, ref Ref, finalizer string) error {
+	ri, err := e.resource(ctx, ref, false)
+	if isMissingKind(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	policy := metav1.DeletePropagationForeground
+	err = ri.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("deleting %s: %w", ref, apiError(err))
+	}
+	for {
+		live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", ref, apiError(err))
+		}
+		var keep []string
+		for _, f := range live.GetFinalizers() {
+			if f != finalizer {
+				keep = append(keep, f)
+			}
+		}
+		if len(keep) == len(live.GetFinalizers()) {
+			break
+		}
+		// The resourceVersion makes it a compare-and-swap: a finalizer
+		// added meanwhile is not dropped unseen.
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+			"finalizers": keep, "resourceVersion": live.GetResourceVersion(),
+		}})
+		_, err = ri.Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+		if err == nil || apierrors.IsNotFound(err) {
+			break
+		}
+		if !apierrors.IsConflict(err) {
+			return fmt.Errorf("releasing %s from finalizer %s: %w", ref, finalizer, apiError(err))
+		}
+	}
+	return e.waitGone(ctx, ref)
 }

@@ -95,6 +95,41 @@ func eventBusRef(p string) engine.Ref {
 	return engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "EventBus", Namespace: render.Namespace(p), Name: render.EventBus(p)}
 }
 
+// eventBusFinalizer is the Argo Events controller's (v1.9
+// reconciler/eventbus): it uninstalls the bus (for JetStream, deletes its
+// claims) and refuses to while an EventSource or Sensor names the bus.
+const eventBusFinalizer = "eventbus-controller"
+
+// replaceEventBus deletes project p's EventBus of type from, so that the
+// apply that follows makes one of the other type under the same name:
+// Argo Events cannot change a bus's type in place (its admission webhook
+// refuses, and its controller would leave the old StatefulSet running).
+// Its controller holds back the deletion while the project's EventSources
+// and Sensors name the bus, which they keep doing (the name does not
+// change) and reconnectEvents then moves them: so the provider takes the
+// finalizer off and deletes a JetStream bus's claims itself. The old
+// StatefulSet and pods are gone (foreground) when it returns.
+func replaceEventBus(ctx context.Context, eng *engine.Engine, p, from string) error {
+	if err := eng.DeleteReleasing(ctx, eventBusRef(p), eventBusFinalizer); err != nil {
+		return err
+	}
+	if from != render.EventBusJetStream {
+		return nil
+	}
+	ns := render.Namespace(p)
+	claims, err := eng.List(ctx, "v1", "PersistentVolumeClaim", ns, "")
+	if err != nil {
+		return err
+	}
+	var refs []engine.Ref
+	for _, c := range claims {
+		if render.IsEventBusVolumeClaim(p, c.GetName()) {
+			refs = append(refs, engine.Ref{APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespace: ns, Name: c.GetName()})
+		}
+	}
+	return eng.Delete(ctx, refs...)
+}
+
 // reconnectEvents moves project p's EventSources and Sensors to a new
 // EventBus. The Argo Events controller gives their Deployments the bus's
 // address and credentials when it makes them and does not watch the bus:

@@ -2,6 +2,8 @@ package provider_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"testing"
@@ -25,9 +27,10 @@ import (
 // TestAccProject_eventBusImportKeepsNATS: a project whose EventBus the old
 // chart made (native NATS) imports as "nats" and stays so, the bus
 // untouched, while the configuration does not say otherwise; setting
-// eventbus_type = "jetstream" replaces the bus in place, the old
-// StatefulSet goes, and destroy is not stopped by the JetStream bus's
-// volumes. On kwok: only objects matter here.
+// eventbus_type = "jetstream" replaces the bus under the same name, the
+// old StatefulSet goes, the application's EventSource and Sensor
+// Deployments move to the new bus, and back. On kwok: only objects matter
+// here.
 func TestAccProject_eventBusImportKeepsNATS(t *testing.T) {
 	acctest.PreCheck(t)
 	providerTestEnv(t)
@@ -49,6 +52,16 @@ resource "idp_project" "p" {
 %[2]s}
 `, name, extra))
 	}
+	// An application, so that the switch has EventSource and Sensor
+	// Deployments to move (kwok runs their pods).
+	app := `
+resource "idp_application" "app" {
+  project = idp_project.p.name
+  name    = "api"
+  git     = { owner = "myorg", repo = "api", branch = "main" }
+  port    = 8080
+}
+`
 	busUID := func() k8stypes.UID {
 		eb, err := dyn.Resource(eventBusGVR).Namespace(name).Get(ctx, render.EventBus(name), metav1.GetOptions{})
 		if err != nil {
@@ -101,10 +114,17 @@ resource "idp_project" "p" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 			{
+				Config: imported("") + app,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("idp_project.p", plancheck.ResourceActionNoop),
+				}},
+				Check: func(*terraform.State) error { return checkEventsBus(ctx, t, name, "nats") },
+			},
+			{
 				// The owner moves to JetStream: the bus is replaced, the
 				// native StatefulSet goes with the old bus.
 				Config: imported(`  eventbus_type = "jetstream"
-`),
+`) + app,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("idp_project.p", plancheck.ResourceActionUpdate),
 				}},
@@ -113,6 +133,9 @@ resource "idp_project" "p" {
 						return fmt.Errorf("the EventBus was changed in place, not replaced")
 					}
 					if err := checkEventBusReplicas(ctx, t, name, 3); err != nil {
+						return err
+					}
+					if err := checkEventsBus(ctx, t, name, "jetstream"); err != nil {
 						return err
 					}
 					stan := render.EventBusStatefulSet(name, render.EventBusNATS)
@@ -144,9 +167,65 @@ resource "idp_project" "p" {
 				// An existing JetStream bus's volumes cannot change.
 				Config: imported(`  eventbus_type        = "jetstream"
   eventbus_volume_size = "2Gi"
-`),
+`) + app,
 				ExpectError: regexp.MustCompile(`(?s)eventbus_volume_size.*volumes of 1Gi`),
+			},
+			{
+				// And back: the JetStream bus's claims go with it.
+				Config: imported(`  eventbus_type = "nats"
+`) + app,
+				Check: func(*terraform.State) error {
+					if err := checkNativeEventBus(ctx, t, name, 3); err != nil {
+						return err
+					}
+					claims, err := cs.CoreV1().PersistentVolumeClaims(name).List(ctx, metav1.ListOptions{})
+					if err != nil {
+						return err
+					}
+					for _, c := range claims.Items {
+						if render.IsEventBusVolumeClaim(name, c.Name) && c.DeletionTimestamp == nil {
+							return fmt.Errorf("claim %s of the JetStream bus is left", c.Name)
+						}
+					}
+					return checkEventsBus(ctx, t, name, "nats")
+				},
 			},
 		},
 	})
+}
+
+// checkEventsBus checks that the project's EventSource and Sensor
+// Deployments (the Argo Events controller's) run on a bus whose config
+// has key (the bus config's "nats" or "jetstream"), within a minute.
+func checkEventsBus(ctx context.Context, t *testing.T, project, key string) error {
+	cs, _ := acctest.Kube(t)
+	var why string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		why = ""
+		for _, label := range []string{"eventsource-name", "sensor-name"} {
+			deps, err := cs.AppsV1().Deployments(project).List(ctx, metav1.ListOptions{LabelSelector: label})
+			if err != nil {
+				return err
+			}
+			if len(deps.Items) == 0 {
+				why += "no Deployment labelled " + label + "; "
+			}
+			for _, d := range deps.Items {
+				var cfg map[string]any
+				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+					if e.Name == "EVENTBUS_CONFIG" {
+						b, _ := base64.StdEncoding.DecodeString(e.Value)
+						_ = json.Unmarshal(b, &cfg)
+					}
+				}
+				if cfg[key] == nil {
+					why += fmt.Sprintf("Deployment %s runs on bus config %v; ", d.Name, cfg)
+				}
+			}
+		}
+		if why == "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("EventSource and Sensor not on the %s bus after a minute: %s", key, why)
 }

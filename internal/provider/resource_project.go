@@ -465,11 +465,7 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 	}
 	switched := prior != nil && prior.eventBusType() != plan.eventBusType()
 	if switched {
-		// Argo Events cannot change an EventBus's type in place (its
-		// admission webhook refuses, and its controller would leave the
-		// old StatefulSet running): delete the bus, with its StatefulSet
-		// and pods (foreground), then apply makes the new one.
-		if err := r.data.Engine.Delete(ctx, eventBusRef(plan.Name.ValueString())); err != nil {
+		if err := replaceEventBus(ctx, r.data.Engine, plan.Name.ValueString(), prior.eventBusType()); err != nil {
 			diags.AddAttributeError(path.Root("eventbus_type"), "Replacing the EventBus", err.Error())
 			return
 		}
