@@ -283,3 +283,45 @@ func (c *ciApp) deploymentCommit() string {
 	c.t.Helper()
 	return render.ImageTag(render.ContainerImage(c.deployment(), render.Deployment("app")))
 }
+
+// TestTiming_pushBurst: ten pushes in quick succession, five times. The
+// Sensor starts their runs at once, and the mutex takes runs created in
+// the same second in any order; each run builds only while its commit is
+// the branch head. So the newest push serves and stays served once every
+// run has ended, and the release record names it.
+func TestTiming_pushBurst(t *testing.T) {
+	t.Parallel()
+	c := newCIApp(t, "t-burst")
+	c.w.Write(c.config(1))
+	cleanup(t, c.w)
+	c.w.Apply()
+	c.servedNewest()
+	_, dyn := acctest.Kube(t)
+	for rep := 1; rep <= 5; rep++ {
+		start := time.Now()
+		var head string
+		for i := 1; i <= 10; i++ {
+			head = c.push(fmt.Sprintf("r%d-%d", rep, i))
+		}
+		injected(1)
+		newest := c.sent[len(c.sent)-1]
+		c.servedNewest()
+		c.waitRunsDone()
+		if got, err := acctest.Serving(context.Background(), c.domain()); err != nil || got != newest {
+			t.Fatalf("burst %d: once every run ended, %s answers %q (err %v), want the newest push %s", rep, c.domain(), got, err, newest)
+		}
+		if got := c.deploymentCommit(); got != head {
+			t.Fatalf("burst %d: the Deployment runs %s, want the branch head %s", rep, got, head)
+		}
+		cm, err := dyn.Resource(configMapsGVR).Namespace(render.Namespace(c.project)).Get(context.Background(),
+			render.ReleaseConfigMap(c.project, "app"), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := render.ParseReleaseConfigMap(cm); rec != head {
+			t.Fatalf("burst %d: the release record says %s, want the head %s", rep, rec, head)
+		}
+		t.Logf("burst %d: 10 pushes served and settled in %s", rep, time.Since(start).Round(time.Second))
+	}
+	converge(t, c.w, render.Namespace(c.project))
+}
