@@ -94,9 +94,16 @@ func (c *ciApp) push(version string) string {
 // every push up to it is then served (a newer commit contains the older).
 func (c *ciApp) waitServing(version string) {
 	c.t.Helper()
+	c.waitServingWithin(version, 5*time.Minute)
+}
+
+// waitServingWithin waits until the domain answers version, for at most
+// bound.
+func (c *ciApp) waitServingWithin(version string, bound time.Duration) {
+	c.t.Helper()
 	start := time.Now()
 	var last string
-	for time.Since(start) < 5*time.Minute {
+	for time.Since(start) < bound {
 		got, err := acctest.Serving(context.Background(), c.domain())
 		if err == nil && got == version {
 			c.t.Logf("%s serves %s after %s", c.domain(), version, time.Since(start).Round(time.Second))
@@ -324,4 +331,42 @@ func TestTiming_pushBurst(t *testing.T) {
 		t.Logf("burst %d: 10 pushes served and settled in %s", rep, time.Since(start).Round(time.Second))
 	}
 	converge(t, c.w, render.Namespace(c.project))
+}
+
+// catchUpBound is how long a lost push may take to serve: the catch-up
+// (one tick a minute) notes the unbuilt head, starts its run at the next
+// tick, and the run builds and rolls out (render/catchup.go).
+const catchUpBound = 4 * time.Minute
+
+// TestTiming_lostPushes: a push made while the EventSource, the Sensor or
+// the EventBus restarts is refused or dropped, and GitHub never
+// redelivers it. The catch-up runs the branch head within its bound.
+func TestTiming_lostPushes(t *testing.T) {
+	t.Parallel()
+	c := newCIApp(t, "t-lost")
+	c.w.Write(c.config(1))
+	cleanup(t, c.w)
+	c.w.Apply()
+	c.push("right-after-create") // the apply returns once CI listens
+	c.servedNewest()
+	kube, _ := acctest.Kube(t)
+	ns := render.Namespace(c.project)
+	for i, part := range []struct{ name, selector string }{
+		{"EventSource", render.EventsDeploymentSelector("EventSource", render.EventSource(c.project, "app"))},
+		{"Sensor", render.EventsDeploymentSelector("Sensor", render.Sensor(c.project, "app"))},
+		{"EventBus", "eventbus-name=" + render.EventBus(c.project)},
+	} {
+		injected(1)
+		if err := kube.CoreV1().Pods(ns).DeleteCollection(context.Background(), metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: part.selector}); err != nil {
+			t.Fatalf("restarting the %s: %v", part.name, err)
+		}
+		start := time.Now()
+		c.push(fmt.Sprintf("lost-%d", i))
+		c.waitServingWithin(c.sent[len(c.sent)-1], catchUpBound)
+		served(len(c.sent))
+		c.sent = nil
+		t.Logf("a push during a restart of the %s served after %s", part.name, time.Since(start).Round(time.Second))
+	}
+	converge(t, c.w, ns)
 }

@@ -150,6 +150,13 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	objs = append(objs, tmpl)
+	if hasCatchUp(a) {
+		cron, err := catchUp(a, gh)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, cron)
+	}
 	if a.Hash != "" {
 		dep, err := deployment(a, a.Hash)
 		if err != nil {

@@ -1,0 +1,120 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// The level-triggered catch-up. GitHub does not redeliver a push that
+// failed, and a Sensor only sees what is published after it subscribes: a
+// push that arrives while the EventSource, the Sensor or the EventBus
+// restarts is acknowledged or refused, and then gone. So every minute a
+// CronWorkflow compares the branch head (headStep) with the commit the
+// release record names, and runs the head when they differ.
+//
+// A run in flight looks the same as a lost push until it records its
+// commit, so the catch-up notes an unbuilt head first and starts a run for
+// it only when the next tick finds the same head still unbuilt: a push that
+// its own run deploys within a minute never runs twice. It starts a run
+// for a head once (noted as "<sha> submitted"): a head whose build fails
+// waits for the next push. An application that was never built (no
+// commit recorded: build_on_create off and no push yet) is left alone.
+// Pinned and dispatching applications have no catch-up: CI deploys
+// nothing for them.
+const (
+	// CatchUpSchedule is the catch-up's cron schedule: a lost push runs
+	// within two ticks.
+	CatchUpSchedule = "* * * * *"
+	catchUpKey      = "catch-up"
+	// catchUpDeadline bounds one catch-up run (its pods on a busy node).
+	catchUpDeadline = 120
+	// catchUpFieldManager owns the catch-up's note in the release record.
+	catchUpFieldManager = "terraform-provider-idp-catch-up"
+	submittedSuffix     = " submitted"
+)
+
+// hasCatchUp says whether a's objects include the catch-up CronWorkflow.
+func hasCatchUp(a Application) bool { return a.Dispatch == nil && !a.Pinned }
+
+func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error) {
+	p, n := a.Project, a.Name
+	deploySA := DeployServiceAccount(p, n)
+	head := fmt.Sprintf("{{tasks.%s.outputs.result}}", headTask)
+	out := func(name string) string { return "{{tasks.release.outputs.parameters." + name + "}}" }
+	unbuilt := fmt.Sprintf("'%s' != '%s' && '%s' != ''", head, out("commit"), out("commit"))
+	arg := func(v string) map[string]any {
+		return map[string]any{"parameters": []any{map[string]any{"name": "value", "value": v}}}
+	}
+	note := task("note", "note", headTask, "release")
+	note["when"] = fmt.Sprintf("%s && '%s' != '%s' && '%s' != '%s%s'", unbuilt, out("noted"), head, out("noted"), head, submittedSuffix)
+	note["arguments"] = arg(head)
+	submit := task("submit", "submit", headTask, "release")
+	submit["when"] = fmt.Sprintf("%s && '%s' == '%s'", unbuilt, out("noted"), head)
+	submit["arguments"] = arg(head)
+	submitted := task("submitted", "note")
+	submitted["depends"] = "submit.Succeeded" // a plain name would take a skipped submit
+	submitted["arguments"] = arg(head + submittedSuffix)
+
+	noteStep, err := applyStep("note", deploySA, object("v1", "ConfigMap", Namespace(p), ReleaseConfigMap(p, n), nil,
+		map[string]any{"data": map[string]any{catchUpKey: "{{inputs.parameters.value}}"}}))
+	if err != nil {
+		return nil, err
+	}
+	noteStep["inputs"] = map[string]any{"parameters": []any{map[string]any{"name": "value"}}}
+	resource := noteStep["resource"].(map[string]any)
+	flags := resource["flags"].([]any)
+	for i, f := range flags {
+		if strings.HasPrefix(f.(string), "--field-manager=") {
+			flags[i] = "--field-manager=" + catchUpFieldManager
+		}
+	}
+	run, err := yaml.Marshal(BuildWorkflow(p, n, "{{inputs.parameters.value}}").Object)
+	if err != nil {
+		return nil, err
+	}
+	output := func(name, key string) map[string]any {
+		return map[string]any{"name": name, "valueFrom": map[string]any{"jsonPath": "{.data." + key + "}", "default": ""}}
+	}
+	templates := []any{
+		map[string]any{"name": "catch-up", "dag": map[string]any{"tasks": []any{
+			task(headTask, headTask), task("release", "release"), note, submit, submitted,
+		}}},
+		headStep(a, gh),
+		map[string]any{
+			"name": "release", "serviceAccountName": deploySA,
+			"resource": map[string]any{
+				"action": "get",
+				"manifest": fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\n",
+					ReleaseConfigMap(p, n), Namespace(p)),
+			},
+			"outputs": map[string]any{"parameters": []any{output("commit", "commit"), output("noted", catchUpKey)}},
+		},
+		noteStep,
+		map[string]any{
+			"name": "submit", "serviceAccountName": deploySA,
+			"inputs":   map[string]any{"parameters": []any{map[string]any{"name": "value"}}},
+			"resource": map[string]any{"action": "create", "manifest": string(run)},
+		},
+	}
+	return object("argoproj.io/v1alpha1", "CronWorkflow", Namespace(p), CatchUpCronWorkflow(p, n), nil, map[string]any{
+		"spec": map[string]any{
+			"schedules":                  []any{CatchUpSchedule},
+			"concurrencyPolicy":          "Forbid",
+			"startingDeadlineSeconds":    int64(30),
+			"successfulJobsHistoryLimit": int64(1),
+			"failedJobsHistoryLimit":     int64(1),
+			"workflowSpec": map[string]any{
+				// The agent (the head check) runs as the executor.
+				"serviceAccountName":    ExecutorServiceAccount(p),
+				"entrypoint":            "catch-up",
+				"activeDeadlineSeconds": int64(catchUpDeadline),
+				"ttlStrategy":           map[string]any{"secondsAfterSuccess": int64(60), "secondsAfterFailure": int64(workflowTTLAfterFailure)},
+				"podGC":                 map[string]any{"strategy": "OnPodSuccess"},
+				"templates":             templates,
+			},
+		},
+	}), nil
+}
