@@ -426,6 +426,10 @@ func (r *applicationResource) firstBuild(ctx context.Context, m *applicationMode
 	if err == nil {
 		_, err = r.data.Engine.Create(ctx, render.BuildWorkflow(m.Project.ValueString(), m.Name.ValueString(), head))
 	}
+	if err == nil {
+		// The catch-up takes over should this run not deploy.
+		err = r.data.Engine.ApplyAs(ctx, render.CatchUpFieldManager, render.CatchUpNote(m.Project.ValueString(), m.Name.ValueString(), head))
+	}
 	if err != nil {
 		diags.AddAttributeWarning(path.Root("build_on_create"), "First build not started",
 			err.Error()+". The application is created; the next push to the branch builds it.")

@@ -20,8 +20,10 @@ import (
 // it only when the next tick finds the same head still unbuilt: a push that
 // its own run deploys within a minute never runs twice. It starts a run
 // for a head once (noted as "<sha> submitted"): a head whose build fails
-// waits for the next push. An application that was never built (no
-// commit recorded: build_on_create off and no push yet) is left alone.
+// waits for the next push. An application with no commit recorded is
+// left alone unless tofu started its first build (build_on_create, which
+// notes that commit: CatchUpNote): with build_on_create off, nothing
+// builds before the first push.
 // Pinned and dispatching applications have no catch-up: CI deploys
 // nothing for them.
 const (
@@ -31,10 +33,21 @@ const (
 	catchUpKey      = "catch-up"
 	// catchUpDeadline bounds one catch-up run (its pods on a busy node).
 	catchUpDeadline = 120
-	// catchUpFieldManager owns the catch-up's note in the release record.
-	catchUpFieldManager = "terraform-provider-idp-catch-up"
+	// CatchUpFieldManager owns the catch-up's note in the release record.
+	CatchUpFieldManager = "terraform-provider-idp-catch-up"
 	submittedSuffix     = " submitted"
 )
+
+// CatchUpNote is what tofu applies to the release ConfigMap, as
+// CatchUpFieldManager, when it starts application n's first build of
+// commit: the catch-up counts that run as its own (it does not start
+// another), and should a newer head stay unbuilt (a push right after the
+// create supersedes the run, and the Sensor missed that push), it builds
+// the head.
+func CatchUpNote(p, n, commit string) *unstructured.Unstructured {
+	return object("v1", "ConfigMap", Namespace(p), ReleaseConfigMap(p, n), nil,
+		map[string]any{"data": map[string]any{catchUpKey: commit + submittedSuffix}})
+}
 
 // hasCatchUp says whether a's objects include the catch-up CronWorkflow.
 func hasCatchUp(a Application) bool { return a.Dispatch == nil && !a.Pinned }
@@ -44,7 +57,7 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	deploySA := DeployServiceAccount(p, n)
 	head := fmt.Sprintf("{{tasks.%s.outputs.result}}", headTask)
 	out := func(name string) string { return "{{tasks.release.outputs.parameters." + name + "}}" }
-	unbuilt := fmt.Sprintf("'%s' != '%s' && '%s' != ''", head, out("commit"), out("commit"))
+	unbuilt := fmt.Sprintf("'%s' != '%s' && ('%s' != '' || '%s' != '')", head, out("commit"), out("commit"), out("noted"))
 	arg := func(v string) map[string]any {
 		return map[string]any{"parameters": []any{map[string]any{"name": "value", "value": v}}}
 	}
@@ -68,7 +81,7 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	flags := resource["flags"].([]any)
 	for i, f := range flags {
 		if strings.HasPrefix(f.(string), "--field-manager=") {
-			flags[i] = "--field-manager=" + catchUpFieldManager
+			flags[i] = "--field-manager=" + CatchUpFieldManager
 		}
 	}
 	run, err := yaml.Marshal(BuildWorkflow(p, n, "{{inputs.parameters.value}}").Object)
