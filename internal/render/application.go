@@ -504,8 +504,7 @@ func DeployGeneration(a Application) (string, error) {
 // ReleaseGate is what tofu applies, under a field manager of its own, to the release
 // ConfigMap: the generation of the deploy steps runs may take.
 func ReleaseGate(a Application, generation string) *unstructured.Unstructured {
-	return object("v1", "ConfigMap", Namespace(a.Project), ReleaseConfigMap(a.Project, a.Name), nil,
-		map[string]any{"data": map[string]any{releaseGateKey: generation}})
+	return releaseConfigMap(a.Project, a.Name, map[string]any{releaseGateKey: generation})
 }
 
 func deployGate(a Application, serviceAccount string, tasks, templates []any) ([]any, []any) {
@@ -739,9 +738,21 @@ func applyStep(name, serviceAccount string, obj *unstructured.Unstructured) (map
 // of the objects tofu diffs: a plan made while a run is between its rollout
 // and its record step must not show a change.
 func ReleaseRecord(a Application, commit string) *unstructured.Unstructured {
-	return object("v1", "ConfigMap", Namespace(a.Project), ReleaseConfigMap(a.Project, a.Name), nil,
-		map[string]any{"data": map[string]any{"commit": commit}})
+	return releaseConfigMap(a.Project, a.Name, map[string]any{releaseCommitKey: commit})
 }
+
+const releaseCommitKey = "commit"
+
+// releaseConfigMap is the part of application n's release ConfigMap one
+// writer owns: CI's record step, tofu's gate, the catch-up. Argo reads it
+// into the catch-up's parameters (configMapKeyRef), and only from
+// ConfigMaps with its label.
+func releaseConfigMap(p, n string, data map[string]any) *unstructured.Unstructured {
+	return object("v1", "ConfigMap", Namespace(p), ReleaseConfigMap(p, n),
+		map[string]string{argoConfigMapType: "Parameter"}, map[string]any{"data": data})
+}
+
+const argoConfigMapType = "workflows.argoproj.io/configmap-type"
 
 // ParseReleaseConfigMap is the commit a release ConfigMap records ("" when
 // none).
@@ -749,7 +760,7 @@ func ParseReleaseConfigMap(cm *unstructured.Unstructured) string {
 	if cm == nil {
 		return ""
 	}
-	commit, _, _ := unstructured.NestedString(cm.Object, "data", "commit")
+	commit, _, _ := unstructured.NestedString(cm.Object, "data", releaseCommitKey)
 	return commit
 }
 

@@ -31,8 +31,9 @@ const (
 	// within two ticks.
 	CatchUpSchedule = "* * * * *"
 	catchUpKey      = "catch-up"
-	// catchUpDeadline bounds one catch-up run (its pods on a busy node).
-	catchUpDeadline = 120
+	// catchUpDeadline bounds one catch-up run (its pods on a busy node);
+	// the ticks it overlaps are skipped (Forbid).
+	catchUpDeadline = 300
 	// CatchUpFieldManager owns the catch-up's note in the release record.
 	CatchUpFieldManager = "terraform-provider-idp-catch-up"
 	submittedSuffix     = " submitted"
@@ -45,8 +46,7 @@ const (
 // create supersedes the run, and the Sensor missed that push), it builds
 // the head.
 func CatchUpNote(p, n, commit string) *unstructured.Unstructured {
-	return object("v1", "ConfigMap", Namespace(p), ReleaseConfigMap(p, n), nil,
-		map[string]any{"data": map[string]any{catchUpKey: commit + submittedSuffix}})
+	return releaseConfigMap(p, n, map[string]any{catchUpKey: commit + submittedSuffix})
 }
 
 // hasCatchUp says whether a's objects include the catch-up CronWorkflow.
@@ -56,23 +56,22 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	p, n := a.Project, a.Name
 	deploySA := DeployServiceAccount(p, n)
 	head := fmt.Sprintf("{{tasks.%s.outputs.result}}", headTask)
-	out := func(name string) string { return "{{tasks.release.outputs.parameters." + name + "}}" }
-	unbuilt := fmt.Sprintf("'%s' != '%s' && ('%s' != '' || '%s' != '')", head, out("commit"), out("commit"), out("noted"))
+	commit, noted := "{{workflow.parameters.commit}}", "{{workflow.parameters.noted}}"
+	unbuilt := fmt.Sprintf("'%s' != '%s' && ('%s' != '' || '%s' != '')", head, commit, commit, noted)
 	arg := func(v string) map[string]any {
 		return map[string]any{"parameters": []any{map[string]any{"name": "value", "value": v}}}
 	}
-	note := task("note", "note", headTask, "release")
-	note["when"] = fmt.Sprintf("%s && '%s' != '%s' && '%s' != '%s%s'", unbuilt, out("noted"), head, out("noted"), head, submittedSuffix)
+	note := task("note", "note", headTask)
+	note["when"] = fmt.Sprintf("%s && '%s' != '%s' && '%s' != '%s%s'", unbuilt, noted, head, noted, head, submittedSuffix)
 	note["arguments"] = arg(head)
-	submit := task("submit", "submit", headTask, "release")
-	submit["when"] = fmt.Sprintf("%s && '%s' == '%s'", unbuilt, out("noted"), head)
+	submit := task("submit", "submit", headTask)
+	submit["when"] = fmt.Sprintf("%s && '%s' == '%s'", unbuilt, noted, head)
 	submit["arguments"] = arg(head)
 	submitted := task("submitted", "note")
 	submitted["depends"] = "submit.Succeeded" // a plain name would take a skipped submit
 	submitted["arguments"] = arg(head + submittedSuffix)
 
-	noteStep, err := applyStep("note", deploySA, object("v1", "ConfigMap", Namespace(p), ReleaseConfigMap(p, n), nil,
-		map[string]any{"data": map[string]any{catchUpKey: "{{inputs.parameters.value}}"}}))
+	noteStep, err := applyStep("note", deploySA, releaseConfigMap(p, n, map[string]any{catchUpKey: "{{inputs.parameters.value}}"}))
 	if err != nil {
 		return nil, err
 	}
@@ -88,23 +87,18 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	if err != nil {
 		return nil, err
 	}
-	output := func(name, key string) map[string]any {
-		return map[string]any{"name": name, "valueFrom": map[string]any{"jsonPath": "{.data." + key + "}", "default": ""}}
+	// The release record's keys, read by the workflow controller when the
+	// run starts: no pod of its own.
+	record := func(name, key string) map[string]any {
+		return map[string]any{"name": name, "valueFrom": map[string]any{
+			"configMapKeyRef": map[string]any{"name": ReleaseConfigMap(p, n), "key": key}, "default": "",
+		}}
 	}
 	templates := []any{
 		map[string]any{"name": "catch-up", "dag": map[string]any{"tasks": []any{
-			task(headTask, headTask), task("release", "release"), note, submit, submitted,
+			task(headTask, headTask), note, submit, submitted,
 		}}},
 		headStep(a, gh),
-		map[string]any{
-			"name": "release", "serviceAccountName": deploySA,
-			"resource": map[string]any{
-				"action": "get",
-				"manifest": fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\n",
-					ReleaseConfigMap(p, n), Namespace(p)),
-			},
-			"outputs": map[string]any{"parameters": []any{output("commit", "commit"), output("noted", catchUpKey)}},
-		},
 		noteStep,
 		map[string]any{
 			"name": "submit", "serviceAccountName": deploySA,
@@ -124,9 +118,12 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 				"serviceAccountName":    ExecutorServiceAccount(p),
 				"entrypoint":            "catch-up",
 				"activeDeadlineSeconds": int64(catchUpDeadline),
-				"ttlStrategy":           map[string]any{"secondsAfterSuccess": int64(60), "secondsAfterFailure": int64(workflowTTLAfterFailure)},
-				"podGC":                 map[string]any{"strategy": "OnPodSuccess"},
-				"templates":             templates,
+				"arguments": map[string]any{"parameters": []any{
+					record("commit", releaseCommitKey), record("noted", catchUpKey),
+				}},
+				"ttlStrategy": map[string]any{"secondsAfterSuccess": int64(60), "secondsAfterFailure": int64(workflowTTLAfterFailure)},
+				"podGC":       map[string]any{"strategy": "OnPodSuccess"},
+				"templates":   templates,
 			},
 		},
 	}), nil
