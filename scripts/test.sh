@@ -50,8 +50,25 @@ scripts/docs.sh --check
 rm -rf .stack/summary
 
 echo "== acceptance tests (tofu: $TF_ACC_TERRAFORM_PATH)"
-mapfile -t pkgs < <(go list ./... | grep -v /internal/faults)
-TF_ACC=1 go test "${pkgs[@]}" -count=1 -timeout 60m ${TESTARGS:-}
+# internal/provider runs in two processes at once: the tests on the real
+# node (TestAccE2E_*), which mostly wait for builds and rollouts, beside
+# the rest (kwok), which mostly run tofu. Separate processes, because
+# acctest hands the provider its settings through the environment.
+provider=github.com/idpkit/terraform-provider-idp/internal/provider
+mapfile -t pkgs < <(go list ./... | grep -v -e /internal/faults -e "^$provider\$")
+t1=$SECONDS
+IDP_TEST_GROUP=e2e TF_ACC=1 go test "$provider" -run '^TestAccE2E_' -count=1 -timeout 60m ${TESTARGS:-} >.stack/test-e2e.log 2>&1 &
+e2e=$!
+set +e
+TF_ACC=1 go test "${pkgs[@]}" "$provider" -skip '^TestAccE2E_' -count=1 -timeout 60m ${TESTARGS:-}
+rest=$?
+wait "$e2e"
+e2e_rc=$?
+set -e
+echo "== acceptance tests on the real node (TestAccE2E_*, beside the above)"
+cat .stack/test-e2e.log
+echo "== acceptance tests: $((SECONDS - t1))s"
+((rest == 0 && e2e_rc == 0))
 
 # The fault suite on its own: it breaks private instances of the services
 # and applies 50 projects, which would slow the end-to-end tests' timed

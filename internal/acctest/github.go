@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -229,7 +230,7 @@ func (g *GitHub) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
 		return
 	}
-	// /api/v3/repos/{owner}/{repo}[/branches/{branch} | /hooks[/{id}[/config|/pings]] | /dispatches]
+	// /api/v3/repos/{owner}/{repo}[/branches/{branch} | /commits/{ref} | /hooks[/{id}[/config|/pings]] | /dispatches]
 	parts := strings.Split(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v3/"), "/"), "/")
 	if len(parts) < 3 || parts[0] != "repos" {
 		notFound(w)
@@ -266,6 +267,8 @@ func (g *GitHub) serveAPI(w http.ResponseWriter, r *http.Request) {
 			"name":   branch,
 			"commit": map[string]any{"sha": sha, "url": fmt.Sprintf("%srepos/%s/commits/%s", g.APIURL(), full, sha)},
 		})
+	case len(parts) >= 5 && parts[3] == "commits" && r.Method == http.MethodGet:
+		g.serveCommit(w, r, repo, strings.Join(parts[4:], "/"))
 	case len(parts) >= 4 && parts[3] == "hooks":
 		// GitHub hides a repository's webhooks from tokens without admin.
 		if !repo.admin {
@@ -277,6 +280,23 @@ func (g *GitHub) serveAPI(w http.ResponseWriter, r *http.Request) {
 		g.serveDispatch(w, r, owner, name, repo)
 	default:
 		notFound(w)
+	}
+}
+
+// serveCommit answers GET /repos/{owner}/{repo}/commits/{ref} for a branch
+// ref ("main" or "heads/main") with the sha media type only: the bare SHA
+// as text, which is what the runs' branch-head check asks for.
+func (g *GitHub) serveCommit(w http.ResponseWriter, r *http.Request, repo *fakeRepo, ref string) {
+	sha, ok := repo.branches[strings.TrimPrefix(ref, "heads/")]
+	switch {
+	case !strings.HasPrefix(r.Header.Get("Accept"), "application/vnd.github.") || !strings.HasSuffix(r.Header.Get("Accept"), ".sha"):
+		writeJSON(w, http.StatusNotImplemented, map[string]any{"message": "the stand-in serves commits only as application/vnd.github.sha"})
+	case !ok:
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "No commit found for SHA: " + ref, "documentation_url": "https://docs.github.com/rest/commits/commits#get-a-commit"})
+	default:
+		w.Header().Set("Content-Type", "application/vnd.github.sha; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, sha)
 	}
 }
 

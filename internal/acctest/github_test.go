@@ -723,3 +723,33 @@ func TestGitHubDeleteBranchTagAndForcePush(t *testing.T) {
 		t.Errorf("re-created branch: created=%v before=%s", p.GetCreated(), p.GetBefore())
 	}
 }
+
+// The runs' branch-head check (render's headStep) asks for a branch's head
+// with the sha media type, as go-github's GetCommitSHA1 does: the bare SHA,
+// and 422 for a branch that does not exist.
+func TestGitHubCommitSHA(t *testing.T) {
+	g := acctest.NewGitHub(t)
+	g.AddRepo("myorg", "app", true)
+	ctx := context.Background()
+	client := ghClient(t, g, g.Token)
+	first, err := g.Push("myorg", "app", "main", map[string][]byte{"a": []byte("1")}, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := g.Push("myorg", "app", "main", map[string][]byte{"a": []byte("2")}, "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"heads/main", "main"} {
+		sha, _, err := client.Repositories.GetCommitSHA1(ctx, "myorg", "app", ref, "")
+		if err != nil || sha != second {
+			t.Errorf("head of %s: %q, %v; want %s (not the first push, %s)", ref, sha, err, second, first)
+		}
+	}
+	if _, resp, err := client.Repositories.GetCommitSHA1(ctx, "myorg", "app", "heads/gone", ""); err == nil || resp.StatusCode != 422 {
+		t.Errorf("missing branch: %v, want 422", err)
+	}
+	if _, resp, err := ghClient(t, g, "wrong").Repositories.GetCommitSHA1(ctx, "myorg", "app", "heads/main", ""); err == nil || resp.StatusCode != 401 {
+		t.Errorf("bad token: %v, want 401", err)
+	}
+}

@@ -508,9 +508,14 @@ func printScanTotals(w io.Writer) int {
 	_ = tw.Flush()
 	if n > 0 {
 		wd, _ := os.Getwd()
-		// One file per package and binary: make test runs tofu, then
-		// Terraform; its summary adds the files up.
-		WriteSummary("secrets-"+filepath.Base(wd)+"-"+filepath.Base(scan.realBinary),
+		// One file per package, binary and group: make test runs tofu,
+		// then Terraform, and some packages in two processes at once
+		// (IDP_TEST_GROUP); its summary adds the files up.
+		name := "secrets-" + filepath.Base(wd) + "-" + filepath.Base(scan.realBinary)
+		if g := os.Getenv("IDP_TEST_GROUP"); g != "" {
+			name += "-" + g
+		}
+		WriteSummary(name,
 			fmt.Sprintf("secret scan: test cases\t%d\nsecret scan: values checked\t%d\nsecret scan: bytes scanned\t%d\nsecret scan: hits\t%d\n",
 				n, sum.Values, sum.Bytes, sum.Hits))
 	}

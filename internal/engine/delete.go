@@ -98,7 +98,7 @@ func poll(ctx context.Context, check func() (bool, error)) error {
 		if err != nil || done {
 			return err
 		}
-		if !sleep(ctx, interval) {
+		if !Sleep(ctx, interval) {
 			return ctx.Err()
 		}
 		interval = min(interval*2, 2*time.Second)

@@ -152,8 +152,9 @@ func newKV(cfg *VaultConfig) (*KV, error) {
 	return &KV{client: client, mount: cfg.Mount}, nil
 }
 
-// sleep waits for d or until ctx ends, reporting whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits for d or until ctx ends, reporting whether ctx is still
+// alive: the one pause of every poll, here and in the provider.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

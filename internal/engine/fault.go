@@ -85,7 +85,7 @@ func fault(ctx context.Context, point, where string) {
 	if err := os.WriteFile(a.marker, []byte(point+" "+where+"\n"), 0o600); err != nil {
 		return
 	}
-	for sleep(ctx, 100*time.Millisecond) {
+	for Sleep(ctx, 100*time.Millisecond) {
 		if _, err := os.Stat(a.marker + ".release"); err == nil {
 			return
 		}

@@ -74,7 +74,7 @@ func (r *kindResolver) mapping(ctx context.Context, gvk schema.GroupVersionKind)
 			return nil, fmt.Errorf("resolving API kind %s: %w", gvk, unreachable(err))
 		}
 		r.refresh()
-		if !sleep(ctx, backoff) {
+		if !Sleep(ctx, backoff) {
 			return nil, &MissingKindError{GVK: gvk, Waited: time.Since(start)}
 		}
 		backoff = min(backoff*2, 5*time.Second)

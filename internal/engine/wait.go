@@ -48,7 +48,7 @@ func (e *Engine) waitLoop(ctx context.Context, ref Ref, check func(*unstructured
 		}
 		if live == nil {
 			// Nothing to watch from: look again shortly.
-			if !sleep(ctx, 200*time.Millisecond) {
+			if !Sleep(ctx, 200*time.Millisecond) {
 				return ctx.Err()
 			}
 			continue
@@ -98,7 +98,7 @@ func (e *Engine) watchFrom(ctx context.Context, ref Ref, resourceVersion string,
 
 // pause waits a short while before the next read, or until ctx ends.
 func pause(ctx context.Context) error {
-	if !sleep(ctx, time.Second) {
+	if !Sleep(ctx, time.Second) {
 		return ctx.Err()
 	}
 	return nil

@@ -35,6 +35,15 @@ type ciApp struct {
 
 func newCIApp(t *testing.T, prefix string) *ciApp {
 	t.Helper()
+	c := newCIProject(t, prefix)
+	c.gh.AddRepo(c.owner, c.repo, true)
+	c.push("v0")
+	return c
+}
+
+// newCIProject is newCIApp without the application's repository.
+func newCIProject(t *testing.T, prefix string) *ciApp {
+	t.Helper()
 	acctest.RealNode(t)
 	gh, err := acctest.StartGitHub(acctest.StackHostIP()) // not NewGitHubOn: it sets the environment, which parallel tests may not
 	if err != nil {
@@ -42,8 +51,6 @@ func newCIApp(t *testing.T, prefix string) *ciApp {
 	}
 	t.Cleanup(gh.Close)
 	c := &ciApp{t: t, gh: gh, project: acctest.Name(prefix), owner: "acme", repo: "web"}
-	gh.AddRepo(c.owner, c.repo, true)
-	c.push("v0")
 	acctest.PutVault(t, render.GitHubAccessVaultPath(c.project), map[string]any{"username": "ci-bot", "token": gh.Token})
 	acctest.PutVault(t, render.RegistryVaultPath(c.project), map[string]any{
 		"username": os.Getenv("IDP_STACK_REGISTRY_USER"), "password": os.Getenv("IDP_STACK_REGISTRY_PASSWORD"),
@@ -94,9 +101,16 @@ func (c *ciApp) push(version string) string {
 // every push up to it is then served (a newer commit contains the older).
 func (c *ciApp) waitServing(version string) {
 	c.t.Helper()
+	c.waitServingWithin(version, 5*time.Minute)
+}
+
+// waitServingWithin waits until the domain answers version, for at most
+// bound.
+func (c *ciApp) waitServingWithin(version string, bound time.Duration) {
+	c.t.Helper()
 	start := time.Now()
 	var last string
-	for time.Since(start) < 5*time.Minute {
+	for time.Since(start) < bound {
 		got, err := acctest.Serving(context.Background(), c.domain())
 		if err == nil && got == version {
 			c.t.Logf("%s serves %s after %s", c.domain(), version, time.Since(start).Round(time.Second))
@@ -188,12 +202,12 @@ func (c *ciApp) pinned(replicas int, commit string) string {
 	return strings.Replace(cfg, `branch = "main" }`, fmt.Sprintf(`branch = "main", hash = %q }`, commit), 1)
 }
 
-// runs lists the application's Workflows as "<commit>: <phase>".
+// runs lists the project's runs (every application's) as "<commit>: <phase>".
 func (c *ciApp) runs() (all []string, active int) {
 	c.t.Helper()
 	_, dyn := acctest.Kube(c.t)
 	list, err := dyn.Resource(workflowsGVR).Namespace(render.Namespace(c.project)).List(context.Background(),
-		metav1.ListOptions{LabelSelector: render.LabelApplication + "=app"})
+		metav1.ListOptions{LabelSelector: render.LabelApplication})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -282,4 +296,148 @@ func TestTiming_pinWithRunsQueued(t *testing.T) {
 func (c *ciApp) deploymentCommit() string {
 	c.t.Helper()
 	return render.ImageTag(render.ContainerImage(c.deployment(), render.Deployment("app")))
+}
+
+// TestTiming_pushBurst: ten pushes in quick succession, five times over:
+// five applications of one project, each with its own repository and
+// mutex, burst at once (five trials in the time of one). The Sensor
+// starts a burst's runs at once, and the mutex takes runs created in the
+// same second in any order; each run builds only while its commit is the
+// branch head. So each application's newest push serves, and stays served
+// once every run has ended, and its release record names it.
+func TestTiming_pushBurst(t *testing.T) {
+	t.Parallel()
+	const trials, pushes = 5, 10
+	c := newCIProject(t, "t-burst")
+	apps := make([]string, trials)
+	var hcl strings.Builder
+	fmt.Fprintf(&hcl, "resource \"idp_project\" \"p\" {\n  name        = %q\n  annotations = %s\n}\n", c.project, acctest.RealNodeAnnotations)
+	for i := range apps {
+		apps[i] = fmt.Sprintf("app%d", i)
+		c.gh.AddRepo(c.owner, apps[i], true)
+		if _, err := c.gh.Push(c.owner, apps[i], "main", acctest.TestAppFiles(t, "v0"), "v0"); err != nil {
+			t.Fatal(err)
+		}
+		pushed(1)
+		fmt.Fprintf(&hcl, `
+resource "idp_application" %[1]q {
+  project         = idp_project.p.name
+  name            = %[1]q
+  git             = { owner = %[2]q, repo = %[1]q, branch = "main" }
+  port            = 8080
+  replicas        = 1
+  domains         = [%[3]q]
+  build_on_create = true
+  rollout_timeout = "90s"
+}
+`, apps[i], c.owner, burstDomain(c, apps[i]))
+	}
+	c.w.Write(hcl.String())
+	cleanup(t, c.w)
+	c.w.Apply()
+	for _, a := range apps {
+		waitAnswer(t, burstDomain(c, a), "v0", 5*time.Minute)
+		served(1)
+	}
+
+	start := time.Now()
+	heads := map[string]string{}
+	for i := 1; i <= pushes; i++ {
+		for _, a := range apps {
+			sha, err := c.gh.Push(c.owner, a, "main", acctest.TestAppFiles(t, fmt.Sprintf("r%d", i)), fmt.Sprintf("r%d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			heads[a] = sha
+			pushed(1)
+		}
+	}
+	injected(trials)
+	newest := fmt.Sprintf("r%d", pushes)
+	for _, a := range apps {
+		waitAnswer(t, burstDomain(c, a), newest, 8*time.Minute)
+	}
+	t.Logf("every application serves its newest push %s after %s", newest, time.Since(start).Round(time.Second))
+	c.waitRunsDone()
+	t.Logf("every run ended after %s", time.Since(start).Round(time.Second))
+	_, dyn := acctest.Kube(t)
+	ns := render.Namespace(c.project)
+	for _, a := range apps {
+		if got, err := acctest.Serving(context.Background(), burstDomain(c, a)); err != nil || got != newest {
+			t.Errorf("%s: once every run ended, it answers %q (err %v), want the newest push %s", a, got, err, newest)
+			continue
+		}
+		dep, err := dyn.Resource(deploymentsGVR).Namespace(ns).Get(context.Background(), render.Deployment(a), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := render.ImageTag(render.ContainerImage(dep, render.Deployment(a))); got != heads[a] {
+			t.Errorf("%s: the Deployment runs %s, want the branch head %s", a, got, heads[a])
+		}
+		cm, err := dyn.Resource(configMapsGVR).Namespace(ns).Get(context.Background(), render.ReleaseConfigMap(c.project, a), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := render.ParseReleaseConfigMap(cm); rec != heads[a] {
+			t.Errorf("%s: the release record says %s, want the head %s", a, rec, heads[a])
+		}
+		served(pushes)
+	}
+	converge(t, c.w, ns)
+}
+
+func burstDomain(c *ciApp, app string) string { return app + "." + c.project + ".faults.test" }
+
+// waitAnswer waits until domain answers version, for at most bound.
+func waitAnswer(t *testing.T, domain, version string, bound time.Duration) {
+	t.Helper()
+	start := time.Now()
+	var last string
+	for time.Since(start) < bound {
+		got, err := acctest.Serving(context.Background(), domain)
+		if err == nil && got == version {
+			return
+		}
+		last = fmt.Sprintf("%q (err %v)", got, err)
+		time.Sleep(2 * time.Second)
+	}
+	t.Fatalf("%s never answered %s within %s; last answer %s", domain, version, bound, last)
+}
+
+// catchUpBound is how long a lost push may take to serve: the catch-up
+// (one tick a minute) notes the unbuilt head, starts its run at the next
+// tick, and the run builds and rolls out (render/catchup.go).
+const catchUpBound = 4 * time.Minute
+
+// TestTiming_lostPushes: a push made while the EventSource, the Sensor or
+// the EventBus restarts is refused or dropped, and GitHub never
+// redelivers it. The catch-up runs the branch head within its bound.
+func TestTiming_lostPushes(t *testing.T) {
+	t.Parallel()
+	c := newCIApp(t, "t-lost")
+	c.w.Write(c.config(1))
+	cleanup(t, c.w)
+	c.w.Apply()
+	c.push("right-after-create") // the apply returns once CI listens
+	c.servedNewest()
+	kube, _ := acctest.Kube(t)
+	ns := render.Namespace(c.project)
+	for i, part := range []struct{ name, selector string }{
+		{"EventSource", render.EventsDeploymentSelector("EventSource", render.EventSource(c.project, "app"))},
+		{"Sensor", render.EventsDeploymentSelector("Sensor", render.Sensor(c.project, "app"))},
+		{"EventBus", "eventbus-name=" + render.EventBus(c.project)},
+	} {
+		injected(1)
+		if err := kube.CoreV1().Pods(ns).DeleteCollection(context.Background(), metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: part.selector}); err != nil {
+			t.Fatalf("restarting the %s: %v", part.name, err)
+		}
+		start := time.Now()
+		c.push(fmt.Sprintf("lost-%d", i))
+		c.waitServingWithin(c.sent[len(c.sent)-1], catchUpBound)
+		served(len(c.sent))
+		c.sent = nil
+		t.Logf("a push during a restart of the %s served after %s", part.name, time.Since(start).Round(time.Second))
+	}
+	converge(t, c.w, ns)
 }

@@ -87,7 +87,7 @@ func findEventsDeployment(ctx context.Context, eng *engine.Engine, desired *unst
 				}
 			}
 		}
-		if !sleepCtx(ctx, eventsPollInterval) {
+		if !engine.Sleep(ctx, eventsPollInterval) {
 			return engine.Ref{}, timedOut()
 		}
 	}

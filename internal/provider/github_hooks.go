@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -134,7 +135,7 @@ func (r *applicationResource) checkHook(ctx context.Context, gh *github.Client, 
 	url := render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name)
 	var err error
 	for h == nil && err == nil {
-		if !sleepCtx(ctx, hookPollInterval) {
+		if !engine.Sleep(ctx, hookPollInterval) {
 			break
 		}
 		h, err = syncHook(ctx, gh, tok, spec.Owner, spec.Repo, url, spec.WebhookSecret.Values["secret"])
@@ -154,18 +155,6 @@ func (r *applicationResource) checkHook(ctx context.Context, gh *github.Client, 
 	if err != nil {
 		diags.AddAttributeError(path.Root("git"), "GitHub webhook not ready", err.Error()+
 			". Where tofu cannot reach GitHub, set github.sync_hooks = false (IDP_GITHUB_SYNC_HOOKS).")
-	}
-}
-
-// sleepCtx waits d, or returns false when ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -719,9 +719,10 @@ func TestAccImportOldChart(t *testing.T) {
 	}
 
 	// What an application adds to the old chart's objects: the webhook's
-	// secret and route, and its deploy identity.
+	// secret and route, its deploy identity and its catch-up.
 	appAdditions := func(p, a string) []string {
 		return []string{key("Secret", render.WebhookSecret(p, a)), key("IngressRoute", render.WebhookRoute(p, a)),
+			key("CronWorkflow", render.CatchUpCronWorkflow(p, a)),
 			key("ServiceAccount", render.DeployServiceAccount(p, a)), key("Role", render.DeployRole(p, a)), key("RoleBinding", render.DeployRole(p, a))}
 	}
 

@@ -426,6 +426,10 @@ func (r *applicationResource) firstBuild(ctx context.Context, m *applicationMode
 	if err == nil {
 		_, err = r.data.Engine.Create(ctx, render.BuildWorkflow(m.Project.ValueString(), m.Name.ValueString(), head))
 	}
+	if err == nil {
+		// The catch-up takes over should this run not deploy.
+		err = r.data.Engine.ApplyAs(ctx, render.CatchUpFieldManager, render.CatchUpNote(m.Project.ValueString(), m.Name.ValueString(), head))
+	}
 	if err != nil {
 		diags.AddAttributeWarning(path.Root("build_on_create"), "First build not started",
 			err.Error()+". The application is created; the next push to the branch builds it.")
@@ -542,7 +546,7 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 		return
 	}
 	eng := r.data.Engine
-	// First what starts runs (Sensor, WorkflowTemplate), then the runs in
+	// First what starts runs (Sensor, WorkflowTemplate, the catch-up), then the runs in
 	// flight with their pods, so no deploy step re-creates what follows.
 	// The EventSource goes last, after GitHub's hook and the Vault secret:
 	// refresh takes the application for gone without it, so a destroy
@@ -551,7 +555,7 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 	var anchor engine.Ref
 	for _, o := range objs {
 		switch k := o.GetKind(); k {
-		case "Sensor", "WorkflowTemplate":
+		case "Sensor", "WorkflowTemplate", "CronWorkflow":
 			starters = append(starters, engine.RefOf(o))
 		case "EventSource":
 			anchor = engine.RefOf(o)
@@ -752,6 +756,9 @@ func (r *applicationResource) everyObject(spec *render.Application) ([]*unstruct
 	if spec.Hash == "" {
 		spec.Hash = "-"
 	}
+	// Unpinned and not dispatching: the catch-up CronWorkflow exists only
+	// then, and a state pinned since may have left one.
+	spec.Pinned, spec.Dispatch = false, nil
 	if spec.WebhookBaseURL == "" {
 		spec.WebhookBaseURL = "https://webhook.invalid" // unset now: only the names matter here
 	}

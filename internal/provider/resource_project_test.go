@@ -401,6 +401,14 @@ func checkWorkflowRBAC(t *testing.T, ns string) resource.TestCheckFunc {
 			sar{sa, ns, "", "services", "", "create", false},
 			sar{sa, ns, "", "secrets", "", "get", false},
 			sar{sa, ns, "", "secrets", "", "list", false},
+			sar{sa, ns, "", "secrets", render.RegistrySecret, "get", false},
+			// Argo's agent (the runs' branch-head check) runs as the executor:
+			// its task sets, and the token it sends, by name.
+			sar{sa, ns, "", "secrets", render.GitHubAccessSecret(ns), "get", sa == executor},
+			sar{sa, ns, "", "secrets", render.GitHubAccessSecret(ns), "patch", false},
+			sar{sa, ns, "argoproj.io", "workflowtasksets", "", "watch", sa == executor},
+			sar{sa, ns, "argoproj.io", "workflowtasksets/status", "", "patch", sa == executor},
+			sar{sa, ns, "argoproj.io", "workflowtasksets", "", "create", false},
 			sar{sa, ns, "rbac.authorization.k8s.io", "roles", "", "create", false},
 			sar{sa, "default", "argoproj.io", "workflows", "", "create", false},
 			sar{sa, "default", "argoproj.io", "workflowtaskresults", "", "create", false},

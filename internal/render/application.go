@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -149,6 +150,13 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	objs = append(objs, tmpl)
+	if hasCatchUp(a) {
+		cron, err := catchUp(a, gh)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, cron)
+	}
 	if a.Hash != "" {
 		dep, err := deployment(a, a.Hash)
 		if err != nil {
@@ -356,18 +364,19 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	// The kubelet ends a build running longer (a hung clone or push); one
 	// whose pod never starts is ended by the run's deadline.
 	build["activeDeadlineSeconds"] = buildTimeout(a)
-	tasks := []any{task("build", "kaniko")}
+	tasks := []any{task("build", "kaniko", headTask)}
+	tasks[0].(map[string]any)["when"] = isHead
 	templates := []any{
 		map[string]any{"name": "build", "dag": map[string]any{"tasks": nil}},
 		build,
 	}
 	switch {
 	case a.Dispatch != nil:
-		tasks = append(tasks, task("update-config", "update-config", "build"))
+		tasks = append(tasks, afterBuild(task("update-config", "update-config")))
 		templates = append(templates, tokenless("update-config", p, dispatchContainer(a, gh)))
-		return workflowTemplateObject(a, tasks, templates), nil
+		return workflowTemplateObject(a, gh, tasks, templates), nil
 	case a.Pinned:
-		return workflowTemplateObject(a, tasks, templates), nil
+		return workflowTemplateObject(a, gh, tasks, templates), nil
 	}
 
 	deploySA := DeployServiceAccount(p, n)
@@ -381,7 +390,7 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	}
 	tasks = append(tasks, task("deploy", "deploy", "build"))
 	templates = append(templates, deploy)
-	done := []any{"deploy"}
+	done := []string{"deploy"}
 	for i, d := range a.Domains {
 		name := fmt.Sprintf("route-%d", i)
 		step, err := applyStep(name, deploySA, ingressRoute(a, d))
@@ -407,7 +416,56 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	}
 	tasks = append(tasks, task("record", "record", done...))
 	tasks, templates = deployGate(a, deploySA, tasks, templates)
-	return workflowTemplateObject(a, tasks, templates), nil
+	return workflowTemplateObject(a, gh, tasks, templates), nil
+}
+
+// The branch-head check. Pushes in quick succession start runs at once,
+// and the mutex takes them in creation order, to the second: an older
+// commit's run can come after a newer one's and deploy it back. So a run
+// first asks the forge for the branch head, and builds (and deploys) only
+// when its commit is still the head: a superseded run ends without doing
+// anything, and the head's own run, queued behind, deploys it. Checked
+// while the run holds the mutex, so a push after the check has a run
+// queued behind this one. One check is enough: the deploy steps follow
+// the build in the same run.
+const headTask = "head"
+
+var isHead = fmt.Sprintf("'{{tasks.%s.outputs.result}}' == '%s'", headTask, ShaPlaceholder)
+
+// afterBuild makes t wait for a build that ran and succeeded: the steps
+// after a skipped build (a superseded commit) are omitted, and so are
+// theirs (Argo omits a task whose dependencies were omitted).
+func afterBuild(t map[string]any) map[string]any {
+	t["depends"] = "build.Succeeded"
+	return t
+}
+
+// headStep asks the forge for the branch's head commit (GitHub's commits
+// API, answering with the bare SHA). Argo's agent sends it, with the
+// project's token from its Secret; a transient failure is retried, and a
+// run whose check fails builds nothing (the level-triggered catch-up runs
+// it again).
+func headStep(a Application, gh GitHubServer) map[string]any {
+	segs := strings.Split(a.Branch, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return map[string]any{
+		"name": headTask,
+		"http": map[string]any{
+			"url":            fmt.Sprintf("%srepos/%s/%s/commits/heads/%s", gh.APIURL, url.PathEscape(a.Owner), url.PathEscape(a.Repo), strings.Join(segs, "/")),
+			"method":         "GET",
+			"timeoutSeconds": int64(20),
+			"headers": []any{
+				map[string]any{"name": "Accept", "value": "application/vnd.github.sha"},
+				map[string]any{"name": "Authorization", "valueFrom": map[string]any{"secretKeyRef": map[string]any{
+					"name": GitHubAccessSecret(a.Project), "key": GitHubAuthorizationKey,
+				}}},
+			},
+			"successCondition": "response.statusCode == 200",
+		},
+		"retryStrategy": map[string]any{"limit": int64(2), "backoff": map[string]any{"duration": "5s", "factor": int64(2)}},
+	}
 }
 
 // The deploy gate. Argo copies the WorkflowTemplate into a run when it
@@ -446,8 +504,7 @@ func DeployGeneration(a Application) (string, error) {
 // ReleaseGate is what tofu applies, under a field manager of its own, to the release
 // ConfigMap: the generation of the deploy steps runs may take.
 func ReleaseGate(a Application, generation string) *unstructured.Unstructured {
-	return object("v1", "ConfigMap", Namespace(a.Project), ReleaseConfigMap(a.Project, a.Name), nil,
-		map[string]any{"data": map[string]any{releaseGateKey: generation}})
+	return releaseConfigMap(a.Project, a.Name, map[string]any{releaseGateKey: generation})
 }
 
 func deployGate(a Application, serviceAccount string, tasks, templates []any) ([]any, []any) {
@@ -462,11 +519,11 @@ func deployGate(a Application, serviceAccount string, tasks, templates []any) ([
 	for _, t := range tasks[1:] {
 		t.(map[string]any)["when"] = current
 	}
-	tasks[1].(map[string]any)["dependencies"] = []any{"gate"} // the deploy step
+	tasks[1].(map[string]any)["depends"] = "gate" // the deploy step
 	tasks = append(tasks,
-		task("gate", "gate", "build"),
+		afterBuild(task("gate", "gate")),
 		map[string]any{
-			"name": "resubmit", "template": "resubmit", "dependencies": []any{"gate"},
+			"name": "resubmit", "template": "resubmit", "depends": "gate",
 			// Not when pinned: the build, all a pinned run does, is done.
 			"when": fmt.Sprintf("'{{tasks.gate.outputs.parameters.%[1]s}}' != '%[2]s' && '{{tasks.gate.outputs.parameters.%[1]s}}' != '%[3]s' && '{{workflow.parameters.%[4]s}}' != 'true'",
 				gateParameter, gen, noDeployGeneration, ResubmittedParameter),
@@ -521,11 +578,14 @@ func ParseDeployGeneration(tmpl *unstructured.Unstructured) string {
 	return noDeployGeneration
 }
 
-// task is a DAG task running template after dependencies.
-func task(name, template string, dependencies ...any) map[string]any {
+// task is a DAG task running template after dependencies. Argo allows
+// one form per DAG, and afterBuild needs depends: a plain name there means
+// the task succeeded or was skipped, and an omitted one omits its
+// dependents.
+func task(name, template string, dependencies ...string) map[string]any {
 	t := map[string]any{"name": name, "template": template}
 	if len(dependencies) > 0 {
-		t["dependencies"] = dependencies
+		t["depends"] = strings.Join(dependencies, " && ")
 	}
 	return t
 }
@@ -594,8 +654,10 @@ func RunDeadline(a Application) int64 {
 	return d
 }
 
-func workflowTemplateObject(a Application, tasks, templates []any) *unstructured.Unstructured {
+func workflowTemplateObject(a Application, gh GitHubServer, tasks, templates []any) *unstructured.Unstructured {
 	p, n := a.Project, a.Name
+	tasks = append(tasks, task(headTask, headTask))
+	templates = append(templates, headStep(a, gh))
 	params := []any{map[string]any{"name": GitShaParameter}}
 	if a.Dispatch == nil && !a.Pinned {
 		params = append(params, map[string]any{"name": ResubmittedParameter, "value": "false"})
@@ -676,9 +738,21 @@ func applyStep(name, serviceAccount string, obj *unstructured.Unstructured) (map
 // of the objects tofu diffs: a plan made while a run is between its rollout
 // and its record step must not show a change.
 func ReleaseRecord(a Application, commit string) *unstructured.Unstructured {
-	return object("v1", "ConfigMap", Namespace(a.Project), ReleaseConfigMap(a.Project, a.Name), nil,
-		map[string]any{"data": map[string]any{"commit": commit}})
+	return releaseConfigMap(a.Project, a.Name, map[string]any{releaseCommitKey: commit})
 }
+
+const releaseCommitKey = "commit"
+
+// releaseConfigMap is the part of application n's release ConfigMap one
+// writer owns: CI's record step, tofu's gate, the catch-up. Argo reads it
+// into the catch-up's parameters (configMapKeyRef), and only from
+// ConfigMaps with its label.
+func releaseConfigMap(p, n string, data map[string]any) *unstructured.Unstructured {
+	return object("v1", "ConfigMap", Namespace(p), ReleaseConfigMap(p, n),
+		map[string]string{argoConfigMapType: "Parameter"}, map[string]any{"data": data})
+}
+
+const argoConfigMapType = "workflows.argoproj.io/configmap-type"
 
 // ParseReleaseConfigMap is the commit a release ConfigMap records ("" when
 // none).
@@ -686,7 +760,7 @@ func ParseReleaseConfigMap(cm *unstructured.Unstructured) string {
 	if cm == nil {
 		return ""
 	}
-	commit, _, _ := unstructured.NestedString(cm.Object, "data", "commit")
+	commit, _, _ := unstructured.NestedString(cm.Object, "data", releaseCommitKey)
 	return commit
 }
 

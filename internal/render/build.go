@@ -31,6 +31,9 @@ func ParseBuild(wf *unstructured.Unstructured) Build {
 	if b.Message == "" {
 		b.Message = failedSteps(wf)
 	}
+	if b.Message == "" && superseded(wf) {
+		b.Message = "superseded: its commit was no longer the branch head, so it built nothing (a newer push's run deploys)"
+	}
 	params, _, _ := unstructured.NestedSlice(wf.Object, "spec", "arguments", "parameters")
 	for _, p := range params {
 		if m, ok := p.(map[string]any); ok && m["name"] == GitShaParameter {
@@ -75,6 +78,18 @@ func newer(a, b *unstructured.Unstructured) bool {
 		return fa > fb // RFC 3339 in UTC sorts as text
 	}
 	return a.GetName() > b.GetName()
+}
+
+// superseded: the branch-head check skipped the build (headStep).
+func superseded(wf *unstructured.Unstructured) bool {
+	nodes, _, _ := unstructured.NestedMap(wf.Object, "status", "nodes")
+	for _, n := range nodes {
+		m, _ := n.(map[string]any)
+		if m["displayName"] == "build" && m["phase"] == "Skipped" {
+			return true
+		}
+	}
+	return false
 }
 
 // failedSteps says which steps of a run failed and why ("rollout: Pod was

@@ -77,6 +77,24 @@ status:
 	}
 }
 
+// A run whose commit was no longer the branch head skipped its build: it
+// succeeded, and says why nothing was built.
+func TestParseBuild_superseded(t *testing.T) {
+	wf := workflow(t, `
+metadata: {name: shop-api-build-workflow-eeeee}
+status:
+  phase: Succeeded
+  nodes:
+    a: {type: DAG, displayName: shop-api-build-workflow-eeeee, phase: Succeeded}
+    b: {type: Pod, displayName: head, phase: Succeeded}
+    c: {type: Skipped, displayName: build, phase: Skipped, message: "when 'x == y' evaluated false"}
+    d: {type: Skipped, displayName: gate, phase: Omitted}
+`)
+	if got := ParseBuild(&wf).Message; !strings.HasPrefix(got, "superseded: ") {
+		t.Fatalf("message %q, want it to say the run was superseded", got)
+	}
+}
+
 func templateSteps(t *testing.T, a Application) map[string]map[string]any {
 	t.Helper()
 	objs, err := ApplicationObjects(a)
@@ -100,8 +118,8 @@ func TestWorkflowTemplate_pinnedOnlyBuilds(t *testing.T) {
 	a := testApplication()
 	a.Hash, a.Pinned = strings.Repeat("a", 40), true
 	steps := templateSteps(t, a)
-	if len(steps) != 2 || steps["kaniko"] == nil {
-		t.Fatalf("pinned template steps %v, want the DAG and kaniko only", keys(steps))
+	if len(steps) != 3 || steps["kaniko"] == nil || steps["head"] == nil {
+		t.Fatalf("pinned template steps %v, want the DAG, the head check and kaniko only", keys(steps))
 	}
 }
 

@@ -121,6 +121,10 @@ func Sensor(p, a string) string { return p + "-" + a + "-github-workflow-sensor"
 // WorkflowTemplate builds and deploys A.
 func WorkflowTemplate(p, a string) string { return p + "-" + a + "-build-workflow-template" }
 
+// CatchUpCronWorkflow runs application a's level-triggered catch-up
+// (catchup.go).
+func CatchUpCronWorkflow(p, a string) string { return p + "-" + a + "-catch-up" }
+
 // WorkflowGenerateName prefixes the Workflows the Sensor creates.
 func WorkflowGenerateName(p, a string) string { return p + "-" + a + "-build-workflow-" }
 

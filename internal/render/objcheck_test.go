@@ -76,6 +76,12 @@ func TestObjcheck(t *testing.T) {
 		"WorkflowTemplate with a wrong type": {find("WorkflowTemplate"), func(o *unstructured.Unstructured) {
 			_ = unstructured.SetNestedField(o.Object, "x", "spec", "ttlStrategy", "secondsAfterSuccess")
 		}, "CRD"},
+		"misspelt CronWorkflow field": {find("CronWorkflow"), func(o *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(o.Object, "Forbid", "spec", "concurrency")
+		}, "concurrency"},
+		"CronWorkflow whose workflow spec has a wrong type": {find("CronWorkflow"), func(o *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(o.Object, "x", "spec", "workflowSpec", "activeDeadlineSeconds")
+		}, "CRD"},
 		"registry Secret without its key": {find("Secret"), func(o *unstructured.Unstructured) {
 			o.Object["type"] = "kubernetes.io/dockerconfigjson"
 			o.Object["data"] = map[string]any{"other": "eA=="}

@@ -143,7 +143,20 @@ func executorObjects(p string) []*unstructured.Unstructured {
 	return append([]*unstructured.Unstructured{
 		object("v1", "ServiceAccount", ns, ExecutorServiceAccount(p), nil, nil),
 		token,
-	}, roleObjects(ns, ExecutorRole(p), ExecutorServiceAccount(p), executorRules)...)
+	}, roleObjects(ns, ExecutorRole(p), ExecutorServiceAccount(p), append(agentRules(p), executorRules...))...)
+}
+
+// agentRules are what Argo's agent needs to run the project's HTTP steps
+// (the branch-head check): it runs as the runs' service account, the
+// executor's, takes its tasks from a WorkflowTaskSet (docs/http-template.md)
+// and reads the Authorization header from the GitHub access Secret, that
+// one Secret only. Build containers get no token of it (tokenless).
+func agentRules(p string) []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtasksets"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtasksets/status"}, Verbs: []string{"patch"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: []string{GitHubAccessSecret(p)}},
+	}
 }
 
 // roleObjects grants rules to a service account in its namespace: a Role
@@ -186,8 +199,16 @@ func githubAccessData(src VaultSecret) (map[string]string, error) {
 	if err := requireKeys(src, "username", "token"); err != nil {
 		return nil, err
 	}
-	return map[string]string{"username": src.Values["username"], "token": src.Values["token"]}, nil
+	return map[string]string{
+		"username": src.Values["username"], "token": src.Values["token"],
+		GitHubAuthorizationKey: "Bearer " + src.Values["token"],
+	}, nil
 }
+
+// GitHubAuthorizationKey is the key of the project's GitHub access Secret
+// holding the token as an Authorization header: Argo's HTTP steps (the
+// branch-head check, headStep) take a header's value whole from a Secret.
+const GitHubAuthorizationKey = "authorization"
 
 // registryData accepts a ready .dockerconfigjson or builds one from
 // username + password for the registry host.

@@ -71,7 +71,11 @@ platform_controllers() {
 	local kc=$1 wbin tbin
 	wbin=$("$TOOLS_SH" --path argo-workflows)
 	tbin=$("$TOOLS_SH" --path traefik)/traefik
-	start workflow-controller /usr/bin/env LEADER_ELECTION_DISABLE=true "$wbin/workflow-controller" \
+	# DEFAULT_REQUEUE_TIME: Argo reconciles a run at most this often (10 s
+	# by default), and every step of a run waits for it; 2 s is what Argo
+	# suggests for short steps (docs/guides/ci.md). The agent of HTTP steps
+	# (the branch-head check) reports at the same rate.
+	start workflow-controller /usr/bin/env LEADER_ELECTION_DISABLE=true DEFAULT_REQUEUE_TIME=2s "$wbin/workflow-controller" \
 		--kubeconfig="$kc" --namespace="$ARGO_NS" --configmap=workflow-controller-configmap \
 		--executor-image="$ARGOEXEC_IMAGE" --executor-image-pull-policy=IfNotPresent --loglevel=info
 	# Traefik serves IngressRoutes on loopback; it reaches pods through the

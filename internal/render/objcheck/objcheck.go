@@ -224,6 +224,9 @@ func (c *Checker) Check(obj *unstructured.Unstructured) field.ErrorList {
 	}
 
 	group := obj.GroupVersionKind().Group
+	if group == "argoproj.io" && kind == "CronWorkflow" {
+		return append(errs, c.checkCronWorkflow(obj)...)
+	}
 	s, err := c.schema(group + "/" + kind)
 	if err != nil {
 		errs = append(errs, field.InternalError(field.NewPath(""), err))
@@ -252,6 +255,45 @@ func (c *Checker) Check(obj *unstructured.Unstructured) field.ErrorList {
 		errs = append(errs, field.NotSupported[string](field.NewPath("apiVersion"), obj.GetAPIVersion(), nil))
 	}
 	errs = append(errs, derivedNames(obj)...)
+	return errs
+}
+
+// cronWorkflowFields are CronWorkflowSpec's fields besides workflowSpec
+// (Argo Workflows v3.7.3, cron_workflow_types.go).
+var cronWorkflowFields = map[string]bool{
+	"schedule": true, "schedules": true, "concurrencyPolicy": true, "suspend": true,
+	"startingDeadlineSeconds": true, "successfulJobsHistoryLimit": true, "failedJobsHistoryLimit": true,
+	"timezone": true, "workflowMetadata": true, "stopStrategy": true, "when": true,
+}
+
+// checkCronWorkflow: ../shared carries no CronWorkflow CRD, and its
+// workflowSpec is a WorkflowTemplate's spec, so it is checked against
+// that CRD; the other fields must be CronWorkflowSpec's.
+func (c *Checker) checkCronWorkflow(obj *unstructured.Unstructured) field.ErrorList {
+	var errs field.ErrorList
+	spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
+	p := field.NewPath("spec")
+	for k := range spec {
+		if k != "workflowSpec" && !cronWorkflowFields[k] {
+			errs = append(errs, field.NotSupported[string](p.Child(k), k, nil))
+		}
+	}
+	if policy, ok := spec["concurrencyPolicy"]; ok && policy != "Allow" && policy != "Forbid" && policy != "Replace" {
+		errs = append(errs, field.NotSupported(p.Child("concurrencyPolicy"), policy, []string{"Allow", "Forbid", "Replace"}))
+	}
+	ws, ok := spec["workflowSpec"].(map[string]any)
+	if !ok {
+		return append(errs, field.Required(p.Child("workflowSpec"), ""))
+	}
+	tmpl := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate",
+		"metadata": map[string]any{"name": obj.GetName(), "namespace": obj.GetNamespace()},
+		"spec":     ws,
+	}}
+	for _, e := range c.Check(tmpl) {
+		e.Field = "spec.workflowSpec" + strings.TrimPrefix(e.Field, "spec")
+		errs = append(errs, e)
+	}
 	return errs
 }
 
