@@ -16,23 +16,24 @@ import (
 // release record names, and runs the head when they differ.
 //
 // A run in flight looks the same as a lost push until it records its
-// commit, so the catch-up notes an unbuilt head first and starts a run for
-// it only when the next tick finds the same head still unbuilt: a push that
-// its own run deploys within a minute never runs twice. It starts a run
-// for a head once (noted as "<sha> submitted"): a head whose build fails
-// waits for the next push. An application with no commit recorded is
-// left alone unless tofu started its first build (build_on_create, which
-// notes that commit: CatchUpNote): with build_on_create off, nothing
-// builds before the first push.
-// Pinned and dispatching applications have no catch-up: CI deploys
-// nothing for them.
+// commit, so the catch-up holds the application's mutex, as its runs do:
+// it compares only once the runs before it have ended, and the head's own
+// run (queued or building) is never started twice. A push that lands
+// while the catch-up waits has its run queued behind it, and may then run
+// twice (the second deploys the same commit). It starts a run for a head
+// once (noted as "<sha> submitted"): a head whose build fails waits for
+// the next push. An application with no commit recorded is left alone
+// unless tofu started its first build (build_on_create, which notes that
+// commit: CatchUpNote): with build_on_create off, nothing builds before
+// the first push. Pinned and dispatching applications have no catch-up: CI
+// deploys nothing for them.
 const (
-	// CatchUpSchedule is the catch-up's cron schedule: a lost push runs
-	// within two ticks.
+	// CatchUpSchedule is the catch-up's cron schedule: a lost push runs at
+	// the next tick.
 	CatchUpSchedule = "* * * * *"
 	catchUpKey      = "catch-up"
-	// catchUpDeadline bounds one catch-up run (its pods on a busy node);
-	// the ticks it overlaps are skipped (Forbid).
+	// catchUpDeadline bounds one catch-up run once it holds the mutex (its
+	// pods on a busy node); the ticks it overlaps are skipped (Forbid).
 	catchUpDeadline = 300
 	// CatchUpFieldManager owns the catch-up's note in the release record.
 	CatchUpFieldManager = "terraform-provider-idp-catch-up"
@@ -61,11 +62,8 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	arg := func(v string) map[string]any {
 		return map[string]any{"parameters": []any{map[string]any{"name": "value", "value": v}}}
 	}
-	note := task("note", "note", headTask)
-	note["when"] = fmt.Sprintf("%s && '%s' != '%s' && '%s' != '%s%s'", unbuilt, noted, head, noted, head, submittedSuffix)
-	note["arguments"] = arg(head)
 	submit := task("submit", "submit", headTask)
-	submit["when"] = fmt.Sprintf("%s && '%s' == '%s'", unbuilt, noted, head)
+	submit["when"] = fmt.Sprintf("%s && '%s' != '%s%s'", unbuilt, noted, head, submittedSuffix)
 	submit["arguments"] = arg(head)
 	submitted := task("submitted", "note")
 	submitted["depends"] = "submit.Succeeded" // a plain name would take a skipped submit
@@ -96,7 +94,7 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	}
 	templates := []any{
 		map[string]any{"name": "catch-up", "dag": map[string]any{"tasks": []any{
-			task(headTask, headTask), note, submit, submitted,
+			task(headTask, headTask), submit, submitted,
 		}}},
 		headStep(a, gh),
 		noteStep,
@@ -118,6 +116,7 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 				"serviceAccountName":    ExecutorServiceAccount(p),
 				"entrypoint":            "catch-up",
 				"activeDeadlineSeconds": int64(catchUpDeadline),
+				"synchronization":       map[string]any{"mutexes": []any{map[string]any{"name": DeployMutex(p, n)}}},
 				"arguments": map[string]any{"parameters": []any{
 					record("commit", releaseCommitKey), record("noted", catchUpKey),
 				}},
