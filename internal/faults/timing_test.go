@@ -404,10 +404,11 @@ func waitAnswer(t *testing.T, domain, version string, bound time.Duration) {
 	t.Fatalf("%s never answered %s within %s; last answer %s", domain, version, bound, last)
 }
 
-// catchUpBound is how long a lost push may take to serve: the catch-up's
-// next tick (one a minute) starts the head's run, which builds and rolls
-// out (render/catchup.go), on a busy machine.
-const catchUpBound = 3 * time.Minute
+// catchUpBound is how long a lost push may take to serve: the catch-up
+// (one tick a minute) notes the unbuilt head, starts its run at the next
+// tick, and the run builds and rolls out (render/catchup.go), on a busy
+// machine.
+const catchUpBound = 4 * time.Minute
 
 // TestTiming_lostPushes: a push made while the EventSource, the Sensor or
 // the EventBus restarts is refused or dropped, and GitHub never

@@ -34,7 +34,8 @@ func TestAccBootstrap_crdsArriveDuringApply(t *testing.T) {
 	seedProjectVault(t, project)
 	crds := acctest.CRDs(t,
 		"argo-events/argoproj.io_eventbus.yaml", "argo-events/argoproj.io_eventsources.yaml", "argo-events/argoproj.io_sensors.yaml",
-		"argo-workflows/argoproj.io_workflowtemplates.yaml", "traefik/traefik.io_crds.yaml")
+		"argo-workflows/argoproj.io_workflowtemplates.yaml", "traefik/traefik.io_crds.yaml",
+		acctest.StackArgoCRD(t, "argoproj.io_cronworkflows.yaml"))
 	cfg, err := clientcmd.BuildConfigFromFlags("", bare)
 	if err != nil {
 		t.Fatal(err)

@@ -16,20 +16,21 @@ import (
 // release record names, and runs the head when they differ.
 //
 // A run in flight looks the same as a lost push until it records its
-// commit, so the catch-up holds the application's mutex, as its runs do:
-// it compares only once the runs before it have ended, and the head's own
-// run (queued or building) is never started twice. A push that lands
-// while the catch-up waits has its run queued behind it, and may then run
-// twice (the second deploys the same commit). It starts a run for a head
-// once (noted as "<sha> submitted"): a head whose build fails waits for
-// the next push. An application with no commit recorded is left alone
-// unless tofu started its first build (build_on_create, which notes that
-// commit: CatchUpNote): with build_on_create off, nothing builds before
-// the first push. Pinned and dispatching applications have no catch-up: CI
-// deploys nothing for them.
+// commit, so the catch-up holds the application's mutex, as its runs do
+// (it compares only once the runs before it have ended), and it notes an
+// unbuilt head first, starting a run for it only when the next tick finds
+// the same head still unbuilt: a push that lands while the catch-up waits
+// for the mutex has its run queued behind the catch-up, which deploys it
+// before the next tick. It starts a run for a head once (noted as "<sha>
+// submitted"): a head whose build fails waits for the next push. An
+// application with no commit recorded is left alone unless tofu started
+// its first build (build_on_create, which notes that commit: CatchUpNote):
+// with build_on_create off, nothing builds before the first push. Pinned
+// and dispatching applications have no catch-up: CI deploys nothing for
+// them.
 const (
 	// CatchUpSchedule is the catch-up's cron schedule: a lost push runs at
-	// the next tick.
+	// the second tick.
 	CatchUpSchedule = "* * * * *"
 	catchUpKey      = "catch-up"
 	// catchUpDeadline bounds one catch-up run once it holds the mutex (its
@@ -62,8 +63,11 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	arg := func(v string) map[string]any {
 		return map[string]any{"parameters": []any{map[string]any{"name": "value", "value": v}}}
 	}
+	note := task("note", "note", headTask)
+	note["when"] = fmt.Sprintf("%s && '%s' != '%s' && '%s' != '%s%s'", unbuilt, noted, head, noted, head, submittedSuffix)
+	note["arguments"] = arg(head)
 	submit := task("submit", "submit", headTask)
-	submit["when"] = fmt.Sprintf("%s && '%s' != '%s%s'", unbuilt, noted, head, submittedSuffix)
+	submit["when"] = fmt.Sprintf("%s && '%s' == '%s'", unbuilt, noted, head)
 	submit["arguments"] = arg(head)
 	submitted := task("submitted", "note")
 	submitted["depends"] = "submit.Succeeded" // a plain name would take a skipped submit
@@ -94,7 +98,7 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	}
 	templates := []any{
 		map[string]any{"name": "catch-up", "dag": map[string]any{"tasks": []any{
-			task(headTask, headTask), submit, submitted,
+			task(headTask, headTask), note, submit, submitted,
 		}}},
 		headStep(a, gh),
 		noteStep,
