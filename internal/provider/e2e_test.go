@@ -152,8 +152,10 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 				},
 			},
 			{
-				// Two quick pushes: runs take turns (Argo mutex) in push
-				// order, so the later commit is what stays deployed.
+				// Two quick pushes: runs take turns (Argo mutex), in either
+				// order, and a run whose commit is no longer the branch head
+				// builds nothing (A's, usually: B is pushed at once), so the
+				// later commit is what stays deployed.
 				PreConfig: func() {
 					start := time.Now()
 					shaA = push(t, gh, owner, repo, "A")
@@ -161,9 +163,11 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 					waitServing(t, ns, domain, "B", start)
 					t.Logf("pushes A and B -> B serving: %s", time.Since(start).Round(time.Second))
 					a, b := waitBuild(t, ns, shaA, "Succeeded"), waitBuild(t, ns, shaB, "Succeeded")
-					if built := stepStart(t, ns, b.Workflow, "build"); built < a.FinishedAt {
-						t.Fatalf("runs overlapped: B's build started %s, before A finished %s", built, a.FinishedAt)
+					aStart, bStart := stepStart(t, ns, a.Workflow, "head"), stepStart(t, ns, b.Workflow, "head")
+					if a.FinishedAt > bStart && b.FinishedAt > aStart {
+						t.Fatalf("runs overlapped: A's ran %s to %s, B's %s to %s", aStart, a.FinishedAt, bStart, b.FinishedAt)
 					}
+					t.Logf("A's run: %q", a.Message)
 					noPodsOf(t, ns, a.Workflow) // garbage-collected on success
 				},
 				Config:           config,
@@ -389,7 +393,8 @@ func stepStart(t *testing.T, ns, workflow, step string) string {
 	}
 	nodes, _, _ := unstructured.NestedMap(wf.Object, "status", "nodes")
 	for _, n := range nodes {
-		if m := n.(map[string]any); m["displayName"] == step && m["type"] == "Pod" {
+		// The branch-head check is an HTTP step, retried: its Retry node.
+		if m := n.(map[string]any); m["displayName"] == step && (m["type"] == "Pod" || m["type"] == "Retry") {
 			return m["startedAt"].(string)
 		}
 	}

@@ -49,10 +49,21 @@ func ParseBuild(wf *unstructured.Unstructured) Build {
 // order (one mutex), so within a second the run still going, or else the
 // one that finished last, is the newer. Names break what remains, the same
 // way on every read.
+//
+// A superseded run (headStep) built nothing, and finishes after the newer
+// commit's run that took the mutex first: it is the last build only when
+// no run built.
 func LastBuild(wfs []unstructured.Unstructured) *Build {
 	var newest *unstructured.Unstructured
 	for i := range wfs {
-		if newest == nil || newer(&wfs[i], newest) {
+		switch {
+		case newest == nil:
+			newest = &wfs[i]
+		case superseded(&wfs[i]) != superseded(newest):
+			if superseded(newest) {
+				newest = &wfs[i]
+			}
+		case newer(&wfs[i], newest):
 			newest = &wfs[i]
 		}
 	}

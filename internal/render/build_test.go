@@ -58,6 +58,21 @@ status: {phase: Succeeded, finishedAt: "2026-11-25T10:01:00Z"}
 	if got = LastBuild([]unstructured.Unstructured{first, newer}); got.Workflow != "shop-api-build-workflow-bbbbb" {
 		t.Fatalf("LastBuild = %+v, want the run that finished last", *got)
 	}
+	// A superseded run finished last, having built nothing: the run that
+	// built is the last build.
+	skipped := workflow(t, `
+metadata: {name: shop-api-build-workflow-yyyyy, creationTimestamp: "2026-11-25T10:00:30Z"}
+status:
+  phase: Succeeded
+  finishedAt: "2026-11-25T10:05:00Z"
+  nodes: {b: {type: Skipped, displayName: build, phase: Skipped}}
+`)
+	if got = LastBuild([]unstructured.Unstructured{skipped, first}); got.Workflow != "shop-api-build-workflow-zzzzz" {
+		t.Fatalf("LastBuild = %+v, want the run that built, not the superseded one", *got)
+	}
+	if got = LastBuild([]unstructured.Unstructured{skipped}); got.Workflow != "shop-api-build-workflow-yyyyy" {
+		t.Fatalf("LastBuild = %+v, want the only run", *got)
+	}
 }
 
 // Argo often leaves a failed run's own message empty: the failed steps
