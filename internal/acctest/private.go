@@ -203,7 +203,8 @@ func StartAPIServer(t *testing.T) *PrivateAPIServer {
 	s.kcm.start()
 	crds := CRDs(t,
 		"argo-events/argoproj.io_eventbus.yaml", "argo-events/argoproj.io_eventsources.yaml", "argo-events/argoproj.io_sensors.yaml",
-		"argo-workflows/argoproj.io_workflowtemplates.yaml", "argo-workflows/argoproj.io_workflows.yaml", "traefik/traefik.io_crds.yaml")
+		"argo-workflows/argoproj.io_workflowtemplates.yaml", "argo-workflows/argoproj.io_workflows.yaml", "traefik/traefik.io_crds.yaml",
+		StackArgoCRD(t, "argoproj.io_cronworkflows.yaml"))
 	if err := InstallCRDs(s.Kubeconfig, crds); err != nil {
 		t.Fatalf("installing CRDs on the private API server: %v", err)
 	}
