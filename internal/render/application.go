@@ -384,7 +384,7 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	if err != nil {
 		return nil, err
 	}
-	deploy, err := applyStep("deploy", deploySA, dep)
+	deploy, err := applyStep("deploy", deploySA, deployFieldManager, dep)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +393,7 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 	done := []string{"deploy"}
 	for i, d := range a.Domains {
 		name := fmt.Sprintf("route-%d", i)
-		step, err := applyStep(name, deploySA, ingressRoute(a, d))
+		step, err := applyStep(name, deploySA, deployFieldManager, ingressRoute(a, d))
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +406,7 @@ func workflowTemplate(a Application, gh GitHubServer) (*unstructured.Unstructure
 		tasks = append(tasks, task("rollout", "rollout", "deploy"))
 		done = append(done, "rollout")
 	}
-	record, err := applyStep("record", deploySA, ReleaseRecord(a, ShaPlaceholder))
+	record, err := applyStep("record", deploySA, deployFieldManager, ReleaseRecord(a, ShaPlaceholder))
 	if err != nil {
 		return nil, err
 	}
@@ -706,19 +706,17 @@ func dispatchContainer(a Application, gh GitHubServer) corev1.Container {
 	}
 }
 
-// DeployFlags make Argo's resource steps server-side apply as the provider
-// does, under the provider's field manager.
-var DeployFlags = []string{"--server-side", "--force-conflicts", "--field-manager=terraform-provider-idp"}
+// deployFieldManager is the provider's field manager, under which CI's
+// deploy steps apply what tofu applies (engine.FieldManager).
+const deployFieldManager = "terraform-provider-idp"
 
-func applyStep(name, serviceAccount string, obj *unstructured.Unstructured) (map[string]any, error) {
+// applyStep server-side applies obj, as the provider does, under manager.
+func applyStep(name, serviceAccount, manager string, obj *unstructured.Unstructured) (map[string]any, error) {
 	manifest, err := yaml.Marshal(obj.Object)
 	if err != nil {
 		return nil, err
 	}
-	flags := make([]any, len(DeployFlags))
-	for i, f := range DeployFlags {
-		flags[i] = f
-	}
+	flags := []any{"--server-side", "--force-conflicts", "--field-manager=" + manager}
 	return map[string]any{
 		"name": name, "serviceAccountName": serviceAccount,
 		// Argo hands the step's template to its pod in an environment

@@ -2,7 +2,6 @@ package render
 
 import (
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -73,18 +72,12 @@ func catchUp(a Application, gh GitHubServer) (*unstructured.Unstructured, error)
 	submitted["depends"] = "submit.Succeeded" // a plain name would take a skipped submit
 	submitted["arguments"] = arg(head + submittedSuffix)
 
-	noteStep, err := applyStep("note", deploySA, releaseConfigMap(p, n, map[string]any{catchUpKey: "{{inputs.parameters.value}}"}))
+	noteStep, err := applyStep("note", deploySA, CatchUpFieldManager,
+		releaseConfigMap(p, n, map[string]any{catchUpKey: "{{inputs.parameters.value}}"}))
 	if err != nil {
 		return nil, err
 	}
 	noteStep["inputs"] = map[string]any{"parameters": []any{map[string]any{"name": "value"}}}
-	resource := noteStep["resource"].(map[string]any)
-	flags := resource["flags"].([]any)
-	for i, f := range flags {
-		if strings.HasPrefix(f.(string), "--field-manager=") {
-			flags[i] = "--field-manager=" + CatchUpFieldManager
-		}
-	}
 	run, err := yaml.Marshal(BuildWorkflow(p, n, "{{inputs.parameters.value}}").Object)
 	if err != nil {
 		return nil, err
