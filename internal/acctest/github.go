@@ -47,6 +47,8 @@ type GitHub struct {
 	// failStatus, or never, as GitHub does in an outage.
 	failStatus int
 	hang       bool
+	hangGit    map[string]bool // "owner/repo": its clones wait until the client gives up
+	hungGit    int             // clones that waited so
 
 	gitOnce sync.Once
 	git     http.Handler // git http-backend, found on first use
@@ -157,6 +159,25 @@ func (g *GitHub) Hang(hang bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.hang = hang
+}
+
+// HangGit makes clones and fetches of owner/repo wait until their client
+// gives up, as a git server that accepts and never answers (false: serve
+// again; clones already waiting keep waiting). The REST API still answers.
+func (g *GitHub) HangGit(owner, repo string, hang bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.hangGit == nil {
+		g.hangGit = map[string]bool{}
+	}
+	g.hangGit[owner+"/"+repo] = hang
+}
+
+// HungGit is how many git requests HangGit has held.
+func (g *GitHub) HungGit() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.hungGit
 }
 
 // APIURL is the REST API base, "<URL>api/v3/": what go-github's

@@ -118,7 +118,15 @@ func (g *GitHub) serveGit(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		defaultBranch = repo.defaultBranch
 	}
+	hang := g.hangGit[owner+"/"+name]
+	if hang {
+		g.hungGit++
+	}
 	g.mu.Unlock()
+	if hang {
+		<-r.Context().Done()
+		return
+	}
 	if !ok {
 		http.Error(w, "Repository not found.", http.StatusNotFound)
 		return

@@ -753,3 +753,33 @@ func TestGitHubCommitSHA(t *testing.T) {
 		t.Errorf("bad token: %v, want 401", err)
 	}
 }
+
+// TestGitHubHangGit: a hung repository's clones wait until the client
+// gives up while its REST API answers; once released, clones work again.
+func TestGitHubHangGit(t *testing.T) {
+	g := acctest.NewGitHub(t)
+	g.AddRepo("myorg", "app", true)
+	sha, err := g.Push("myorg", "app", "main", map[string][]byte{"a": []byte("a")}, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.HangGit("myorg", "app", true)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"myorg/app.git/info/refs?service=git-upload-pack", nil)
+	req.SetBasicAuth("u", g.Token)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a hung clone answered %d", resp.StatusCode)
+	}
+	if n := g.HungGit(); n != 1 {
+		t.Errorf("HungGit = %d, want 1", n)
+	}
+	if b, _, err := ghClient(t, g, g.Token).Repositories.GetBranch(context.Background(), "myorg", "app", "main", 1); err != nil || b.GetCommit().GetSHA() != sha {
+		t.Errorf("REST branch head while git hangs: %s (%v), want %s", b.GetCommit().GetSHA(), err, sha)
+	}
+	g.HangGit("myorg", "app", false)
+	if out, err := gitCmd(t, t.TempDir(), "ls-remote", withCreds(t, g.GitURL("myorg", "app"), "u", g.Token), "refs/heads/main"); err != nil || !strings.HasPrefix(out, sha) {
+		t.Errorf("ls-remote after the hang: %q (%v), want %s", out, err, sha)
+	}
+}

@@ -429,16 +429,81 @@ func TestTiming_lostPushes(t *testing.T) {
 		{"EventBus", "eventbus-name=" + render.EventBus(c.project)},
 	} {
 		injected(1)
+		start := time.Now()
+		c.push(fmt.Sprintf("lost-%d-a", i)) // mid-burst: one push before the restart, two during it
 		if err := kube.CoreV1().Pods(ns).DeleteCollection(context.Background(), metav1.DeleteOptions{},
 			metav1.ListOptions{LabelSelector: part.selector}); err != nil {
 			t.Fatalf("restarting the %s: %v", part.name, err)
 		}
-		start := time.Now()
-		c.push(fmt.Sprintf("lost-%d", i))
+		c.push(fmt.Sprintf("lost-%d-b", i))
+		c.push(fmt.Sprintf("lost-%d-c", i))
 		c.waitServingWithin(c.sent[len(c.sent)-1], catchUpBound)
 		served(len(c.sent))
 		c.sent = nil
-		t.Logf("a push during a restart of the %s served after %s", part.name, time.Since(start).Round(time.Second))
+		t.Logf("a burst across a restart of the %s served after %s", part.name, time.Since(start).Round(time.Second))
 	}
 	converge(t, c.w, ns)
+}
+
+// TestTiming_stuckBuild: a build whose clone hangs (a git server that
+// accepts and never answers) holds the application's mutex, with the next
+// push queued behind it. build_timeout ends it: its run fails and says so,
+// the mutex passes on, and the queued push builds and serves. What served
+// before serves meanwhile.
+func TestTiming_stuckBuild(t *testing.T) {
+	t.Parallel()
+	c := newCIApp(t, "t-stuck")
+	// 60s, not the minimum 30s: the build pod's deadline counts from its
+	// start, and the clone must begin within it on a loaded machine.
+	c.w.Write(strings.Replace(c.config(1), `rollout_timeout = "90s"`, `rollout_timeout = "90s"
+  build_timeout   = "60s"`, 1))
+	cleanup(t, c.w)
+	c.w.Apply()
+	c.servedNewest()
+
+	injected(1)
+	c.gh.HangGit(c.owner, c.repo, true)
+	stuck := c.push("stuck")
+	for start := time.Now(); c.gh.HungGit() == 0; time.Sleep(time.Second) {
+		if time.Since(start) > 3*time.Minute {
+			all, _ := c.runs()
+			t.Fatalf("the build of %s never cloned: %v", stuck, all)
+		}
+	}
+	queued := c.push("after-stuck") // after the head check: the stuck run builds
+	c.waitRun(queued, "Pending") // behind the stuck run's mutex
+	start := time.Now()
+	c.waitRun(stuck, "Failed")
+	c.gh.HangGit(c.owner, c.repo, false)
+	t.Logf("the stuck run failed %s after the next push queued", time.Since(start).Round(time.Second))
+	if msg := c.runMessage(stuck); !strings.Contains(msg, "deadline") {
+		t.Errorf("the stuck run's message %q does not say it ran out of time", msg)
+	}
+	if got, err := acctest.Serving(context.Background(), c.domain()); err != nil || got != "v0" {
+		t.Errorf("while stuck the domain answered %q (err %v), want v0", got, err)
+	}
+	c.servedNewest()
+	c.waitRunsDone()
+	if out, changes := c.w.PlanChanges(); changes {
+		t.Fatalf("the plan after the stuck build is not empty:\n%s", out)
+	}
+	converge(t, c.w, render.Namespace(c.project))
+}
+
+// runMessage is the message the run of commit reports, as last_build
+// shows it.
+func (c *ciApp) runMessage(commit string) string {
+	c.t.Helper()
+	_, dyn := acctest.Kube(c.t)
+	list, err := dyn.Resource(workflowsGVR).Namespace(render.Namespace(c.project)).List(context.Background(),
+		metav1.ListOptions{LabelSelector: render.LabelApplication})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for i := range list.Items {
+		if b := render.ParseBuild(&list.Items[i]); b.Commit == commit && b.Phase == "Failed" {
+			return b.Message
+		}
+	}
+	return ""
 }
