@@ -103,7 +103,27 @@ tool_version() {
 	echo "$v"
 }
 
-tool_dir() { echo "$CACHE/$1-$(tool_version "$1")"; }
+# tool_variant <tool>: how our build differs from upstream's default (see
+# tool_tags and tool_patched), part of the cache directory's name so a
+# change of it rebuilds.
+tool_variant() {
+	case $1 in
+	vault) echo -minimal ;;
+	traefik) echo -nodns ;;
+	esac
+}
+
+tool_dir() { echo "$CACHE/$1-$(tool_version "$1")$(tool_variant "$1")"; }
+
+# tool_tags <tool>: build tags. Vault's own "minimal" build keeps the
+# server and the plugins it needs to start (kv among them: the stack
+# mounts kv-v2 only) and drops the cloud plugins, the Azure SDK above all:
+# less than half the source to compile.
+tool_tags() {
+	case $1 in
+	vault) echo minimal ;;
+	esac
+}
 
 is_built() {
 	local dir=$1 tool=$2 b
@@ -150,6 +170,35 @@ tool_patched() {
 		(cd "$2" && GOWORK=off go mod edit -replace "$mod=./src") || return 1
 		echo "$2"
 		;;
+	traefik)
+		# lego's DNS-01 providers (about 150 DNS services' SDKs, a third of
+		# traefik's source) behind one function; the stack's ACME uses
+		# HTTP-01 and TLS-ALPN-01: build with a lego whose registry of DNS
+		# providers refuses every name.
+		local lego mod=github.com/go-acme/lego/v4
+		lego=$(cd "$TOOLS_DIR/traefik" && GOWORK=off go list -m -f '{{.Dir}}' "$mod") || return 1
+		[[ -n $lego ]] || return 1
+		cp -r "$lego" "$2/lego" && chmod -R u+w "$2/lego" || return 1
+		cat >"$2/lego/providers/dns/zz_gen_dns_providers.go" <<-'GO' || return 1
+			// Package dns: this build of traefik has no DNS-01 providers (scripts/tools.sh).
+			package dns
+
+			import (
+				"fmt"
+
+				"github.com/go-acme/lego/v4/challenge"
+			)
+
+			// NewDNSChallengeProviderByName refuses every provider.
+			func NewDNSChallengeProviderByName(name string) (challenge.Provider, error) {
+				return nil, fmt.Errorf("DNS-01 provider %q: this traefik is built without DNS-01 providers", name)
+			}
+		GO
+		gofmt -w "$2/lego/providers/dns/zz_gen_dns_providers.go" || return 1
+		cp "$TOOLS_DIR/traefik/go.mod" "$TOOLS_DIR/traefik/go.sum" "$2/"
+		(cd "$2" && GOWORK=off go mod edit -replace "$mod=./lego") || return 1
+		echo "$2"
+		;;
 	terraform)
 		# The remote-state backends azure, consul, cos, gcs, kubernetes,
 		# oci, oss, pg and s3 (and internal/legacy, which only they use)
@@ -182,7 +231,7 @@ tool_patched() {
 build_one() {
 	local tool=$1 version dir tmp start log rc
 	version=$(tool_version "$tool")
-	dir=$CACHE/$tool-$version
+	dir=$(tool_dir "$tool")
 	start=$SECONDS
 	mkdir -p "$CACHE/logs"
 	exec {lockfd}>"$CACHE/.$tool.lock"
@@ -201,7 +250,7 @@ build_one() {
 		trap 'rm -rf "$build"' EXIT
 		dir=$(tool_patched "$tool" "$build") || exit 1
 		cd "${dir:-$TOOLS_DIR/$(tool_moddir "$tool")}"
-		flags=(-trimpath -buildvcs=false "-ldflags=-s -w$(tool_ldflags "$tool" "$version")")
+		flags=(-trimpath -buildvcs=false "-tags=$(tool_tags "$tool")" "-ldflags=-s -w$(tool_ldflags "$tool" "$version")")
 		tool_table "$tool" | awk 'NR > 1' | while read -r pkg bin; do
 			echo "== go build $pkg -> $bin"
 			GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 go build "${flags[@]}" -o "$tmp/$bin" "$pkg" || exit 1

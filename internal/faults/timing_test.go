@@ -471,7 +471,7 @@ func TestTiming_stuckBuild(t *testing.T) {
 		}
 	}
 	queued := c.push("after-stuck") // after the head check: the stuck run builds
-	c.waitRun(queued, "Pending") // behind the stuck run's mutex
+	c.waitRun(queued, "Pending")    // behind the stuck run's mutex
 	start := time.Now()
 	c.waitRun(stuck, "Failed")
 	c.gh.HangGit(c.owner, c.repo, false)
