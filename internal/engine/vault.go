@@ -88,7 +88,9 @@ func (k *KV) Write(ctx context.Context, path string, values Values, cas int) (in
 		}
 		return 0, fmt.Errorf("writing Vault secret %s/%s: %w", k.mount, path, k.explain("create and update", path, err))
 	}
-	fault(ctx, FaultVaultWritten, k.mount+"/"+path)
+	if FaultPoints {
+		fault(ctx, FaultVaultWritten, k.mount+"/"+path)
+	}
 	return s.VersionMetadata.Version, nil
 }
 
