@@ -11,6 +11,11 @@ t0=$SECONDS
 echo "== unit tests"
 go vet ./...
 go test ./... -count=1
+# The fault points (engine/fault_on.go) exist only with -tags idpfault, the
+# fault suite's provider binary (acctest.ProviderBinary); engine is the only
+# package whose files the tag changes.
+go vet -tags idpfault ./internal/engine
+go test -tags idpfault ./internal/engine -run 'Fault' -count=1
 
 # Render with random models the provider accepts: every object valid for the
 # API server, no name derived twice (internal/provider/fuzz_render_test.go).
@@ -29,9 +34,21 @@ scripts/tools.sh golangci-lint goreleaser terraform
 
 echo "== lint (.golangci.yml)"
 scripts/lint.sh
+scripts/lint.sh --build-tags idpfault ./internal/engine/...
 
 echo "== release config (goreleaser check .goreleaser.yml)"
 "$(scripts/tools.sh --path goreleaser)/goreleaser" check
+# Built as goreleaser builds it: no fault points (engine/fault.go), so not
+# even the name of the variable that arms them.
+echo "== release build has no fault points"
+release_bin=$(mktemp)
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$release_bin" .
+if grep -q IDP_FAULT "$release_bin"; then
+	rm -f "$release_bin"
+	echo "the release build reads IDP_FAULT: engine/fault_on.go is in it (a build tag is missing)" >&2
+	exit 1
+fi
+rm -f "$release_bin"
 
 echo "== local stack"
 if [[ ! -f .stack/env ]]; then

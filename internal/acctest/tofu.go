@@ -43,7 +43,10 @@ func ProviderBinary(t *testing.T) string {
 			return
 		}
 		bin := filepath.Join(providerDir, "bin")
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-idp"), ".")
+		// With the fault points (engine/fault.go), which only this tag
+		// compiles in: KillAt and PauseAt arm them; without IDP_FAULT the
+		// binary behaves as a release build.
+		cmd := exec.Command("go", "build", "-tags", "idpfault", "-o", filepath.Join(bin, "terraform-provider-idp"), ".")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			providerErr = fmt.Errorf("building the provider: %v\n%s", err, out)

@@ -60,7 +60,9 @@ func (e *Engine) applyAll(ctx context.Context, ifAt map[Ref]string, objs []*unst
 		}
 		out = append(out, live)
 		if len(objs) > 1 && i+1 == len(objs)/2 {
-			fault(ctx, FaultApplyHalf, RefOf(obj).String())
+			if FaultPoints {
+				fault(ctx, FaultApplyHalf, RefOf(obj).String())
+			}
 		}
 	}
 	return out, nil
@@ -96,7 +98,9 @@ func (e *Engine) applyAt(ctx context.Context, obj *unstructured.Unstructured, re
 	}
 	live, err = e.takeOver(ctx, ri, obj, live) // see takeover.go
 	if err == nil {
-		fault(ctx, FaultObjectWritten, RefOf(obj).String())
+		if FaultPoints {
+			fault(ctx, FaultObjectWritten, RefOf(obj).String())
+		}
 	}
 	return live, err
 }

@@ -63,7 +63,9 @@ func (e *Engine) ClaimCreating(ctx context.Context, label, owner string, objs []
 	var created []Ref
 	for i, obj := range sorted {
 		if len(sorted) > 1 && i == len(sorted)/2 {
-			fault(ctx, FaultClaimHalf, RefOf(obj).String())
+			if FaultPoints {
+				fault(ctx, FaultClaimHalf, RefOf(obj).String())
+			}
 		}
 		made, err := e.claim(ctx, label, owner, obj)
 		if made {
@@ -117,7 +119,9 @@ func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructur
 			body.SetLabels(labels)
 			_, err = ri.Create(ctx, body, metav1.CreateOptions{FieldManager: FieldManager})
 			if err == nil {
-				fault(ctx, FaultObjectWritten, ref.String())
+				if FaultPoints {
+					fault(ctx, FaultObjectWritten, ref.String())
+				}
 				return true, nil
 			}
 		}

@@ -30,7 +30,9 @@ func (e *Engine) Delete(ctx context.Context, refs ...Ref) error {
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting %s: %w", ref, apiError(err))
 		}
-		fault(ctx, FaultDeleteRequested, ref.String())
+		if FaultPoints {
+			fault(ctx, FaultDeleteRequested, ref.String())
+		}
 	}
 	for _, ref := range refs {
 		if err := e.waitGone(ctx, ref); err != nil {

@@ -74,7 +74,9 @@ func progressMessage(obj *unstructured.Unstructured) string {
 // pods are not ready (unschedulable, image pull errors, crash loops), so the
 // user sees the cause without a kubectl session.
 func (e *Engine) WaitRollout(ctx context.Context, ref Ref) error {
-	fault(ctx, FaultRolloutWait, ref.String())
+	if FaultPoints {
+		fault(ctx, FaultRolloutWait, ref.String())
+	}
 	return e.WaitPods(ctx, ref, RolloutComplete)
 }
 

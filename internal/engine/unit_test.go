@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -113,7 +114,12 @@ func TestStatusString(t *testing.T) {
 func TestValuesRedact(t *testing.T) {
 	v := Values{"password": "hunter2"}
 	s := &Secret{Values: v, Version: 3}
-	out := fmt.Sprintf("%v %+v %#v %s %q %x %v %+v %#v", v, v, v, v, v, v, s, s, *s)
+	out := fmt.Sprintf("%v %+v %#v %s %q %x %d %v %+v %#v %d", v, v, v, v, v, v, v, s, s, *s, *s)
+	js, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out += " " + string(js)
 	if strings.Contains(out, "hunter2") || strings.Contains(out, fmt.Sprintf("%x", "hunter2")) {
 		t.Errorf("formatted Values leak the secret: %s", out)
 	}

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -19,11 +21,19 @@ type KV struct {
 }
 
 // Values are secret key/values. They print as a redaction so that a stray
-// %v in a log or error cannot leak them.
+// %v in a log or error cannot leak them. The provider hands them to render
+// as render.SecretValues, which redacts the same way.
 type Values map[string]string
 
 func (v Values) String() string   { return fmt.Sprintf("<%d redacted values>", len(v)) }
 func (v Values) GoString() string { return v.String() }
+
+// Format redacts every verb: String alone would leave %d printing the map.
+func (v Values) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, v.String()) }
+
+// MarshalJSON redacts too (JSON log fields); Write hands Vault the values
+// as a plain map.
+func (v Values) MarshalJSON() ([]byte, error) { return json.Marshal(v.String()) }
 
 // Secret is one version of a KV v2 secret.
 type Secret struct {
@@ -88,7 +98,9 @@ func (k *KV) Write(ctx context.Context, path string, values Values, cas int) (in
 		}
 		return 0, fmt.Errorf("writing Vault secret %s/%s: %w", k.mount, path, k.explain("create and update", path, err))
 	}
-	fault(ctx, FaultVaultWritten, k.mount+"/"+path)
+	if FaultPoints {
+		fault(ctx, FaultVaultWritten, k.mount+"/"+path)
+	}
 	return s.VersionMetadata.Version, nil
 }
 

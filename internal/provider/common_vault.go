@@ -25,7 +25,7 @@ func (d *ProviderData) vaultSecret(ctx context.Context, p string, version int) (
 	if err != nil || s == nil {
 		return src, err
 	}
-	src.Version, src.Values = s.Version, s.Values
+	src.Version, src.Values = s.Version, render.SecretValues(s.Values)
 	return src, nil
 }
 

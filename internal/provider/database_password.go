@@ -94,7 +94,7 @@ func (r *databaseResource) ensurePassword(ctx context.Context, kv *engine.KV, sp
 			"or remove the secret for good (vault kv metadata delete)", err))
 		return src
 	}
-	src.Version, src.Values = s.Version, s.Values
+	src.Version, src.Values = s.Version, render.SecretValues(s.Values)
 	if src.Values[render.DatabasePasswordKey] == "" { // another writer's secret
 		diags.Append(noPasswordKey(src))
 	}

@@ -883,7 +883,7 @@ func (r *applicationResource) desired(ctx context.Context, m *applicationModel, 
 			diags.AddError("Webhook secret", err.Error())
 			return nil, spec
 		}
-		spec.WebhookSecret.Version, spec.WebhookSecret.Values = hook.Version, hook.Values
+		spec.WebhookSecret.Version, spec.WebhookSecret.Values = hook.Version, render.SecretValues(hook.Values)
 	} else if hook, found := r.data.readVault(ctx, vaultRead{Path: spec.WebhookSecret.Path}, diags); found {
 		// absent only on refresh of an application adopted from the old chart
 		spec.WebhookSecret.Version, spec.WebhookSecret.Values = hook.Version, hook.Values
@@ -905,7 +905,7 @@ func (r *applicationResource) rotateWebhookSecret(ctx context.Context, spec *ren
 		if values, err = newWebhookSecret(); err == nil {
 			var version int
 			version, err = kv.Write(ctx, spec.WebhookSecret.Path, values, spec.WebhookSecret.Version)
-			spec.WebhookSecret.Version, spec.WebhookSecret.Values = version, values
+			spec.WebhookSecret.Version, spec.WebhookSecret.Values = version, render.SecretValues(values)
 		}
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -356,8 +357,15 @@ func settingByKey(key string) setting {
 }
 
 // faultSpec is the fault point the fault suite armed (IDP_FAULT, see
-// engine/fault.go). It is not a provider setting: users never set it.
-func faultSpec() string { return os.Getenv("IDP_FAULT") }
+// engine/fault.go). It is not a provider setting: users never set it, and a
+// binary without fault points (no -tags idpfault: every release) does not
+// read it, so a stray one changes nothing.
+func faultSpec() string {
+	if !engine.FaultPoints {
+		return ""
+	}
+	return os.Getenv("IDP_FAULT")
+}
 
 // cpuProfilePath is where a provider process writes its CPU profile
 // (IDP_CPU_PROFILE, suffixed with the process id; see StartProfile). Not a

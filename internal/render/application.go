@@ -170,7 +170,7 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
-func webhookData(src VaultSecret) (map[string]string, error) {
+func webhookData(src VaultSecret) (SecretValues, error) {
 	if src.Values == nil {
 		return nil, nil
 	}

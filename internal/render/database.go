@@ -150,7 +150,7 @@ func DatabaseObjects(db Database) ([]*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("unknown database type %q (want one of %s)", db.Type, strings.Join(DatabaseTypeNames(), ", "))
 	}
 	ns := Namespace(db.Project)
-	var data map[string]string
+	var data SecretValues
 	if db.Password.Values != nil {
 		if err := requireKeys(db.Password, DatabasePasswordKey); err != nil {
 			return nil, err

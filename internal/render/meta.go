@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
@@ -40,8 +41,23 @@ type VaultSecret struct {
 	Mount   string
 	Path    string
 	Version int
-	Values  map[string]string
+	Values  SecretValues
 }
+
+// SecretValues are secret values (from Vault, or derived from them) on their
+// way to the Kubernetes Secret that carries them (secret): the only place
+// they become plain data. Until then they print and marshal redacted, like
+// engine.Values, so an error, a log line or a dump of a model shows none.
+type SecretValues map[string]string
+
+func (v SecretValues) String() string   { return fmt.Sprintf("<%d redacted values>", len(v)) }
+func (v SecretValues) GoString() string { return v.String() }
+
+// Format redacts every verb: String alone would leave %d printing the map.
+func (v SecretValues) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, v.String()) }
+
+// MarshalJSON redacts too (JSON log fields, debug dumps).
+func (v SecretValues) MarshalJSON() ([]byte, error) { return json.Marshal(v.String()) }
 
 // FullPath is the secret's path including the mount, as users write it.
 func (v VaultSecret) FullPath() string { return v.Mount + "/" + v.Path }
@@ -107,7 +123,7 @@ func dropTypedArtifacts(v any) {
 
 // secret renders an Opaque-or-typed Secret synced from Vault. With no
 // values, data is left out: only the shape is known at plan time.
-func secret(namespace, name, secretType string, src VaultSecret, data map[string]string) *unstructured.Unstructured {
+func secret(namespace, name, secretType string, src VaultSecret, data SecretValues) *unstructured.Unstructured {
 	obj := object("v1", "Secret", namespace, name, nil, map[string]any{"type": secretType})
 	ann := map[string]string{AnnotationVaultPath: src.FullPath()}
 	if data != nil {

@@ -192,7 +192,7 @@ func isolationPolicy(p Project) *unstructured.Unstructured {
 		map[string]any{"spec": fromTyped(spec)})
 }
 
-func githubAccessData(src VaultSecret) (map[string]string, error) {
+func githubAccessData(src VaultSecret) (SecretValues, error) {
 	if src.Values == nil {
 		return nil, nil
 	}
@@ -212,7 +212,7 @@ const GitHubAuthorizationKey = "authorization"
 
 // registryData accepts a ready .dockerconfigjson or builds one from
 // username + password for the registry host.
-func registryData(src VaultSecret, host string) (map[string]string, error) {
+func registryData(src VaultSecret, host string) (SecretValues, error) {
 	if src.Values == nil {
 		return nil, nil
 	}
