@@ -115,11 +115,20 @@ type Dispatch struct {
 // CurlImage sends the repository_dispatch.
 const CurlImage = "curlimages/curl:8.11.0"
 
-// ApplicationObjects renders an application in apply order. The Deployment
-// and the domains' IngressRoutes exist only once a commit is known: before
-// that there is no image to run. The webhook route exists from the start:
-// the first push must reach the EventSource.
+// ApplicationObjects is RenderApplication's objects in apply order.
 func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
+	s, err := RenderApplication(a)
+	if err != nil {
+		return nil, err
+	}
+	return s.All(), nil
+}
+
+// RenderApplication renders an application. The Deployment and the
+// domains' IngressRoutes exist only once a commit is known: before that
+// there is no image to run. The webhook route exists from the start: the
+// first push must reach the EventSource.
+func RenderApplication(a Application) (*ApplicationSet, error) {
 	ns := Namespace(a.Project)
 	gh, err := ParseGitHubBaseURL(a.GitHubBaseURL)
 	if err != nil {
@@ -167,7 +176,7 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 			objs = append(objs, ingressRoute(a, d))
 		}
 	}
-	return objs, nil
+	return newApplicationSet(a, objs), nil
 }
 
 func webhookData(src VaultSecret) (map[string]string, error) {

@@ -141,10 +141,19 @@ func ParseDatabaseImage(image string) (dbType, version string, err error) {
 	return "", "", fmt.Errorf("image %q is not <type>:<version> with type one of %s", image, strings.Join(DatabaseTypeNames(), ", "))
 }
 
-// DatabaseObjects renders a database in apply order: the Secret its pods
-// read, the Service, the StatefulSet. It fails only when Vault values are
-// given without a password.
+// DatabaseObjects is RenderDatabase's objects in apply order.
 func DatabaseObjects(db Database) ([]*unstructured.Unstructured, error) {
+	s, err := RenderDatabase(db)
+	if err != nil {
+		return nil, err
+	}
+	return s.All(), nil
+}
+
+// RenderDatabase renders a database (in apply order: the Secret its pods
+// read, the Service, the StatefulSet). It fails only when Vault values are
+// given without a password.
+func RenderDatabase(db Database) (*DatabaseSet, error) {
 	t, ok := DatabaseTypes[db.Type]
 	if !ok {
 		return nil, fmt.Errorf("unknown database type %q (want one of %s)", db.Type, strings.Join(DatabaseTypeNames(), ", "))
@@ -158,11 +167,11 @@ func DatabaseObjects(db Database) ([]*unstructured.Unstructured, error) {
 		data = map[string]string{DatabasePasswordKey: db.Password.Values[DatabasePasswordKey]}
 	}
 	app := DatabaseStatefulSet(db.Project, db.Name)
-	return []*unstructured.Unstructured{
+	return newDatabaseSet(db, []*unstructured.Unstructured{
 		secret(ns, DatabaseSecret(db.Project, db.Name), string(corev1.SecretTypeOpaque), db.Password, data),
 		databaseService(db, t, app),
 		databaseStatefulSet(db, t, app),
-	}, nil
+	}), nil
 }
 
 func databaseService(db Database, t DatabaseType, app string) *unstructured.Unstructured {
