@@ -28,7 +28,7 @@ import (
 func (r *databaseResource) changePasswordInServer(ctx context.Context, spec render.Database, diags *diag.Diagnostics) {
 	eng, ns := r.data.Engine, render.Namespace(spec.Project)
 	newPassword := spec.Password.Values[render.DatabasePasswordKey]
-	sec, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Secret", Namespace: ns, Name: render.DatabaseSecret(spec.Project, spec.Name)})
+	sec, err := eng.Get(ctx, toRef(render.DatabaseSecretID(spec.Project, spec.Name)))
 	if err != nil || sec == nil || newPassword == "" {
 		if err != nil {
 			diags.AddError("Reading the database's Secret", err.Error())
@@ -44,7 +44,7 @@ func (r *databaseResource) changePasswordInServer(ctx context.Context, spec rend
 		return
 	}
 	pod := render.DatabasePod(spec.Project, spec.Name, 0)
-	live, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: pod})
+	live, err := eng.Get(ctx, toRef(render.DatabasePodID(spec.Project, spec.Name, 0)))
 	if err != nil {
 		diags.AddError("Reading the database's pod", err.Error())
 		return

@@ -116,6 +116,18 @@ func IngressRouteID(p, a, domain string) ID {
 	return ID{APIVersion: traefikAPIVersion, Kind: "IngressRoute", Namespace: Namespace(p), Name: IngressRoute(p, a, domain)}
 }
 
+func GitHubAccessSecretID(p string) ID {
+	return ID{APIVersion: "v1", Kind: "Secret", Namespace: Namespace(p), Name: GitHubAccessSecret(p)}
+}
+
+func RegistrySecretID(p string) ID {
+	return ID{APIVersion: "v1", Kind: "Secret", Namespace: Namespace(p), Name: RegistrySecret}
+}
+
+func IsolationPolicyID(p string) ID {
+	return ID{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespace: Namespace(p), Name: IsolationPolicy(p)}
+}
+
 func ReleaseConfigMapID(p, a string) ID {
 	return ID{APIVersion: "v1", Kind: "ConfigMap", Namespace: Namespace(p), Name: ReleaseConfigMap(p, a)}
 }
