@@ -45,11 +45,10 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	if svc == nil {
 		return nil, fmt.Errorf("Service %s/%s does not exist, so the port is unknown", ns, render.Service(a))
 	}
-	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
-	if len(ports) == 0 {
+	port, found := render.ParseServicePort(svc)
+	if !found {
 		return nil, fmt.Errorf("Service %s/%s has no port", ns, render.Service(a))
 	}
-	port, _, _ := unstructured.NestedInt64(ports[0].(map[string]any), "port")
 
 	m := &applicationModel{
 		ID: types.StringValue(p + "/" + a), Project: types.StringValue(p), Name: types.StringValue(a),
@@ -100,11 +99,10 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		dep = render.ParseTemplateDeployment(tmpl, a)
 	}
 	if dep != nil {
-		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
+		if n, _, ok := render.ParseReplicas(dep); ok {
 			m.Replicas = types.Int64Value(n)
 		}
-		ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
-		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), ann))
+		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), render.ParsePodAnnotations(dep)))
 	}
 	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
 	if err != nil {

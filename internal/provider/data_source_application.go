@@ -142,8 +142,7 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 		if tag := render.ImageTag(img); tag != "" {
 			m.DeployedHash = types.StringValue(tag)
 		}
-		ready, _, _ := unstructured.NestedInt64(dep.Object, "status", "readyReplicas")
-		desired, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas")
+		desired, ready, _ := render.ParseReplicas(dep)
 		m.ReadyReplicas, m.DesiredReplicas = types.Int64Value(ready), types.Int64Value(desired)
 	}
 

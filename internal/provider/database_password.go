@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -38,9 +37,8 @@ func (r *databaseResource) changePasswordInServer(ctx context.Context, spec rend
 	if sec.GetAnnotations()[render.AnnotationVaultVersion] == strconv.Itoa(spec.Password.Version) {
 		return
 	}
-	enc, _, _ := unstructured.NestedString(sec.Object, "data", render.DatabasePasswordKey)
-	old, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil || len(old) == 0 || string(old) == newPassword {
+	old := render.ParseDatabasePassword(sec)
+	if old == "" || old == newPassword {
 		return
 	}
 	pod := render.DatabasePod(spec.Project, spec.Name, 0)
@@ -56,9 +54,9 @@ func (r *databaseResource) changePasswordInServer(ctx context.Context, spec rend
 				"back) and apply again. Nothing was changed.", spec.Password.FullPath(), spec.Password.Version, ns, pod))
 		return
 	}
-	change, err := render.DatabasePasswordChange(spec, string(old), newPassword)
+	change, err := render.DatabasePasswordChange(spec, old, newPassword)
 	if err == nil {
-		_, err = eng.Exec(ctx, ns, pod, spec.Name, change.Command, change.Stdin, string(old), newPassword)
+		_, err = eng.Exec(ctx, ns, pod, spec.Name, change.Command, change.Stdin, old, newPassword)
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("password_version"), "Changing the password inside the database failed",

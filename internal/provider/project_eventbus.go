@@ -140,15 +140,7 @@ func reconnectEvents(ctx context.Context, eng *engine.Engine, p string) error {
 		if bus == nil {
 			return false, "it does not exist", nil
 		}
-		conds, _, _ := unstructured.NestedSlice(bus.Object, "status", "conditions")
-		var pending []string
-		for _, c := range conds {
-			c, _ := c.(map[string]any)
-			if c["status"] != "True" {
-				pending = append(pending, fmt.Sprintf("%v: %v", c["type"], c["message"]))
-			}
-		}
-		if len(conds) == 0 || len(pending) > 0 {
+		if deployed, pending := render.ParseEventBusPending(bus); !deployed {
 			return false, "the Argo Events controller has not deployed it yet " + strings.Join(pending, "; "), nil
 		}
 		return true, "", nil

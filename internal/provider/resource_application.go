@@ -789,8 +789,7 @@ func (r *applicationResource) needsRestart(ctx context.Context, spec render.Appl
 		return false, err
 	}
 	want := strconv.Itoa(spec.AppSecret.Version)
-	ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
-	if v, ok := ann[render.AnnotationRestartedFor]; ok {
+	if v, ok := render.ParsePodAnnotations(dep)[render.AnnotationRestartedFor]; ok {
 		return v != want, nil
 	}
 	sec, err := eng.Get(ctx, toRef(render.AppSecretID(spec.Project, spec.Name)))

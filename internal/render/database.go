@@ -122,25 +122,6 @@ var imageTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // ValidDatabaseVersion reports whether version can be an image tag.
 func ValidDatabaseVersion(version string) bool { return imageTag.MatchString(version) }
 
-// ParseDatabaseImage recovers type and version from an image this provider
-// or the old chart set: "<type>:<version>" or "<image>:<version>" (so
-// "mongodb:7.0" and "mongo:7.0"), also as "docker.io/library/mysql:8.0".
-func ParseDatabaseImage(image string) (dbType, version string, err error) {
-	ref := image
-	for _, prefix := range []string{"docker.io/library/", "index.docker.io/library/", "library/"} {
-		ref = strings.TrimPrefix(ref, prefix)
-	}
-	name, tag, ok := strings.Cut(ref, ":")
-	if ok && ValidDatabaseVersion(tag) {
-		for _, t := range DatabaseTypeNames() {
-			if name == t || name == DatabaseTypes[t].Image {
-				return t, tag, nil
-			}
-		}
-	}
-	return "", "", fmt.Errorf("image %q is not <type>:<version> with type one of %s", image, strings.Join(DatabaseTypeNames(), ", "))
-}
-
 // DatabaseObjects is RenderDatabase's objects in apply order.
 func DatabaseObjects(db Database) ([]*unstructured.Unstructured, error) {
 	s, err := RenderDatabase(db)
