@@ -619,7 +619,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		// destroy deletes too.
 		spec, _ := plan.spec(ctx, diags)
 		shape := render.InventoryOfApplication(spec.Project, spec.Name, spec.Domains)
-		refuseForeign(ctx, r.data.Engine, shape.All(), "idp_application", plan.Project.ValueString()+"/"+plan.Name.ValueString(), diags)
+		refuseForeign(ctx, r.data.Engine, shape.ApplyOrder(), "idp_application", plan.Project.ValueString()+"/"+plan.Name.ValueString(), diags)
 		if diags.HasError() {
 			return
 		}

@@ -193,19 +193,23 @@ type ApplicationSet struct {
 
 func newApplicationSet(a Application, objs []*unstructured.Unstructured) *ApplicationSet {
 	s := &ApplicationSet{newObjectSet(objs, EventSourceID(a.Project, a.Name), nil), a.Project, a.Name}
-	var inv ApplicationInventory
-	for _, o := range objs {
-		switch id := IDOf(o); {
-		case id == s.anchor:
-			inv.Anchor = id
+	s.inventory = applicationInventory(s.IDs(), s.anchor).All()
+	return s
+}
+
+// applicationInventory sorts ids (in apply order) into delete order.
+func applicationInventory(ids []ID, anchor ID) ApplicationInventory {
+	inv := ApplicationInventory{Anchor: anchor, applyOrder: ids}
+	for _, id := range ids {
+		switch {
+		case id == anchor:
 		case startsRuns(id):
 			inv.Starters = append(inv.Starters, id)
 		default:
 			inv.Rest = append(inv.Rest, id)
 		}
 	}
-	s.inventory = inv.All()
-	return s
+	return inv
 }
 
 // startsRuns picks what starts an application's runs: destroy deletes it
@@ -248,31 +252,32 @@ type ApplicationInventory struct {
 	Starters []ID // Sensor, WorkflowTemplate, catch-up CronWorkflow
 	Rest     []ID
 	Anchor   ID // EventSource
+
+	applyOrder []ID
 }
 
 // InventoryOfApplication is ApplicationInventory for application a of
 // project p with domains, from names alone.
 func InventoryOfApplication(p, a string, domains []string) ApplicationInventory {
 	ns := Namespace(p)
-	inv := ApplicationInventory{
-		Starters: []ID{SensorID(p, a), WorkflowTemplateID(p, a), CatchUpID(p, a)},
-		Anchor:   EventSourceID(p, a),
-	}
-	inv.Rest = []ID{
+	ids := []ID{
 		AppSecretID(p, a),
 		WebhookSecretID(p, a),
 		ServiceID(p, a),
+		EventSourceID(p, a),
 		WebhookRouteID(p, a),
+		SensorID(p, a),
 		{APIVersion: "v1", Kind: "ServiceAccount", Namespace: ns, Name: DeployServiceAccount(p, a)},
 		{APIVersion: rbacAPIVersion, Kind: "Role", Namespace: ns, Name: DeployRole(p, a)},
 		{APIVersion: rbacAPIVersion, Kind: "RoleBinding", Namespace: ns, Name: DeployRole(p, a)},
+		WorkflowTemplateID(p, a),
+		CatchUpID(p, a),
 		DeploymentID(p, a),
 	}
 	for _, d := range domains {
-		inv.Rest = append(inv.Rest, IngressRouteID(p, a, d))
+		ids = append(ids, IngressRouteID(p, a, d))
 	}
-	inv.Rest = append(inv.Rest, ReleaseConfigMapID(p, a))
-	return inv
+	return applicationInventory(append(ids, ReleaseConfigMapID(p, a)), EventSourceID(p, a))
 }
 
 // All is the inventory in delete order.
@@ -280,6 +285,10 @@ func (inv ApplicationInventory) All() []ID {
 	out := append(slices.Clone(inv.Starters), inv.Rest...)
 	return append(out, inv.Anchor)
 }
+
+// ApplyOrder is the inventory in the order an apply (tofu's and CI's)
+// writes it.
+func (inv ApplicationInventory) ApplyOrder() []ID { return slices.Clone(inv.applyOrder) }
 
 // DatabaseSet is what an idp_database renders: the Secret its pods read,
 // the Service, the StatefulSet (the anchor, deleted first: its pods are

@@ -26,14 +26,14 @@ func TestObjectSet_identitiesMatchRenders(t *testing.T) {
 	if app.Anchor() != EventSourceID(p, n) || IDOf(app.EventSource()) != app.Anchor() {
 		t.Errorf("anchor %v", app.Anchor())
 	}
-	// Every object an application can have, in the order destroy deletes it.
-	want := append(app.Inventory(), IDOf(ReleaseRecord(a, "")))
+	// Every object an application can have (the release record is
+	// rendered apart from the set), in apply order and in delete order.
 	inv := InventoryOfApplication(p, n, a.Domains)
-	got := inv.All()
-	release := got[len(got)-2] // the release record is rendered apart from the set
-	got = append(slices.Delete(got, len(got)-2, len(got)-1), release)
-	if !slices.Equal(got, want) {
+	if got, want := inv.ApplyOrder(), append(app.IDs(), IDOf(ReleaseRecord(a, ""))); !slices.Equal(got, want) {
 		t.Errorf("InventoryOfApplication:\n got %v\nwant %v", got, want)
+	}
+	if got, want := inv.All(), app.Inventory(); !slices.Equal(slices.DeleteFunc(got, func(id ID) bool { return id.Kind == "ConfigMap" }), want) {
+		t.Errorf("delete order:\n got %v\nwant %v", got, want)
 	}
 	if inv.Anchor != app.Anchor() || len(inv.Starters) != 3 || !slices.Contains(inv.Starters, IDOf(app.Sensor())) {
 		t.Errorf("inventory starters %v, anchor %v", inv.Starters, inv.Anchor)
