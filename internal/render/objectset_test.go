@@ -3,6 +3,8 @@ package render
 import (
 	"slices"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // The name-only identities and inventories name exactly what the
@@ -71,5 +73,50 @@ func TestObjectSet_identitiesMatchRenders(t *testing.T) {
 	if proj.Namespace() == nil || proj.EventBus() == nil || inv2[len(inv2)-1] != NamespaceID("shop") ||
 		IDOf(proj.EventBus()) != EventBusID("shop") {
 		t.Errorf("project set: inventory %v", inv2)
+	}
+}
+
+// The parsers the provider reads live objects with (instead of walking
+// their maps) read what the renderers write.
+func TestParsers_readWhatRenderWrites(t *testing.T) {
+	a := testApplication()
+	a.Hash = "0123456789abcdef0123456789abcdef01234567"
+	app, err := RenderApplication(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desired, _, set := ParseReplicas(app.Deployment()); !set || desired != a.Replicas {
+		t.Errorf("ParseReplicas: %d, %v", desired, set)
+	}
+	svc := app.get(ServiceID(a.Project, a.Name))
+	if port, found := ParseServicePort(svc); !found || port != a.Port {
+		t.Errorf("ParseServicePort: %d, %v", port, found)
+	}
+	if sel := ParseServiceSelector(svc); sel["app"] != Deployment(a.Name) {
+		t.Errorf("ParseServiceSelector: %v", sel)
+	}
+
+	db := testDatabase("postgres")
+	db.Password.Values, db.Password.Version = map[string]string{DatabasePasswordKey: "s3cret"}, 4
+	set, err := RenderDatabase(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ParseDatabasePassword(set.Secret()); got != "s3cret" {
+		t.Errorf("ParseDatabasePassword: %q", got)
+	}
+	if ann := ParsePodAnnotations(set.StatefulSet()); ann[AnnotationVaultVersion] != "4" {
+		t.Errorf("ParsePodAnnotations: %v", ann)
+	}
+
+	bus := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"conditions": []any{
+		map[string]any{"type": "Deployed", "status": "True"},
+		map[string]any{"type": "Configured", "status": "False", "message": "waiting"},
+	}}}}
+	if deployed, pending := ParseEventBusPending(bus); deployed || len(pending) != 1 || pending[0] != "Configured: waiting" {
+		t.Errorf("ParseEventBusPending: %v %v", deployed, pending)
+	}
+	if deployed, _ := ParseEventBusPending(&unstructured.Unstructured{Object: map[string]any{}}); deployed {
+		t.Error("an EventBus without conditions is deployed")
 	}
 }
