@@ -185,21 +185,21 @@ func (e *Engine) MarkCreated(ctx context.Context, ref Ref, key, value string) er
 // an object that exists and carries none of our marks was made by someone
 // else, and taking it over would hand it to our destroy.
 
-// Foreign returns the refs of objs that exist and carry none of our marks,
-// in the order of objs. Our marks are a label of labels ("key=value", or
+// Foreign returns the refs that exist and carry none of our marks, in
+// their order. Our marks are a label of labels ("key=value", or
 // "key" for any value) and an entry of managedFields by our field manager
 // or one named after it (RestartFieldManager): every object we write gets
 // both, from the first write on.
-func (e *Engine) Foreign(ctx context.Context, objs []*unstructured.Unstructured, labels ...string) ([]Ref, error) {
-	found := make([]*unstructured.Unstructured, len(objs))
-	errs := make([]error, len(objs))
+func (e *Engine) Foreign(ctx context.Context, refs []Ref, labels ...string) ([]Ref, error) {
+	found := make([]*unstructured.Unstructured, len(refs))
+	errs := make([]error, len(refs))
 	sem := make(chan struct{}, diffConcurrency)
 	var wg sync.WaitGroup
-	for i, obj := range objs {
+	for i, ref := range refs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			found[i], errs[i] = e.Get(ctx, RefOf(obj))
+			found[i], errs[i] = e.Get(ctx, ref)
 		})
 	}
 	wg.Wait()
@@ -209,7 +209,7 @@ func (e *Engine) Foreign(ctx context.Context, objs []*unstructured.Unstructured,
 			return nil, errs[i]
 		}
 		if live != nil && !marked(live, labels) {
-			out = append(out, RefOf(objs[i]))
+			out = append(out, refs[i])
 		}
 	}
 	return out, nil

@@ -7,7 +7,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -18,10 +17,8 @@ import (
 func (r *applicationResource) importModel(ctx context.Context, p, a string) (*applicationModel, error) {
 	eng := r.data.Engine
 	ns := render.Namespace(p)
-	get := func(apiVersion, kind, name string) (*unstructured.Unstructured, error) {
-		return eng.Get(ctx, engine.Ref{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name})
-	}
-	es, err := get("argoproj.io/v1alpha1", "EventSource", render.EventSource(p, a))
+	get := func(id render.ID) (*unstructured.Unstructured, error) { return eng.Get(ctx, toRef(id)) }
+	es, err := get(render.EventSourceID(p, a))
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +29,7 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 	if owner == "" || repo == "" {
 		return nil, fmt.Errorf("EventSource %s/%s has no single GitHub repository under github.%s", ns, es.GetName(), render.GitHubEvent(p, a))
 	}
-	sensor, err := get("argoproj.io/v1alpha1", "Sensor", render.Sensor(p, a))
+	sensor, err := get(render.SensorID(p, a))
 	if err != nil {
 		return nil, err
 	}
@@ -41,18 +38,17 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		return nil, fmt.Errorf("Sensor %s/%s is missing or has no body.ref filter, so the branch is unknown", ns, render.Sensor(p, a))
 	}
 
-	svc, err := get("v1", "Service", render.Service(a))
+	svc, err := get(render.ServiceID(p, a))
 	if err != nil {
 		return nil, err
 	}
 	if svc == nil {
 		return nil, fmt.Errorf("Service %s/%s does not exist, so the port is unknown", ns, render.Service(a))
 	}
-	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
-	if len(ports) == 0 {
+	port, found := render.ParseServicePort(svc)
+	if !found {
 		return nil, fmt.Errorf("Service %s/%s has no port", ns, render.Service(a))
 	}
-	port, _, _ := unstructured.NestedInt64(ports[0].(map[string]any), "port")
 
 	m := &applicationModel{
 		ID: types.StringValue(p + "/" + a), Project: types.StringValue(p), Name: types.StringValue(a),
@@ -71,14 +67,14 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		Objects:               types.MapNull(types.StringType),
 		Timeouts:              nullTimeouts(),
 	}
-	if s, err := get("v1", "Secret", render.AppSecret(p, a)); err == nil && s != nil {
+	if s, err := get(render.AppSecretID(p, a)); err == nil && s != nil {
 		m.AppSecretVaultPath = r.data.importedVaultPath(s, render.AppSecretVaultPath(p, a))
 	}
-	dep, err := get("apps/v1", "Deployment", render.Deployment(a))
+	dep, err := get(render.DeploymentID(p, a))
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := get("argoproj.io/v1alpha1", "WorkflowTemplate", render.WorkflowTemplate(p, a))
+	tmpl, err := get(render.WorkflowTemplateID(p, a))
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +99,10 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		dep = render.ParseTemplateDeployment(tmpl, a)
 	}
 	if dep != nil {
-		if n, ok, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); ok {
+		if n, _, ok := render.ParseReplicas(dep); ok {
 			m.Replicas = types.Int64Value(n)
 		}
-		ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
-		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), ann))
+		m.Databases = databaseLinksValue(p, render.ParseDatabaseEnv(p, render.ContainerEnv(dep, render.Deployment(a)), render.ParsePodAnnotations(dep)))
 	}
 	routes, err := eng.List(ctx, "traefik.io/v1alpha1", "IngressRoute", ns, "")
 	if err != nil {

@@ -62,7 +62,7 @@ func unknownCommit(plan *applicationModel, state *applicationModel) {
 // or the release record's when the Deployment is gone, or "" when nothing
 // was ever deployed.
 func liveCommit(ctx context.Context, eng *engine.Engine, p, a string) (commit, resourceVersion string, err error) {
-	dep, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: render.Namespace(p), Name: render.Deployment(a)})
+	dep, err := eng.Get(ctx, toRef(render.DeploymentID(p, a)))
 	if err != nil {
 		return "", "", err
 	}
@@ -71,7 +71,7 @@ func liveCommit(ctx context.Context, eng *engine.Engine, p, a string) (commit, r
 			return tag, dep.GetResourceVersion(), nil
 		}
 	}
-	cm, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: render.Namespace(p), Name: render.ReleaseConfigMap(p, a)})
+	cm, err := eng.Get(ctx, toRef(render.ReleaseConfigMapID(p, a)))
 	if err != nil {
 		return "", "", err
 	}

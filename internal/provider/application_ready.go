@@ -83,7 +83,7 @@ func findEventsDeployment(ctx context.Context, eng *engine.Engine, desired *unst
 			}
 			for i := range deps {
 				if controlledBy(&deps[i], live.GetUID()) {
-					return engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: deps[i].GetName()}, nil
+					return engine.RefOf(&deps[i]), nil
 				}
 			}
 		}

@@ -116,11 +116,17 @@ func describe(desired *unstructured.Unstructured, st engine.Status) string {
 	return st.String()
 }
 
-// refs lists the objects' references.
-func refs(objs []*unstructured.Unstructured) []engine.Ref {
-	out := make([]engine.Ref, len(objs))
-	for i, o := range objs {
-		out[i] = engine.RefOf(o)
+// toRef is the engine's reference to an identity render derived: the one
+// place render.IDs become engine.Refs.
+func toRef(id render.ID) engine.Ref {
+	return engine.Ref{APIVersion: id.APIVersion, Kind: id.Kind, Namespace: id.Namespace, Name: id.Name}
+}
+
+// toRefs is toRef of each.
+func toRefs(ids []render.ID) []engine.Ref {
+	out := make([]engine.Ref, len(ids))
+	for i, id := range ids {
+		out[i] = toRef(id)
 	}
 	return out
 }

@@ -108,8 +108,7 @@ func guardServices(ctx context.Context, eng *engine.Engine, objs []*unstructured
 		if live == nil {
 			continue
 		}
-		want, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
-		have, _, _ := unstructured.NestedStringMap(live.Object, "spec", "selector")
+		want, have := render.ParseServiceSelector(o), render.ParseServiceSelector(live)
 		if !maps.Equal(want, have) {
 			diags.AddAttributeError(path.Root("name"), "Name already taken",
 				fmt.Sprintf("Service %s already exists and selects %v, not %v: another application or database of project %s "+

@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -117,15 +116,15 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 	p, a := m.Project.ValueString(), m.Name.ValueString()
 	ns := render.Namespace(p)
 	eng := d.data.Engine
-	get := func(apiVersion, kind, name string) *unstructured.Unstructured {
-		obj, err := eng.Get(ctx, engine.Ref{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name})
+	get := func(id render.ID) *unstructured.Unstructured {
+		obj, err := eng.Get(ctx, toRef(id))
 		if err != nil {
 			resp.Diagnostics.AddError("Reading application", err.Error())
 		}
 		return obj
 	}
-	sensor := get("argoproj.io/v1alpha1", "Sensor", render.Sensor(p, a))
-	dep := get("apps/v1", "Deployment", render.Deployment(a))
+	sensor := get(render.SensorID(p, a))
+	dep := get(render.DeploymentID(p, a))
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -143,8 +142,7 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 		if tag := render.ImageTag(img); tag != "" {
 			m.DeployedHash = types.StringValue(tag)
 		}
-		ready, _, _ := unstructured.NestedInt64(dep.Object, "status", "readyReplicas")
-		desired, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas")
+		desired, ready, _ := render.ParseReplicas(dep)
 		m.ReadyReplicas, m.DesiredReplicas = types.Int64Value(ready), types.Int64Value(desired)
 	}
 
@@ -156,7 +154,7 @@ func (d *applicationDataSource) Read(ctx context.Context, req datasource.ReadReq
 	m.LastBuild = lastBuildValue(render.LastBuild(runs))
 
 	m.BranchHead, m.UpToDate = types.StringNull(), types.BoolNull()
-	owner, repo := render.ParseEventSourceRepo(get("argoproj.io/v1alpha1", "EventSource", render.EventSource(p, a)), p, a)
+	owner, repo := render.ParseEventSourceRepo(get(render.EventSourceID(p, a)), p, a)
 	head, err := d.data.branchHead(ctx, owner, repo, m.Branch.ValueString())
 	var gone branchNotFound
 	switch {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -15,7 +14,7 @@ import (
 func (r *databaseResource) importModel(ctx context.Context, p, d string) (*databaseModel, error) {
 	eng := r.data.Engine
 	name := render.DatabaseStatefulSet(p, d)
-	sts, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: render.Namespace(p), Name: name})
+	sts, err := eng.Get(ctx, toRef(render.DatabaseStatefulSetID(p, d)))
 	if err != nil {
 		return nil, err
 	}

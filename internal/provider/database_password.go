@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -28,7 +27,7 @@ import (
 func (r *databaseResource) changePasswordInServer(ctx context.Context, spec render.Database, diags *diag.Diagnostics) {
 	eng, ns := r.data.Engine, render.Namespace(spec.Project)
 	newPassword := spec.Password.Values[render.DatabasePasswordKey]
-	sec, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Secret", Namespace: ns, Name: render.DatabaseSecret(spec.Project, spec.Name)})
+	sec, err := eng.Get(ctx, toRef(render.DatabaseSecretID(spec.Project, spec.Name)))
 	if err != nil || sec == nil || newPassword == "" {
 		if err != nil {
 			diags.AddError("Reading the database's Secret", err.Error())
@@ -38,13 +37,12 @@ func (r *databaseResource) changePasswordInServer(ctx context.Context, spec rend
 	if sec.GetAnnotations()[render.AnnotationVaultVersion] == strconv.Itoa(spec.Password.Version) {
 		return
 	}
-	enc, _, _ := unstructured.NestedString(sec.Object, "data", render.DatabasePasswordKey)
-	old, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil || len(old) == 0 || string(old) == newPassword {
+	old := render.ParseDatabasePassword(sec)
+	if old == "" || old == newPassword {
 		return
 	}
 	pod := render.DatabasePod(spec.Project, spec.Name, 0)
-	live, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: pod})
+	live, err := eng.Get(ctx, toRef(render.DatabasePodID(spec.Project, spec.Name, 0)))
 	if err != nil {
 		diags.AddError("Reading the database's pod", err.Error())
 		return
@@ -56,9 +54,9 @@ func (r *databaseResource) changePasswordInServer(ctx context.Context, spec rend
 				"back) and apply again. Nothing was changed.", spec.Password.FullPath(), spec.Password.Version, ns, pod))
 		return
 	}
-	change, err := render.DatabasePasswordChange(spec, string(old), newPassword)
+	change, err := render.DatabasePasswordChange(spec, old, newPassword)
 	if err == nil {
-		_, err = eng.Exec(ctx, ns, pod, spec.Name, change.Command, change.Stdin, string(old), newPassword)
+		_, err = eng.Exec(ctx, ns, pod, spec.Name, change.Command, change.Stdin, old, newPassword)
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("password_version"), "Changing the password inside the database failed",

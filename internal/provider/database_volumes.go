@@ -43,7 +43,7 @@ func checkStorageClass(spec render.Database, liveSts *unstructured.Unstructured,
 		return
 	}
 	for i := range claims {
-		class, _, _ := unstructured.NestedString(claims[i].Object, "spec", "storageClassName")
+		class := render.ParseClaimStorageClass(&claims[i])
 		if class != *spec.StorageClass {
 			diags.AddAttributeError(path.Root("storage_class"), "Existing volume has another storage class",
 				fmt.Sprintf("PersistentVolumeClaim %s (kept from an earlier database %s/%s) has storage class %q, not %q; a volume keeps its class. "+

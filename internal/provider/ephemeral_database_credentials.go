@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -103,7 +102,7 @@ func (e *databaseCredentials) Open(ctx context.Context, req ephemeral.OpenReques
 	defer cancel()
 	p, d := m.Project.ValueString(), m.Name.ValueString()
 	eng := e.data.Engine
-	sts, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: render.Namespace(p), Name: render.DatabaseStatefulSet(p, d)})
+	sts, err := eng.Get(ctx, toRef(render.DatabaseStatefulSetID(p, d)))
 	if err != nil {
 		resp.Diagnostics.AddError("Reading database", err.Error())
 		return

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -139,8 +138,7 @@ func (d *ProviderData) eachChild(ctx context.Context, projects []string, kind st
 // pinned (no deploy steps), as import records in the private state.
 func (r *applicationResource) configHash(ctx context.Context, m *applicationModel) error {
 	p, a := m.Project.ValueString(), m.Name.ValueString()
-	tmpl, err := r.data.Engine.Get(ctx, engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "WorkflowTemplate",
-		Namespace: render.Namespace(p), Name: render.WorkflowTemplate(p, a)})
+	tmpl, err := r.data.Engine.Get(ctx, toRef(render.WorkflowTemplateID(p, a)))
 	if err != nil {
 		return fmt.Errorf("reading the WorkflowTemplate: %w", err)
 	}

@@ -70,8 +70,8 @@ func refuseManaged(ctx context.Context, eng *engine.Engine, anchor engine.Ref, r
 // create that took it over would hand it to our destroy. Objects with our
 // marks (an interrupted create's) are adopted as before. importAs is what
 // `tofu import` takes for the resource.
-func refuseForeign(ctx context.Context, eng *engine.Engine, objs []*unstructured.Unstructured, resourceType, importAs string, diags *diag.Diagnostics) {
-	foreign, err := eng.Foreign(ctx, objs, render.LabelManagedBy+"="+render.ManagedBy, render.LabelOwner)
+func refuseForeign(ctx context.Context, eng *engine.Engine, ids []render.ID, resourceType, importAs string, diags *diag.Diagnostics) {
+	foreign, err := eng.Foreign(ctx, toRefs(ids), render.LabelManagedBy+"="+render.ManagedBy, render.LabelOwner)
 	if err != nil {
 		diags.AddError("Reading the objects to create", err.Error())
 		return
@@ -102,13 +102,13 @@ func markCreated(ctx context.Context, eng *engine.Engine, anchor engine.Ref, dia
 
 // The anchor of each resource: the object refresh knows it exists by.
 func projectAnchor(p string) engine.Ref {
-	return engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: render.Namespace(p)}
+	return toRef(render.NamespaceID(p))
 }
 
 func applicationAnchor(p, a string) engine.Ref {
-	return engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "EventSource", Namespace: render.Namespace(p), Name: render.EventSource(p, a)}
+	return toRef(render.EventSourceID(p, a))
 }
 
 func databaseAnchor(p, d string) engine.Ref {
-	return engine.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: render.Namespace(p), Name: render.DatabaseStatefulSet(p, d)}
+	return toRef(render.DatabaseStatefulSetID(p, d))
 }

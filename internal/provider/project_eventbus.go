@@ -92,7 +92,7 @@ func checkEventBusChange(prior, plan *projectModel, diags *diag.Diagnostics) {
 }
 
 func eventBusRef(p string) engine.Ref {
-	return engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "EventBus", Namespace: render.Namespace(p), Name: render.EventBus(p)}
+	return toRef(render.EventBusID(p))
 }
 
 // eventBusFinalizer is the Argo Events controller's (v1.9
@@ -124,7 +124,7 @@ func replaceEventBus(ctx context.Context, eng *engine.Engine, p, from string) er
 	var refs []engine.Ref
 	for _, c := range claims {
 		if render.IsEventBusVolumeClaim(p, c.GetName()) {
-			refs = append(refs, engine.Ref{APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespace: ns, Name: c.GetName()})
+			refs = append(refs, engine.RefOf(&c))
 		}
 	}
 	return eng.Delete(ctx, refs...)
@@ -140,15 +140,7 @@ func reconnectEvents(ctx context.Context, eng *engine.Engine, p string) error {
 		if bus == nil {
 			return false, "it does not exist", nil
 		}
-		conds, _, _ := unstructured.NestedSlice(bus.Object, "status", "conditions")
-		var pending []string
-		for _, c := range conds {
-			c, _ := c.(map[string]any)
-			if c["status"] != "True" {
-				pending = append(pending, fmt.Sprintf("%v: %v", c["type"], c["message"]))
-			}
-		}
-		if len(conds) == 0 || len(pending) > 0 {
+		if deployed, pending := render.ParseEventBusPending(bus); !deployed {
 			return false, "the Argo Events controller has not deployed it yet " + strings.Join(pending, "; "), nil
 		}
 		return true, "", nil
@@ -164,7 +156,7 @@ func reconnectEvents(ctx context.Context, eng *engine.Engine, p string) error {
 			return err
 		}
 		for _, d := range deps {
-			refs = append(refs, engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: d.GetName()})
+			refs = append(refs, engine.RefOf(&d))
 		}
 	}
 	return eng.Delete(ctx, refs...)

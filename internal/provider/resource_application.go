@@ -448,7 +448,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 
 	eng := r.data.Engine
 	p, a := state.Project.ValueString(), state.Name.ValueString()
-	es, err := eng.Get(ctx, engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "EventSource", Namespace: render.Namespace(p), Name: render.EventSource(p, a)})
+	es, err := eng.Get(ctx, toRef(render.EventSourceID(p, a)))
 	if err != nil {
 		resp.Diagnostics.AddError("Reading application", err.Error())
 		return
@@ -460,7 +460,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	// The deployed commit is whatever the Deployment runs now: CI may have
 	// rolled out a new one since the last apply.
 	state.Git.Hash = types.StringNull()
-	dep, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: render.Namespace(p), Name: render.Deployment(a)})
+	dep, err := eng.Get(ctx, toRef(render.DeploymentID(p, a)))
 	if err != nil {
 		resp.Diagnostics.AddError("Reading application", err.Error())
 		return
@@ -473,7 +473,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 		// Deleted, or never built: the release record tells which. A
 		// recorded commit makes the missing Deployment show in the plan,
 		// and the apply restores it at that commit.
-		cm, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: render.Namespace(p), Name: render.ReleaseConfigMap(p, a)})
+		cm, err := eng.Get(ctx, toRef(render.ReleaseConfigMapID(p, a)))
 		if err != nil {
 			resp.Diagnostics.AddError("Reading application", err.Error())
 			return
@@ -492,7 +492,7 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 	if dep != nil {
 		known.Live[engine.RefOf(dep)] = dep
 	}
-	state.Objects, err = observedObjects(ctx, eng, resp.Private, known, desired)
+	state.Objects, err = observedObjects(ctx, eng, resp.Private, known, desired.All())
 	if err != nil {
 		resp.Diagnostics.AddError("Reading application objects", err.Error())
 		return
@@ -540,30 +540,16 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 	// Delete every object the application could have, including the
 	// Deployment and routes CI created since the last apply.
 	spec, _ := state.spec(ctx, &resp.Diagnostics)
-	objs, err := r.everyObject(&spec)
-	if err != nil {
-		resp.Diagnostics.AddError("Rendering application", err.Error())
-		return
-	}
+	_ = r.fillProviderSettings(&spec, nil) // the hook's URL
+	inv := render.InventoryOfApplication(spec.Project, spec.Name, spec.Domains)
 	eng := r.data.Engine
 	// First what starts runs (Sensor, WorkflowTemplate, the catch-up), then the runs in
 	// flight with their pods, so no deploy step re-creates what follows.
 	// The EventSource goes last, after GitHub's hook and the Vault secret:
 	// refresh takes the application for gone without it, so a destroy
 	// interrupted before then is finished by the next one.
-	var starters, rest []engine.Ref
-	var anchor engine.Ref
-	for _, o := range objs {
-		switch k := o.GetKind(); k {
-		case "Sensor", "WorkflowTemplate", "CronWorkflow":
-			starters = append(starters, engine.RefOf(o))
-		case "EventSource":
-			anchor = engine.RefOf(o)
-		default:
-			rest = append(rest, engine.RefOf(o))
-		}
-	}
-	if err := eng.Delete(ctx, starters...); err != nil {
+	rest := toRefs(inv.Rest)
+	if err := eng.Delete(ctx, toRefs(inv.Starters)...); err != nil {
 		resp.Diagnostics.AddError("Deleting application", err.Error())
 		return
 	}
@@ -586,7 +572,7 @@ func (r *applicationResource) Delete(ctx context.Context, req resource.DeleteReq
 			resp.Diagnostics.AddWarning("Webhook secret left in Vault", err.Error())
 		}
 	}
-	if err := eng.Delete(ctx, anchor); err != nil {
+	if err := eng.Delete(ctx, toRef(inv.Anchor)); err != nil {
 		resp.Diagnostics.AddError("Deleting application", err.Error())
 	}
 }
@@ -607,8 +593,7 @@ func (r *applicationResource) ImportState(ctx context.Context, req resource.Impo
 	}
 	// A pinned application's template has no deploy steps: refresh must
 	// render it that way too.
-	tmpl, err := r.data.Engine.Get(ctx, engine.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "WorkflowTemplate",
-		Namespace: render.Namespace(p), Name: render.WorkflowTemplate(p, a)})
+	tmpl, err := r.data.Engine.Get(ctx, toRef(render.WorkflowTemplateID(p, a)))
 	if err != nil {
 		resp.Diagnostics.AddError("Importing application "+id, err.Error())
 		return
@@ -633,12 +618,8 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		// writes later (the Deployment, routes and release record), which
 		// destroy deletes too.
 		spec, _ := plan.spec(ctx, diags)
-		shape, err := r.everyObject(&spec)
-		if err != nil {
-			diags.AddError("Rendering application", err.Error())
-			return
-		}
-		refuseForeign(ctx, r.data.Engine, shape, "idp_application", plan.Project.ValueString()+"/"+plan.Name.ValueString(), diags)
+		shape := render.InventoryOfApplication(spec.Project, spec.Name, spec.Domains)
+		refuseForeign(ctx, r.data.Engine, shape.ApplyOrder(), "idp_application", plan.Project.ValueString()+"/"+plan.Name.ValueString(), diags)
 		if diags.HasError() {
 			return
 		}
@@ -664,7 +645,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 			return
 		}
 		var err error
-		if desired, err = render.ApplicationObjects(spec); err != nil {
+		if desired, err = render.RenderApplication(spec); err != nil {
 			diags.AddError("Rendering application", err.Error())
 			return
 		}
@@ -675,9 +656,11 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		priorSpec, _ := prior.spec(ctx, diags)
 		priorSpec.Pinned = pinned // only the names matter: what the prior state had to prune
 		_ = r.fillProviderSettings(&priorSpec, nil)
-		before, _ = render.ApplicationObjects(priorSpec)
+		if set, err := render.RenderApplication(priorSpec); err == nil {
+			before = set.All()
+		}
 	}
-	guardNames(ctx, eng, render.ApplicationOwner(spec.Name), desired, diags)
+	guardNames(ctx, eng, render.ApplicationOwner(spec.Name), desired.All(), diags)
 	if diags.HasError() {
 		return
 	}
@@ -688,13 +671,13 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 	}
 	// Everything but the EventSource first (listenCI applies it).
 	for attempt := 1; ; attempt++ {
-		_, err := eng.ApplyIf(ctx, ifAt, withoutKind(desired, "EventSource")...)
+		_, err := eng.ApplyIf(ctx, ifAt, desired.WithoutEventSource()...)
 		if follow && errors.Is(err, engine.ErrConflict) && attempt < 5 {
 			if ifAt = r.followCommit(ctx, plan, diags); diags.HasError() {
 				return
 			}
 			spec.Hash = plan.Git.Hash.ValueString()
-			if desired, err = render.ApplicationObjects(spec); err != nil {
+			if desired, err = render.RenderApplication(spec); err != nil {
 				diags.AddError("Rendering application", err.Error())
 				return
 			}
@@ -727,7 +710,7 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		}
 	}
 	if spec.Hash != "" {
-		ref := engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: render.Namespace(spec.Project), Name: render.Deployment(spec.Name)}
+		ref := toRef(render.DeploymentID(spec.Project, spec.Name))
 		if err := eng.WaitRollout(ctx, ref); err != nil {
 			diags.AddError("Rollout did not complete", err.Error())
 			return
@@ -738,35 +721,14 @@ func (r *applicationResource) apply(ctx context.Context, plan, prior *applicatio
 		}
 	}
 	markCreated(ctx, eng, anchor, diags)
-	recordApplied(ctx, eng, priv, engine.Known{}, desired)
+	recordApplied(ctx, eng, priv, engine.Known{}, desired.All())
 	plan.ID = types.StringValue(spec.Project + "/" + spec.Name)
-	plan.Objects = plannedObjects(desired)
+	plan.Objects = plannedObjects(desired.All())
 	plan.Image = imageOf(spec)
 	plan.WebhookURL = types.StringValue(render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name))
 	if spec.Hash == "" {
 		plan.Git.Hash = types.StringNull()
 	}
-}
-
-// everyObject renders every object the application of spec can have, only
-// for their names: with or without a commit pinned, the Deployment, routes
-// and release record (CI writes them when tofu does not).
-func (r *applicationResource) everyObject(spec *render.Application) ([]*unstructured.Unstructured, error) {
-	_ = r.fillProviderSettings(spec, nil)
-	if spec.Hash == "" {
-		spec.Hash = "-"
-	}
-	// Unpinned and not dispatching: the catch-up CronWorkflow exists only
-	// then, and a state pinned since may have left one.
-	spec.Pinned, spec.Dispatch = false, nil
-	if spec.WebhookBaseURL == "" {
-		spec.WebhookBaseURL = "https://webhook.invalid" // unset now: only the names matter here
-	}
-	objs, err := render.ApplicationObjects(*spec)
-	if err != nil {
-		return nil, err
-	}
-	return append(objs, render.ReleaseRecord(*spec, "")), nil
 }
 
 // listenCI applies the EventSource, once the rest of desired is applied,
@@ -776,17 +738,9 @@ func (r *applicationResource) everyObject(spec *render.Application) ([]*unstruct
 // run, and GitHub's existing hook must already sign with the secret the
 // pod reads at start. With wait_for_ci the apply waits for each, and then
 // for the EventSource's pod and GitHub's hook (application_ready.go).
-func (r *applicationResource) listenCI(ctx context.Context, spec render.Application, before, desired []*unstructured.Unstructured, diags *diag.Diagnostics) {
+func (r *applicationResource) listenCI(ctx context.Context, spec render.Application, before []*unstructured.Unstructured, desired *render.ApplicationSet, diags *diag.Diagnostics) {
 	eng := r.data.Engine
-	var es, sensor *unstructured.Unstructured
-	for _, o := range desired {
-		switch o.GetKind() {
-		case "EventSource":
-			es = o
-		case "Sensor":
-			sensor = o
-		}
-	}
+	es, sensor := desired.EventSource(), desired.Sensor()
 	gh, tok, hook := r.syncHook(ctx, spec, diags)
 	if diags.HasError() {
 		return
@@ -804,7 +758,7 @@ func (r *applicationResource) listenCI(ctx context.Context, spec render.Applicat
 		diags.AddError("Applying application", err.Error())
 		return
 	}
-	if err := eng.Prune(ctx, before, desired); err != nil {
+	if err := eng.Prune(ctx, before, desired.All()); err != nil {
 		diags.AddError("Applying application", err.Error())
 		return
 	}
@@ -820,17 +774,6 @@ func (r *applicationResource) listenCI(ctx context.Context, spec render.Applicat
 	}
 }
 
-// withoutKind is objs without those of kind.
-func withoutKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
-	out := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, o := range objs {
-		if o.GetKind() != kind {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
 const readyHint = ". Pushes are not built until it is. Set wait_for_ci = false (IDP_WAIT_FOR_CI) only while the Argo " +
 	"Events controller is not installed yet."
 
@@ -840,17 +783,16 @@ const readyHint = ". Pushes are not built until it is. Set wait_for_ci = false (
 // the one its Secret was last synced from, is a different, known one. An
 // adopted Secret without our version annotation restarts nothing.
 func (r *applicationResource) needsRestart(ctx context.Context, spec render.Application) (bool, error) {
-	eng, ns := r.data.Engine, render.Namespace(spec.Project)
-	dep, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: render.Deployment(spec.Name)})
+	eng := r.data.Engine
+	dep, err := eng.Get(ctx, toRef(render.DeploymentID(spec.Project, spec.Name)))
 	if err != nil || dep == nil || spec.AppSecret.Values == nil {
 		return false, err
 	}
 	want := strconv.Itoa(spec.AppSecret.Version)
-	ann, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "annotations")
-	if v, ok := ann[render.AnnotationRestartedFor]; ok {
+	if v, ok := render.ParsePodAnnotations(dep)[render.AnnotationRestartedFor]; ok {
 		return v != want, nil
 	}
-	sec, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Secret", Namespace: ns, Name: render.AppSecret(spec.Project, spec.Name)})
+	sec, err := eng.Get(ctx, toRef(render.AppSecretID(spec.Project, spec.Name)))
 	if err != nil || sec == nil {
 		return false, err
 	}
@@ -861,7 +803,7 @@ func (r *applicationResource) needsRestart(ctx context.Context, spec render.Appl
 // desired renders the application with its current secrets. With write,
 // the webhook secret is generated in Vault if it does not exist yet;
 // refresh never writes.
-func (r *applicationResource) desired(ctx context.Context, m *applicationModel, write, pinned bool, diags *diag.Diagnostics) ([]*unstructured.Unstructured, render.Application) {
+func (r *applicationResource) desired(ctx context.Context, m *applicationModel, write, pinned bool, diags *diag.Diagnostics) (*render.ApplicationSet, render.Application) {
 	spec, _ := m.spec(ctx, diags)
 	spec.Pinned = pinned
 	if err := r.fillProviderSettings(&spec, diags); err != nil {
@@ -891,11 +833,11 @@ func (r *applicationResource) desired(ctx context.Context, m *applicationModel, 
 	if diags.HasError() {
 		return nil, spec
 	}
-	objs, err := render.ApplicationObjects(spec)
+	set, err := render.RenderApplication(spec)
 	if err != nil {
 		diags.AddError("Rendering application", err.Error())
 	}
-	return objs, spec
+	return set, spec
 }
 
 func (r *applicationResource) rotateWebhookSecret(ctx context.Context, spec *render.Application, diags *diag.Diagnostics) {

@@ -300,7 +300,7 @@ func (r *databaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	// database, a rotation in Vault, a Secret that drifted or went missing).
 	plan.PasswordVersion = types.Int64Unknown()
 	if state != nil && !plan.Objects.IsUnknown() && !state.Objects.IsNull() && !state.Objects.IsUnknown() {
-		key := engine.Ref{APIVersion: "v1", Kind: "Secret", Namespace: render.Namespace(spec.Project), Name: render.DatabaseSecret(spec.Project, spec.Name)}.String()
+		key := toRef(render.DatabaseSecretID(spec.Project, spec.Name)).String()
 		if before, after := state.Objects.Elements()[key], plan.Objects.Elements()[key]; before != nil && before.Equal(after) {
 			plan.PasswordVersion = state.PasswordVersion
 		}
@@ -349,7 +349,7 @@ func (r *databaseResource) Create(ctx context.Context, req resource.CreateReques
 
 	// On failure nothing is saved: the next apply creates again, finds the
 	// password this attempt stored in Vault and adopts what it applied.
-	r.apply(ctx, &plan, true, resp.Private, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, resp.Private, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -359,15 +359,16 @@ func (r *databaseResource) Create(ctx context.Context, req resource.CreateReques
 }
 
 func (r *databaseResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan databaseModel
+	var plan, prior databaseModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	ctx, cancel := withTimeout(ctx, plan.Timeouts.Update, defaultUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
 
-	r.apply(ctx, &plan, false, resp.Private, &resp.Diagnostics)
+	r.apply(ctx, &plan, &prior, resp.Private, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -377,8 +378,11 @@ func (r *databaseResource) Update(ctx context.Context, req resource.UpdateReques
 
 // apply writes the database: the password first (found or, on create,
 // generated in Vault), then larger claims, then the objects, and waits for
-// the StatefulSet to roll out.
-func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creating bool, priv privateData, diags *diag.Diagnostics) {
+// the StatefulSet to roll out. Objects the prior state (nil on create)
+// rendered and this one does not are deleted, as for the other resources;
+// volumes are never among them (claims are the StatefulSet's, not ours).
+func (r *databaseResource) apply(ctx context.Context, plan, prior *databaseModel, priv privateData, diags *diag.Diagnostics) {
+	creating := prior == nil
 	eng := r.data.Engine
 	kv, err := eng.KV()
 	if err != nil {
@@ -388,7 +392,7 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 	spec, _ := plan.spec()
 	spec.Password.Mount = kv.Mount()
 	ns := render.Namespace(spec.Project)
-	if obj, err := eng.Get(ctx, engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: ns}); err != nil || obj == nil {
+	if obj, err := eng.Get(ctx, toRef(render.NamespaceID(spec.Project))); err != nil || obj == nil {
 		if err == nil {
 			err = fmt.Errorf("namespace %s does not exist: create the project first (idp_project), and refer to it as project = idp_project.<x>.name", ns)
 		}
@@ -397,8 +401,10 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 	}
 	anchor := databaseAnchor(spec.Project, spec.Name)
 	// The Secret and Service names first, before Vault is touched: an
-	// application of the same name reads Vault at the same path.
-	shape, err := render.DatabaseObjects(spec)
+	// application of the same name reads Vault at the same path. The claim
+	// creates what does not exist yet, so it needs the objects themselves,
+	// rendered without the password (which the apply below writes).
+	shape, err := render.RenderDatabase(spec)
 	if err != nil {
 		diags.AddError("Rendering database", err.Error())
 		return
@@ -408,12 +414,12 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		if diags.HasError() {
 			return
 		}
-		refuseForeign(ctx, eng, shape, "idp_database", spec.Project+"/"+spec.Name, diags)
+		refuseForeign(ctx, eng, shape.IDs(), "idp_database", spec.Project+"/"+spec.Name, diags)
 		if diags.HasError() {
 			return
 		}
 	}
-	created := guardNames(ctx, eng, render.DatabaseOwner(spec.Name), shape[:len(shape)-1], diags)
+	created := guardNames(ctx, eng, render.DatabaseOwner(spec.Name), shape.SharedNames(), diags)
 	if diags.HasError() {
 		return
 	}
@@ -433,7 +439,7 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		diags.AddError("Reading the database's volumes", err.Error())
 		return
 	}
-	liveSts, err := eng.Get(ctx, engine.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: render.DatabaseStatefulSet(spec.Project, spec.Name)})
+	liveSts, err := eng.Get(ctx, toRef(shape.Anchor()))
 	if err != nil {
 		diags.AddError("Reading the database's StatefulSet", err.Error())
 		return
@@ -457,7 +463,7 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 	if diags.HasError() {
 		return
 	}
-	objs, err := render.DatabaseObjects(spec)
+	desired, err := render.RenderDatabase(spec)
 	if err != nil {
 		diags.AddError("Rendering database", err.Error())
 		return
@@ -468,11 +474,18 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 	}
 	// The live StatefulSet's claim templates are immutable: they are kept
 	// in what is applied; the objects map still fingerprints the rendered ones.
-	toApply := make([]*unstructured.Unstructured, len(objs))
-	copy(toApply, objs)
-	for i, o := range objs {
-		if o.GetKind() == "StatefulSet" {
+	toApply := desired.All()
+	for i, o := range toApply {
+		if o == desired.StatefulSet() {
 			toApply[i] = render.WithLiveClaimTemplates(o, liveSts)
+		}
+	}
+	var before []*unstructured.Unstructured
+	if prior != nil {
+		priorSpec, _ := prior.spec()
+		priorSpec.Password.Mount = kv.Mount() // only the names matter: what the prior state had to prune
+		if set, err := render.RenderDatabase(priorSpec); err == nil {
+			before = set.All()
 		}
 	}
 	guardNames(ctx, eng, render.DatabaseOwner(spec.Name), toApply, diags)
@@ -480,20 +493,19 @@ func (r *databaseResource) apply(ctx context.Context, plan *databaseModel, creat
 		return
 	}
 	rollback = false // from here on the StatefulSet may hold data
-	if _, err := eng.Apply(ctx, toApply...); err != nil {
+	if err := eng.Sync(ctx, before, toApply); err != nil {
 		diags.AddError("Applying database", err.Error())
 		return
 	}
-	sts := engine.RefOf(objs[len(objs)-1])
-	if err := eng.WaitRollout(ctx, sts); err != nil {
+	if err := eng.WaitRollout(ctx, toRef(desired.Anchor())); err != nil {
 		diags.AddError("Database did not become ready", err.Error())
 		return
 	}
 	markCreated(ctx, eng, anchor, diags)
-	recordApplied(ctx, eng, priv, engine.Known{Compared: withLiveClaimTemplates}, objs)
+	recordApplied(ctx, eng, priv, engine.Known{Compared: withLiveClaimTemplates}, desired.All())
 	plan.outputs()
 	plan.PasswordVersion = types.Int64Value(int64(spec.Password.Version))
-	plan.Objects = plannedObjects(objs)
+	plan.Objects = plannedObjects(desired.All())
 }
 
 func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -514,19 +526,15 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	spec, _ := state.spec()
 	spec.Password.Mount = kv.Mount()
-	objs, err := render.DatabaseObjects(spec) // the shape, to find the live objects
-	if err != nil {
-		resp.Diagnostics.AddError("Rendering database", err.Error())
-		return
-	}
-	live := make([]*unstructured.Unstructured, len(objs))
+	live := map[engine.Ref]*unstructured.Unstructured{}
 	exists := false
-	for i, o := range objs {
-		if live[i], err = eng.Get(ctx, engine.RefOf(o)); err != nil {
+	for _, id := range render.InventoryOfDatabase(spec.Project, spec.Name) {
+		ref := toRef(id)
+		if live[ref], err = eng.Get(ctx, ref); err != nil {
 			resp.Diagnostics.AddError("Reading database", err.Error())
 			return
 		}
-		exists = exists || live[i] != nil
+		exists = exists || live[ref] != nil
 	}
 	if !exists && state.DeleteData.ValueBool() {
 		// A destroy with delete_data deletes the volumes and the password
@@ -558,16 +566,14 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if found {
 		spec.Password.Version, spec.Password.Values = pw.Version, pw.Values
 	}
-	desired, err := render.DatabaseObjects(spec)
+	set, err := render.RenderDatabase(spec)
 	if err != nil {
 		resp.Diagnostics.AddError("Rendering database", err.Error())
 		return
 	}
-	known := engine.Known{Live: map[engine.Ref]*unstructured.Unstructured{}, Compared: withLiveClaimTemplates}
-	for i, o := range objs {
-		known.Live[engine.RefOf(o)] = live[i]
-	}
-	statuses, err := diffObjects(ctx, eng, resp.Private, known, desired)
+	desired := set.All()
+	secret := engine.RefOf(set.Secret())
+	statuses, err := diffObjects(ctx, eng, resp.Private, engine.Known{Live: live, Compared: withLiveClaimTemplates}, desired)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading database objects", err.Error())
 		return
@@ -575,16 +581,14 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 	entries := make(map[string]string, len(desired))
 	for i, st := range statuses {
 		entries[st.Ref.String()] = describe(desired[i], st)
-		if noPassword && desired[i].GetKind() == "Secret" {
+		if noPassword && st.Ref == secret {
 			entries[st.Ref.String()] = "Vault " + spec.Password.FullPath() + " has no password"
 		}
 	}
 	state.Objects = types.MapValueMust(types.StringType, toValues(entries))
-	for _, o := range live {
-		if o != nil && o.GetKind() == "Secret" {
-			if v, err := strconv.Atoi(o.GetAnnotations()[render.AnnotationVaultVersion]); err == nil {
-				state.PasswordVersion = types.Int64Value(int64(v))
-			}
+	if o := live[secret]; o != nil {
+		if v, err := strconv.Atoi(o.GetAnnotations()[render.AnnotationVaultVersion]); err == nil {
+			state.PasswordVersion = types.Int64Value(int64(v))
 		}
 	}
 	state.outputs()
@@ -602,19 +606,10 @@ func (r *databaseResource) Delete(ctx context.Context, req resource.DeleteReques
 	defer cancel()
 
 	spec, _ := state.spec()
-	objs, err := render.DatabaseObjects(spec)
-	if err != nil {
-		resp.Diagnostics.AddError("Rendering database", err.Error())
-		return
-	}
 	eng := r.data.Engine
 	// The StatefulSet first (foreground: its pods are gone when it is), so
 	// no pod reads the Secret or holds a claim afterwards.
-	ordered := refs(objs)
-	for i, j := 0, len(ordered)-1; i < j; i, j = i+1, j-1 {
-		ordered[i], ordered[j] = ordered[j], ordered[i]
-	}
-	if err := eng.Delete(ctx, ordered...); err != nil {
+	if err := eng.Delete(ctx, toRefs(render.InventoryOfDatabase(spec.Project, spec.Name))...); err != nil {
 		resp.Diagnostics.AddError("Deleting database", err.Error())
 		return
 	}

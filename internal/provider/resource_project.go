@@ -247,7 +247,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 	ctx = engine.ForRefresh(ctx) // reads from one LIST per kind (engine/snapshot.go)
 
 	eng := r.data.Engine
-	nsRef := engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: render.Namespace(state.Name.ValueString())}
+	nsRef := toRef(render.NamespaceID(state.Name.ValueString()))
 	ns, err := eng.Get(ctx, nsRef)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading project", err.Error())
@@ -333,7 +333,7 @@ func (r *projectResource) Delete(ctx context.Context, req resource.DeleteRequest
 		}
 	}
 	// The namespace takes everything in it along; secrets in Vault stay.
-	if err := eng.Delete(ctx, engine.Ref{APIVersion: "v1", Kind: "Namespace", Name: ns}); err != nil {
+	if err := eng.Delete(ctx, toRef(render.NamespaceID(state.Name.ValueString()))); err != nil {
 		resp.Diagnostics.AddError("Deleting project", err.Error())
 	}
 }
@@ -364,22 +364,22 @@ func (r *projectResource) ImportState(ctx context.Context, req resource.ImportSt
 func (r *projectResource) importModel(ctx context.Context, name string) (m *projectModel, summary string, err error) {
 	eng := r.data.Engine
 	summary = "Importing project " + name
-	get := func(kind, apiVersion, objName string) *unstructured.Unstructured {
+	get := func(id render.ID) *unstructured.Unstructured {
 		if err != nil {
 			return nil
 		}
 		var obj *unstructured.Unstructured
-		obj, err = eng.Get(ctx, engine.Ref{APIVersion: apiVersion, Kind: kind, Namespace: render.Namespace(name), Name: objName})
+		obj, err = eng.Get(ctx, toRef(id))
 		return obj
 	}
-	ns := get("Namespace", "v1", name)
+	ns := get(render.NamespaceID(name))
 	if err != nil {
 		return nil, summary, err
 	}
 	if ns == nil {
 		return nil, "Project not found", fmt.Errorf("Namespace %s does not exist.", name)
 	}
-	bus := get("EventBus", "argoproj.io/v1alpha1", render.EventBus(name))
+	bus := get(render.EventBusID(name))
 	if err != nil {
 		return nil, summary, err
 	}
@@ -412,10 +412,10 @@ func (r *projectResource) importModel(ctx context.Context, name string) (m *proj
 	if size != "" {
 		m.EventBusVolumeSize = types.StringValue(size)
 	}
-	m.GitHubAccessVaultPath = r.data.importedVaultPath(get("Secret", "v1", render.GitHubAccessSecret(name)), render.GitHubAccessVaultPath(name))
-	m.RegistryVaultPath = r.data.importedVaultPath(get("Secret", "v1", render.RegistrySecret), render.RegistryVaultPath(name))
+	m.GitHubAccessVaultPath = r.data.importedVaultPath(get(render.GitHubAccessSecretID(name)), render.GitHubAccessVaultPath(name))
+	m.RegistryVaultPath = r.data.importedVaultPath(get(render.RegistrySecretID(name)), render.RegistryVaultPath(name))
 	m.Isolation, m.AllowedNamespaces = types.BoolValue(false), setValue(nil)
-	if np := get("NetworkPolicy", "networking.k8s.io/v1", render.IsolationPolicy(name)); np != nil {
+	if np := get(render.IsolationPolicyID(name)); np != nil {
 		// The platform's namespaces come from the provider; the rest are
 		// the project's own.
 		platform, _, _ := r.data.Isolation()
@@ -444,12 +444,12 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 			diags.AddError("Isolation settings unknown", err.Error())
 			return
 		}
-		shape, err := render.ProjectObjects(spec)
+		shape, err := render.RenderProject(spec)
 		if err != nil {
 			diags.AddError("Rendering project", err.Error())
 			return
 		}
-		refuseForeign(ctx, r.data.Engine, shape, "idp_project", plan.Name.ValueString(), diags)
+		refuseForeign(ctx, r.data.Engine, shape.IDs(), "idp_project", plan.Name.ValueString(), diags)
 		if diags.HasError() {
 			return
 		}

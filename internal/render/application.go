@@ -115,11 +115,20 @@ type Dispatch struct {
 // CurlImage sends the repository_dispatch.
 const CurlImage = "curlimages/curl:8.11.0"
 
-// ApplicationObjects renders an application in apply order. The Deployment
-// and the domains' IngressRoutes exist only once a commit is known: before
-// that there is no image to run. The webhook route exists from the start:
-// the first push must reach the EventSource.
+// ApplicationObjects is RenderApplication's objects in apply order.
 func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
+	s, err := RenderApplication(a)
+	if err != nil {
+		return nil, err
+	}
+	return s.All(), nil
+}
+
+// RenderApplication renders an application. The Deployment and the
+// domains' IngressRoutes exist only once a commit is known: before that
+// there is no image to run. The webhook route exists from the start: the
+// first push must reach the EventSource.
+func RenderApplication(a Application) (*ApplicationSet, error) {
 	ns := Namespace(a.Project)
 	gh, err := ParseGitHubBaseURL(a.GitHubBaseURL)
 	if err != nil {
@@ -167,7 +176,7 @@ func ApplicationObjects(a Application) ([]*unstructured.Unstructured, error) {
 			objs = append(objs, ingressRoute(a, d))
 		}
 	}
-	return objs, nil
+	return newApplicationSet(a, objs), nil
 }
 
 func webhookData(src VaultSecret) (SecretValues, error) {
@@ -296,31 +305,6 @@ func PushFilters(branch string) []any {
 // maintenance, and "release+1" must match itself.
 func BranchFilter(branch string) string {
 	return "^" + regexp.QuoteMeta("refs/heads/"+branch) + "$"
-}
-
-// ParseBranchFilter is the branch a Sensor's body.ref filter selects, for
-// BranchFilter's values and for the plain "refs/heads/<branch>" that older
-// installations use ("" when it is neither).
-func ParseBranchFilter(v string) string {
-	if inner, ok := strings.CutPrefix(v, "^"); ok {
-		inner, ok = strings.CutSuffix(inner, "$")
-		if !ok {
-			return ""
-		}
-		var b strings.Builder
-		for i := 0; i < len(inner); i++ {
-			if inner[i] == '\\' && i+1 < len(inner) {
-				i++
-			}
-			b.WriteByte(inner[i])
-		}
-		v = b.String()
-	}
-	branch, ok := strings.CutPrefix(v, "refs/heads/")
-	if !ok {
-		return ""
-	}
-	return branch
 }
 
 // workflowTemplate builds the commit with kaniko, then rolls it out from
@@ -553,31 +537,6 @@ func deployGate(a Application, serviceAccount string, tasks, templates []any) ([
 	return tasks, templates
 }
 
-// ParseDeployGeneration is the generation a live WorkflowTemplate's deploy
-// steps carry ("none" without them).
-func ParseDeployGeneration(tmpl *unstructured.Unstructured) string {
-	if tmpl == nil {
-		return noDeployGeneration
-	}
-	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
-	for _, s := range steps {
-		m, _ := s.(map[string]any)
-		dag, _ := m["dag"].(map[string]any)
-		tasks, _ := dag["tasks"].([]any)
-		for _, t := range tasks {
-			tm, _ := t.(map[string]any)
-			if tm["name"] != "deploy" {
-				continue
-			}
-			when, _ := tm["when"].(string)
-			if _, gen, ok := strings.Cut(when, " == "); ok {
-				return strings.Trim(gen, "'")
-			}
-		}
-	}
-	return noDeployGeneration
-}
-
 // task is a DAG task running template after dependencies. Argo allows
 // one form per DAG, and afterBuild needs depends: a plain name there means
 // the task succeeded or was skipped, and an omitted one omits its
@@ -751,16 +710,6 @@ func releaseConfigMap(p, n string, data map[string]any) *unstructured.Unstructur
 }
 
 const argoConfigMapType = "workflows.argoproj.io/configmap-type"
-
-// ParseReleaseConfigMap is the commit a release ConfigMap records ("" when
-// none).
-func ParseReleaseConfigMap(cm *unstructured.Unstructured) string {
-	if cm == nil {
-		return ""
-	}
-	commit, _, _ := unstructured.NestedString(cm.Object, "data", releaseCommitKey)
-	return commit
-}
 
 // deployRules let application A's deploy steps write A's Deployment,
 // routes and release record, by name, and nothing else: a build of one

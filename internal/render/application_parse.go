@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -274,4 +275,96 @@ func EventsDeployFailure(obj *unstructured.Unstructured) string {
 		}
 	}
 	return ""
+}
+
+// ParseBranchFilter is the branch a Sensor's body.ref filter selects, for
+// BranchFilter's values and for the plain "refs/heads/<branch>" that older
+// installations use ("" when it is neither).
+func ParseBranchFilter(v string) string {
+	if inner, ok := strings.CutPrefix(v, "^"); ok {
+		inner, ok = strings.CutSuffix(inner, "$")
+		if !ok {
+			return ""
+		}
+		var b strings.Builder
+		for i := 0; i < len(inner); i++ {
+			if inner[i] == '\\' && i+1 < len(inner) {
+				i++
+			}
+			b.WriteByte(inner[i])
+		}
+		v = b.String()
+	}
+	branch, ok := strings.CutPrefix(v, "refs/heads/")
+	if !ok {
+		return ""
+	}
+	return branch
+}
+
+// ParseDeployGeneration is the generation a live WorkflowTemplate's deploy
+// steps carry ("none" without them).
+func ParseDeployGeneration(tmpl *unstructured.Unstructured) string {
+	if tmpl == nil {
+		return noDeployGeneration
+	}
+	steps, _, _ := unstructured.NestedSlice(tmpl.Object, "spec", "templates")
+	for _, s := range steps {
+		m, _ := s.(map[string]any)
+		dag, _ := m["dag"].(map[string]any)
+		tasks, _ := dag["tasks"].([]any)
+		for _, t := range tasks {
+			tm, _ := t.(map[string]any)
+			if tm["name"] != "deploy" {
+				continue
+			}
+			when, _ := tm["when"].(string)
+			if _, gen, ok := strings.Cut(when, " == "); ok {
+				return strings.Trim(gen, "'")
+			}
+		}
+	}
+	return noDeployGeneration
+}
+
+// ParseReleaseConfigMap is the commit a release ConfigMap records ("" when
+// none).
+func ParseReleaseConfigMap(cm *unstructured.Unstructured) string {
+	if cm == nil {
+		return ""
+	}
+	commit, _, _ := unstructured.NestedString(cm.Object, "data", releaseCommitKey)
+	return commit
+}
+
+// ParseServicePort reads the first port of a live Service (found is false
+// without one).
+func ParseServicePort(svc *unstructured.Unstructured) (port int64, found bool) {
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(ports) == 0 {
+		return 0, false
+	}
+	m, _ := ports[0].(map[string]any)
+	port, _, _ = unstructured.NestedInt64(m, "port")
+	return port, true
+}
+
+// ParseServiceSelector reads a Service's selector.
+func ParseServiceSelector(svc *unstructured.Unstructured) map[string]string {
+	sel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+	return sel
+}
+
+// ParseReplicas reads a Deployment's (or StatefulSet's) desired and ready
+// replicas; set is false when the spec leaves replicas out.
+func ParseReplicas(obj *unstructured.Unstructured) (desired, ready int64, set bool) {
+	desired, set, _ = unstructured.NestedInt64(obj.Object, "spec", "replicas")
+	ready, _, _ = unstructured.NestedInt64(obj.Object, "status", "readyReplicas")
+	return desired, ready, set
+}
+
+// ParsePodAnnotations reads the annotations of a workload's pod template.
+func ParsePodAnnotations(obj *unstructured.Unstructured) map[string]string {
+	ann, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "template", "metadata", "annotations")
+	return ann
 }

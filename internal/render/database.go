@@ -122,29 +122,19 @@ var imageTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // ValidDatabaseVersion reports whether version can be an image tag.
 func ValidDatabaseVersion(version string) bool { return imageTag.MatchString(version) }
 
-// ParseDatabaseImage recovers type and version from an image this provider
-// or the old chart set: "<type>:<version>" or "<image>:<version>" (so
-// "mongodb:7.0" and "mongo:7.0"), also as "docker.io/library/mysql:8.0".
-func ParseDatabaseImage(image string) (dbType, version string, err error) {
-	ref := image
-	for _, prefix := range []string{"docker.io/library/", "index.docker.io/library/", "library/"} {
-		ref = strings.TrimPrefix(ref, prefix)
+// DatabaseObjects is RenderDatabase's objects in apply order.
+func DatabaseObjects(db Database) ([]*unstructured.Unstructured, error) {
+	s, err := RenderDatabase(db)
+	if err != nil {
+		return nil, err
 	}
-	name, tag, ok := strings.Cut(ref, ":")
-	if ok && ValidDatabaseVersion(tag) {
-		for _, t := range DatabaseTypeNames() {
-			if name == t || name == DatabaseTypes[t].Image {
-				return t, tag, nil
-			}
-		}
-	}
-	return "", "", fmt.Errorf("image %q is not <type>:<version> with type one of %s", image, strings.Join(DatabaseTypeNames(), ", "))
+	return s.All(), nil
 }
 
-// DatabaseObjects renders a database in apply order: the Secret its pods
-// read, the Service, the StatefulSet. It fails only when Vault values are
+// RenderDatabase renders a database (in apply order: the Secret its pods
+// read, the Service, the StatefulSet). It fails only when Vault values are
 // given without a password.
-func DatabaseObjects(db Database) ([]*unstructured.Unstructured, error) {
+func RenderDatabase(db Database) (*DatabaseSet, error) {
 	t, ok := DatabaseTypes[db.Type]
 	if !ok {
 		return nil, fmt.Errorf("unknown database type %q (want one of %s)", db.Type, strings.Join(DatabaseTypeNames(), ", "))
@@ -158,11 +148,11 @@ func DatabaseObjects(db Database) ([]*unstructured.Unstructured, error) {
 		data = map[string]string{DatabasePasswordKey: db.Password.Values[DatabasePasswordKey]}
 	}
 	app := DatabaseStatefulSet(db.Project, db.Name)
-	return []*unstructured.Unstructured{
+	return newDatabaseSet(db, []*unstructured.Unstructured{
 		secret(ns, DatabaseSecret(db.Project, db.Name), string(corev1.SecretTypeOpaque), db.Password, data),
 		databaseService(db, t, app),
 		databaseStatefulSet(db, t, app),
-	}, nil
+	}), nil
 }
 
 func databaseService(db Database, t DatabaseType, app string) *unstructured.Unstructured {

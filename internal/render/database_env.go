@@ -77,34 +77,3 @@ func DatabaseEnv(p string, db DatabaseLink) ([]corev1.EnvVar, error) {
 		{Name: x + "_URL", Value: fmt.Sprintf(databaseURLs[db.Type], x)},
 	}, nil
 }
-
-// ParseDatabaseEnv finds the databases whose DatabaseEnv a container's
-// environment holds, with the password versions its pod template's
-// annotations record (for import).
-func ParseDatabaseEnv(p string, env []corev1.EnvVar, annotations map[string]string) []DatabaseLink {
-	versions := map[string]int64{}
-	for _, part := range strings.Split(annotations[AnnotationDatabaseVersions], ",") {
-		if name, v, ok := strings.Cut(part, "="); ok {
-			versions[name], _ = strconv.ParseInt(v, 10, 64)
-		}
-	}
-	vals := map[string]string{}
-	for _, e := range env {
-		vals[e.Name] = e.Value
-	}
-	var out []DatabaseLink
-	for _, e := range env {
-		x, ok := strings.CutSuffix(e.Name, "_HOST")
-		d, isDB := strings.CutSuffix(e.Value, "."+Namespace(p)+".svc.cluster.local")
-		if !ok || !isDB || DatabaseEnvPrefix(d) != x {
-			continue
-		}
-		for typ, url := range databaseURLs {
-			if vals[x+"_URL"] == fmt.Sprintf(url, x) {
-				port, _ := strconv.ParseInt(vals[x+"_PORT"], 10, 64)
-				out = append(out, DatabaseLink{Name: d, Type: typ, Port: port, PasswordVersion: versions[d]})
-			}
-		}
-	}
-	return out
-}

@@ -1,8 +1,12 @@
 package render
 
 import (
+	"encoding/base64"
 	"fmt"
+	"strconv"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -69,4 +73,71 @@ func ParseClaimSize(c *unstructured.Unstructured) (k8sresource.Quantity, bool) {
 	s, _, _ := unstructured.NestedString(c.Object, "spec", "resources", "requests", "storage")
 	q, err := k8sresource.ParseQuantity(s)
 	return q, err == nil
+}
+
+// ParseDatabaseImage recovers type and version from an image this provider
+// or the old chart set: "<type>:<version>" or "<image>:<version>" (so
+// "mongodb:7.0" and "mongo:7.0"), also as "docker.io/library/mysql:8.0".
+func ParseDatabaseImage(image string) (dbType, version string, err error) {
+	ref := image
+	for _, prefix := range []string{"docker.io/library/", "index.docker.io/library/", "library/"} {
+		ref = strings.TrimPrefix(ref, prefix)
+	}
+	name, tag, ok := strings.Cut(ref, ":")
+	if ok && ValidDatabaseVersion(tag) {
+		for _, t := range DatabaseTypeNames() {
+			if name == t || name == DatabaseTypes[t].Image {
+				return t, tag, nil
+			}
+		}
+	}
+	return "", "", fmt.Errorf("image %q is not <type>:<version> with type one of %s", image, strings.Join(DatabaseTypeNames(), ", "))
+}
+
+// ParseDatabaseEnv finds the databases whose DatabaseEnv a container's
+// environment holds, with the password versions its pod template's
+// annotations record (for import).
+func ParseDatabaseEnv(p string, env []corev1.EnvVar, annotations map[string]string) []DatabaseLink {
+	versions := map[string]int64{}
+	for _, part := range strings.Split(annotations[AnnotationDatabaseVersions], ",") {
+		if name, v, ok := strings.Cut(part, "="); ok {
+			versions[name], _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	vals := map[string]string{}
+	for _, e := range env {
+		vals[e.Name] = e.Value
+	}
+	var out []DatabaseLink
+	for _, e := range env {
+		x, ok := strings.CutSuffix(e.Name, "_HOST")
+		d, isDB := strings.CutSuffix(e.Value, "."+Namespace(p)+".svc.cluster.local")
+		if !ok || !isDB || DatabaseEnvPrefix(d) != x {
+			continue
+		}
+		for typ, url := range databaseURLs {
+			if vals[x+"_URL"] == fmt.Sprintf(url, x) {
+				port, _ := strconv.ParseInt(vals[x+"_PORT"], 10, 64)
+				out = append(out, DatabaseLink{Name: d, Type: typ, Port: port, PasswordVersion: versions[d]})
+			}
+		}
+	}
+	return out
+}
+
+// ParseDatabasePassword reads the password a live database Secret holds
+// ("" when it has none or it is not base64).
+func ParseDatabasePassword(sec *unstructured.Unstructured) string {
+	enc, _, _ := unstructured.NestedString(sec.Object, "data", DatabasePasswordKey)
+	b, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// ParseClaimStorageClass reads a live claim's storage class ("" for none).
+func ParseClaimStorageClass(c *unstructured.Unstructured) string {
+	class, _, _ := unstructured.NestedString(c.Object, "spec", "storageClassName")
+	return class
 }

@@ -36,9 +36,18 @@ type Project struct {
 	RegistryHost string      // to build .dockerconfigjson from username + password
 }
 
-// ProjectObjects renders a project in apply order (the Namespace first). It
-// fails only when Vault values are given but lack a required key.
+// ProjectObjects is RenderProject's objects in apply order.
 func ProjectObjects(p Project) ([]*unstructured.Unstructured, error) {
+	s, err := RenderProject(p)
+	if err != nil {
+		return nil, err
+	}
+	return s.All(), nil
+}
+
+// RenderProject renders a project (in apply order, the Namespace first). It
+// fails only when Vault values are given but lack a required key.
+func RenderProject(p Project) (*ProjectSet, error) {
 	ns := Namespace(p.Name)
 	namespace := object("v1", "Namespace", "", ns, p.Labels, nil)
 	if len(p.Annotations) > 0 {
@@ -72,7 +81,7 @@ func ProjectObjects(p Project) ([]*unstructured.Unstructured, error) {
 	if p.Isolation {
 		objs = append(objs, isolationPolicy(p))
 	}
-	return objs, nil
+	return newProjectSet(p.Name, objs), nil
 }
 
 // EventBus types (idp_project.eventbus_type).

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,4 +38,18 @@ func ParseAllowedNamespaces(np *unstructured.Unstructured) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ParseEventBusPending reads a live EventBus's status: the conditions not
+// yet true, as "type: message". deployed is false until the Argo Events
+// controller has reported conditions and all are true.
+func ParseEventBusPending(bus *unstructured.Unstructured) (deployed bool, pending []string) {
+	conds, _, _ := unstructured.NestedSlice(bus.Object, "status", "conditions")
+	for _, c := range conds {
+		c, _ := c.(map[string]any)
+		if c["status"] != "True" {
+			pending = append(pending, fmt.Sprintf("%v: %v", c["type"], c["message"]))
+		}
+	}
+	return len(conds) > 0 && len(pending) == 0, pending
 }
