@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Running tofu as users do: its own process, with this provider built into
@@ -37,7 +39,7 @@ func ProviderBinary(t *testing.T) string {
 		if providerErr != nil {
 			return
 		}
-		root, err := moduleRoot()
+		root, err := stack.ModuleRoot()
 		if err != nil {
 			providerErr = err
 			return
@@ -75,14 +77,6 @@ func RemoveProviderBinary() {
 	}
 }
 
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" {
-		return "", fmt.Errorf("finding the module root (go env GOMOD): %v", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
-}
-
 // Tofu is one working directory with its own state, run by the tofu
 // binary the stack uses (TF_ACC_TERRAFORM_PATH).
 type Tofu struct {
@@ -94,7 +88,7 @@ type Tofu struct {
 // NewTofu returns an empty working directory.
 func NewTofu(t *testing.T, env ...string) *Tofu {
 	t.Helper()
-	PreCheck(t)
+	stack.PreCheck(t)
 	rc := ProviderBinary(t)
 	return &Tofu{t: t, Dir: t.TempDir(), Env: append([]string{"TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}, env...)}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/provider"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Adopting a whole estate at once, as users do it, with the CLI: several
@@ -166,7 +167,7 @@ func newEstate(t *testing.T, bin, reattach string) *estateFixture {
 		f.charts = append(f.charts, newOldChart(t))
 	}
 	// Another state of ours: its own directory, applied with the same tool.
-	f.ours = acctest.Name("acc-ours")
+	f.ours = stack.Name("acc-ours")
 	seedProjectVault(t, f.ours)
 	other := newCLI(t, bin, reattach)
 	other.write("main.tf", acctest.Config(fmt.Sprintf(`
@@ -196,9 +197,9 @@ resource "idp_application" "api" {
 	other.must("init", "-input=false", "-no-color")
 	other.must("apply", "-auto-approve", "-input=false", "-no-color")
 	t.Cleanup(func() {
-		cs, _ := acctest.Kube(t)
+		cs, _ := stack.Kube(t)
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), f.ours, metav1.DeleteOptions{})
-		kv, _ := acctest.Vault(t)
+		kv, _ := stack.Vault(t)
 		for _, path := range []string{render.WebhookSecretVaultPath(f.ours, "api"), render.DatabaseVaultPath(f.ours, "cache")} {
 			_ = kv.DeleteMetadata(context.Background(), path)
 		}
@@ -306,7 +307,7 @@ func (f *estateFixture) adopt(t *testing.T, c *cli) time.Duration {
 }
 
 func TestAccEstate_tofu(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	reattach := serveProvider(t)
 	f := newEstate(t, bin, reattach)
@@ -370,7 +371,7 @@ func terraformPath(t *testing.T) string {
 }
 
 func TestAccEstate_terraformQuery(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	bin := terraformPath(t)
 	reattach := serveProvider(t)
 	f := newEstate(t, bin, reattach)
