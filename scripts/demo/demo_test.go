@@ -17,7 +17,7 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
-// The fake GitHub outside a test's lifecycle: StartGitHub leaves the
+// The fake GitHub outside a test's lifecycle: fakegithub.Start leaves the
 // environment alone, serves the REST API and pushes, and Close stops it.
 func TestStartGitHub(t *testing.T) {
 	t.Setenv("GITHUB_BASE_URL", "unchanged")
@@ -26,7 +26,7 @@ func TestStartGitHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	if os.Getenv("GITHUB_BASE_URL") != "unchanged" {
-		t.Fatal("StartGitHub changed GITHUB_BASE_URL")
+		t.Fatal("fakegithub.Start changed GITHUB_BASE_URL")
 	}
 	gh.AddRepo(owner, repo, true)
 	sha, err := gh.Push(owner, repo, "main", map[string][]byte{"README.md": []byte("hi\n")}, "Initial commit")
