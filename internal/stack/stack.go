@@ -8,7 +8,6 @@
 package stack
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -28,15 +27,12 @@ import (
 // T is the part of *testing.T the helpers use.
 type T interface {
 	Helper()
-	Name() string
 	Logf(format string, args ...any)
-	Errorf(format string, args ...any)
 	Fatal(args ...any)
 	Fatalf(format string, args ...any)
 	Skip(args ...any)
 	Cleanup(func())
 	TempDir() string
-	Context() context.Context
 }
 
 // PreCheck skips unless acceptance tests were asked for (TF_ACC) and fails
