@@ -102,6 +102,10 @@ func (w *Tofu) Write(hcl string) {
 	}
 }
 
+// binary is the tool's name (tofu, or terraform in make test's second run),
+// for messages.
+func (w *Tofu) binary() string { return filepath.Base(os.Getenv("TF_ACC_TERRAFORM_PATH")) }
+
 // WriteFile writes a file of the working directory as is (a second
 // configuration file, a query).
 func (w *Tofu) WriteFile(name, content string) {
@@ -131,7 +135,7 @@ func (w *Tofu) Run(args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
-	w.t.Logf("tofu %s: %.1fs", args[0], time.Since(start).Seconds())
+	w.t.Logf("%s %s: %.1fs", w.binary(), args[0], time.Since(start).Seconds())
 	return out.String(), err
 }
 
@@ -146,9 +150,9 @@ func (w *Tofu) Output(args ...string) string {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	w.t.Logf("tofu %s: %.1fs", strings.Join(args, " "), time.Since(start).Seconds())
+	w.t.Logf("%s %s: %.1fs", w.binary(), strings.Join(args, " "), time.Since(start).Seconds())
 	if err != nil {
-		w.t.Fatalf("tofu %s failed: %v\n%s\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+		w.t.Fatalf("%s %s failed: %v\n%s\n%s", w.binary(), strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
 }
