@@ -12,7 +12,7 @@ echo "== unit tests"
 go vet ./...
 go test ./... -count=1
 # The fault points (engine/fault_on.go) exist only with -tags idpfault, the
-# fault suite's provider binary (acctest.ProviderBinary); engine is the only
+# provider binary acctest.Tofu runs (acctest.ProviderBinary); engine is the only
 # package whose files the tag changes.
 go vet -tags idpfault ./internal/engine
 go test -tags idpfault ./internal/engine -run 'Fault' -count=1

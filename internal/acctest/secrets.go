@@ -70,8 +70,9 @@ type ScanResult struct {
 
 // Main is TestMain for packages with acceptance tests: with TF_ACC set it
 // turns on trace logging and the secret scan, runs the tests, and prints the
-// totals.
+// totals. It removes the provider binary Tofu built.
 func Main(m *testing.M) int {
+	defer RemoveProviderBinary()
 	if os.Getenv("TF_ACC") == "" || os.Getenv("TF_ACC_TERRAFORM_PATH") == "" || os.Getenv(EnvScan) == "off" {
 		return m.Run()
 	}
@@ -180,26 +181,14 @@ func ParallelTest(t *testing.T, tc resource.TestCase) {
 // instrument adds the captures to every configuration step and registers
 // the scan when t ends.
 func instrument(t *testing.T, tc resource.TestCase) resource.TestCase {
-	scan.mu.Lock()
-	dir := scan.dir
-	first := dir != "" && !scan.started[t.Name()]
-	if first {
-		scan.started[t.Name()] = true
-	}
-	scan.works++
-	works := scan.works
-	scan.mu.Unlock()
-	if dir == "" {
+	base, works := scanned(t)
+	if base == "" {
 		return tc
-	}
-	base := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "__"))
-	if first {
-		t.Cleanup(func() { scanTest(t, base) })
 	}
 	if tc.WorkingDir == "" {
 		// Our own directory, so the state check finds the state file;
 		// terraform-plugin-testing removes it when the case ends.
-		tc.WorkingDir = filepath.Join(dir, "work", fmt.Sprint(works))
+		tc.WorkingDir = filepath.Join(scan.dir, "work", fmt.Sprint(works))
 		if err := os.MkdirAll(tc.WorkingDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -220,6 +209,40 @@ func instrument(t *testing.T, tc resource.TestCase) resource.TestCase {
 	}
 	tc.Steps = steps
 	return tc
+}
+
+// scanned registers t's scan, once per test, and returns the base name of
+// its captures ("" when the scan is off) and a number for a fresh working
+// directory.
+func scanned(t *testing.T) (base string, works int) {
+	scan.mu.Lock()
+	dir := scan.dir
+	first := dir != "" && !scan.started[t.Name()]
+	if first {
+		scan.started[t.Name()] = true
+	}
+	scan.works++
+	works = scan.works
+	scan.mu.Unlock()
+	if dir == "" {
+		return "", works
+	}
+	base = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "__"))
+	if first {
+		t.Cleanup(func() { scanTest(t, base) })
+	}
+	return base, works
+}
+
+// scanEnv is the environment that puts a Tofu run under t's scan: tofu's
+// trace log (with the provider's, which tofu collects) in the test's log,
+// and the wrapper's copies of what it prints beside it.
+func scanEnv(t *testing.T) []string {
+	base, _ := scanned(t)
+	if base == "" {
+		return nil
+	}
+	return []string{"TF_LOG=TRACE", "TF_LOG_PATH=" + base + ".log"}
 }
 
 type planCapture struct {

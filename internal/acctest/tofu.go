@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Running tofu as users do: its own process, with this provider built into
@@ -37,7 +39,7 @@ func ProviderBinary(t *testing.T) string {
 		if providerErr != nil {
 			return
 		}
-		root, err := moduleRoot()
+		root, err := stack.ModuleRoot()
 		if err != nil {
 			providerErr = err
 			return
@@ -75,14 +77,6 @@ func RemoveProviderBinary() {
 	}
 }
 
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" {
-		return "", fmt.Errorf("finding the module root (go env GOMOD): %v", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
-}
-
 // Tofu is one working directory with its own state, run by the tofu
 // binary the stack uses (TF_ACC_TERRAFORM_PATH).
 type Tofu struct {
@@ -94,15 +88,29 @@ type Tofu struct {
 // NewTofu returns an empty working directory.
 func NewTofu(t *testing.T, env ...string) *Tofu {
 	t.Helper()
-	PreCheck(t)
+	stack.PreCheck(t)
 	rc := ProviderBinary(t)
-	return &Tofu{t: t, Dir: t.TempDir(), Env: append([]string{"TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}, env...)}
+	base := []string{"TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}
+	return &Tofu{t: t, Dir: t.TempDir(), Env: append(append(base, scanEnv(t)...), env...)}
 }
 
 // Write replaces the configuration (main.tf), prefixed with ProviderSource.
 func (w *Tofu) Write(hcl string) {
 	w.t.Helper()
 	if err := os.WriteFile(filepath.Join(w.Dir, "main.tf"), []byte(Config(hcl)), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// binary is the tool's name (tofu, or terraform in make test's second run),
+// for messages.
+func (w *Tofu) binary() string { return filepath.Base(os.Getenv("TF_ACC_TERRAFORM_PATH")) }
+
+// WriteFile writes a file of the working directory as is (a second
+// configuration file, a query).
+func (w *Tofu) WriteFile(name, content string) {
+	w.t.Helper()
+	if err := os.WriteFile(filepath.Join(w.Dir, name), []byte(content), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -127,8 +135,45 @@ func (w *Tofu) Run(args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
-	w.t.Logf("tofu %s: %.1fs", args[0], time.Since(start).Seconds())
+	w.t.Logf("%s %s: %.1fs", w.binary(), args[0], time.Since(start).Seconds())
 	return out.String(), err
+}
+
+// Output runs tofu with args and returns what it printed on stdout alone
+// (`output -raw`, `show -json`); the test fails unless it succeeds.
+func (w *Tofu) Output(args ...string) string {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := w.command(ctx, nil, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	w.t.Logf("%s %s: %.1fs", w.binary(), strings.Join(args, " "), time.Since(start).Seconds())
+	if err != nil {
+		w.t.Fatalf("%s %s failed: %v\n%s\n%s", w.binary(), strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// JSON runs tofu with args (`show -json`, `output -json`) and decodes what
+// it printed into v: all of stdout, or else its last line that decodes
+// (tofu may warn about dev_overrides first).
+func (w *Tofu) JSON(v any, args ...string) {
+	w.t.Helper()
+	out := w.Output(args...)
+	err := json.Unmarshal([]byte(out), v)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; err != nil && i >= 0; i-- {
+		if json.Valid([]byte(lines[i])) {
+			err = json.Unmarshal([]byte(lines[i]), v)
+			break
+		}
+	}
+	if err != nil {
+		w.t.Fatalf("parsing tofu %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 // Apply runs `tofu apply` and fails the test unless it succeeds.
@@ -234,13 +279,6 @@ func (p *Paused) Resume() (string, error) {
 // resource's address with its `objects` keys ("Kind/namespace/name").
 func (w *Tofu) StateObjects() map[string][]string {
 	w.t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := w.command(context.Background(), nil, "show", "-json", "-no-color")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		w.t.Fatalf("tofu show failed: %v\n%s%s", err, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
 	var state struct {
 		Values *struct {
 			RootModule struct {
@@ -252,17 +290,7 @@ func (w *Tofu) StateObjects() map[string][]string {
 			} `json:"root_module"`
 		} `json:"values"`
 	}
-	// The JSON is the line that starts with "{" (tofu may warn about
-	// dev_overrides first).
-	var doc string
-	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "{") {
-			doc = l
-		}
-	}
-	if err := json.Unmarshal([]byte(doc), &state); err != nil {
-		w.t.Fatalf("parsing tofu show -json: %v\n%s", err, out)
-	}
+	w.JSON(&state, "show", "-json", "-no-color")
 	res := map[string][]string{}
 	if state.Values == nil {
 		return res

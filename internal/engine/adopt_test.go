@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // TestApplyAdoptsObjectsOfOtherManagers: objects created by Helm (Update)
@@ -18,8 +18,8 @@ import (
 // place; fields only the other manager set survive.
 func TestApplyAdoptsObjectsOfOtherManagers(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, dyn := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, dyn := stack.Kube(t)
 	ns := namespace(t, "adopt")
 	ctx := testCtx(t, 60*time.Second)
 

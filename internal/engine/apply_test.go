@@ -7,14 +7,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 func TestApplyCreatesThenUpdatesInPlace(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, _ := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "apply")
 	ctx := testCtx(t, 60*time.Second)
 
@@ -94,8 +94,8 @@ func TestApplyCreatesThenUpdatesInPlace(t *testing.T) {
 
 func TestGetAndList(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	_, dyn := acctest.Kube(t)
+	e := stack.Engine(t)
+	_, dyn := stack.Kube(t)
 	ns := namespace(t, "list")
 	ctx := testCtx(t, 30*time.Second)
 

@@ -11,8 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 const ownerLabel = "idpkit.io/owner"
@@ -22,8 +22,8 @@ const ownerLabel = "idpkit.io/owner"
 // of the objects it created (its own, uncontested ones) behind.
 func TestClaimParallel(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, _ := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "claim")
 	ctx := testCtx(t, 60*time.Second)
 
@@ -89,8 +89,8 @@ func TestClaimParallel(t *testing.T) {
 // and the label stays.
 func TestClaimAdoptsThenApplyKeepsLabel(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, _ := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "claim-adopt")
 	ctx := testCtx(t, 60*time.Second)
 

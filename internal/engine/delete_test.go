@@ -14,14 +14,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 func TestDeleteWaitsUntilGone(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, _ := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "delete")
 	ctx := testCtx(t, 90*time.Second)
 
@@ -102,8 +102,8 @@ func TestDeleteWaitsUntilGone(t *testing.T) {
 
 func TestDeleteBlockedByFinalizerTimesOut(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, _ := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "finalizer")
 	const finalizer = "test.idpkit.io/block"
 
@@ -162,8 +162,8 @@ func TestDeleteBlockedByFinalizerTimesOut(t *testing.T) {
 
 func TestWait(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, _ := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "wait")
 	ref := engine.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: "flag"}
 	ready := func(obj *unstructured.Unstructured) (bool, string, error) {

@@ -12,14 +12,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 func TestDiff(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, dyn := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, dyn := stack.Kube(t)
 	ns := namespace(t, "diff")
 	ctx := testCtx(t, 90*time.Second)
 
@@ -107,7 +107,7 @@ func TestDiff(t *testing.T) {
 // deployment controller and ReplicaSets churn).
 func TestDiffRepeatedWhileControllersWrite(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
+	e := stack.Engine(t)
 	ns := namespace(t, "churn")
 	ctx := testCtx(t, 60*time.Second)
 

@@ -16,13 +16,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Helpers shared by the acceptance tests of this package. Every test gets its
 // own namespace (random suffix), removed in t.Cleanup, and asserts on live
-// objects read with acctest.Kube, never only on what the engine returns.
+// objects read with stack.Kube, never only on what the engine returns.
 
 // fieldManager is spelled out, not taken from engine.FieldManager, so that
 // renaming the manager (which would orphan every object users already have)
@@ -51,7 +51,7 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 // namespace creates a namespace for t and deletes it when t ends.
 func namespace(t *testing.T, prefix string) string {
 	t.Helper()
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	name := "engine-" + prefix + "-" + suffix()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if _, err := cs.CoreV1().Namespaces().Create(testCtx(t, 30*time.Second), ns, metav1.CreateOptions{}); err != nil {

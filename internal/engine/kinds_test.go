@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 const widgetGroup = "test.idpkit.io"
@@ -69,7 +69,7 @@ func (w widgetKind) object(ns, name, size string) *unstructured.Unstructured {
 
 // deleteCRDOnCleanup removes w's CRD (if it was installed) when t ends.
 func deleteCRDOnCleanup(t *testing.T, w widgetKind) {
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -82,8 +82,8 @@ func deleteCRDOnCleanup(t *testing.T, w widgetKind) {
 
 func TestApplyWaitsForKind(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	_, dyn := acctest.Kube(t)
+	e := stack.Engine(t)
+	_, dyn := stack.Kube(t)
 	ns := namespace(t, "waitkind")
 	w := newWidgetKind()
 	deleteCRDOnCleanup(t, w)
@@ -152,8 +152,8 @@ func TestApplyWaitsForKind(t *testing.T) {
 
 func TestApplyMissingKindFailsAtDeadline(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, _ := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "nokind")
 	w, w2 := newWidgetKind(), newWidgetKind()
 	cm := &unstructured.Unstructured{Object: map[string]any{

@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // TestRefreshSnapshot: a refresh reads a kind with one LIST and gets what
@@ -20,16 +20,16 @@ import (
 // next walk (a new engine) lists again.
 func TestRefreshSnapshot(t *testing.T) {
 	t.Parallel()
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "snap")
 	ctx := testCtx(t, 90*time.Second)
 	const label = "idpkit.io/snapshot-test"
 	walk := func() *engine.Engine {
-		opts := acctest.EngineOptions(t)
+		opts := stack.EngineOptions(t)
 		opts.ReadSelector = label + "=" + ns // this test's objects only
 		return engine.New(opts)
 	}
-	writer := acctest.Engine(t)
+	writer := stack.Engine(t)
 
 	var objs []*unstructured.Unstructured
 	for i := range 3 {

@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 const csaManager = "kubectl-client-side-apply"
@@ -24,8 +24,8 @@ const csaManager = "kubectl-client-side-apply"
 // annotation, which goes.
 func TestApplyTakesOverSharedFields(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, dyn := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, dyn := stack.Kube(t)
 	ns := namespace(t, "takeover")
 	ctx := testCtx(t, 60*time.Second)
 	data := map[string]string{"a": "1", "b": "2"}
@@ -105,8 +105,8 @@ func TestApplyTakesOverSharedFields(t *testing.T) {
 // template (no rollout) and leaves the label to kubectl.
 func TestApplyAdoptionKeepsPodTemplate(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	_, dyn := acctest.Kube(t)
+	e := stack.Engine(t)
+	_, dyn := stack.Kube(t)
 	ns := namespace(t, "template")
 	ctx := testCtx(t, 60*time.Second)
 	old := deployment(ns, "web", 1, "100m").DeepCopy() // selector and pod labels: no longer one map

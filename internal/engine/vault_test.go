@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 func TestKV(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	vault, mount := acctest.Vault(t)
+	e := stack.Engine(t)
+	vault, mount := stack.Vault(t)
 	ctx := testCtx(t, 30*time.Second)
 	kv, err := e.KV()
 	if err != nil {

@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // TestDiffKnownBetweenRefreshes: refreshes that skip the dry run for objects
@@ -20,8 +20,8 @@ import (
 // one process, and never record a drifted object as checked.
 func TestDiffKnownBetweenRefreshes(t *testing.T) {
 	t.Parallel()
-	e := acctest.Engine(t)
-	cs, _ := acctest.Kube(t)
+	e := stack.Engine(t)
+	cs, _ := stack.Kube(t)
 	ns := namespace(t, "known")
 	ctx := testCtx(t, 90*time.Second)
 
@@ -60,7 +60,7 @@ func TestDiffKnownBetweenRefreshes(t *testing.T) {
 		t.Errorf("first refresh after apply: %d dry runs and %d records, want 0 and 3", dry, len(records))
 	}
 	// Another process (a later tofu run) with the records: still none.
-	other := acctest.Engine(t)
+	other := stack.Engine(t)
 	for _, o := range objs {
 		if st, v, dry := refresh(other, records, o); dry != 0 || st[0].State != engine.InSync {
 			t.Errorf("refresh of a new process with the records: %d dry runs (%v), want 0; %v vs %v", dry, st, v, records)

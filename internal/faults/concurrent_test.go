@@ -11,6 +11,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Concurrent writers: someone else writes what we own, or a second state
@@ -21,13 +22,13 @@ import (
 // at that one object, and apply heals it.
 func TestFaultConcurrent_drift(t *testing.T) {
 	t.Parallel()
-	p := acctest.Name("f-drift")
+	p := stack.Name("f-drift")
 	w := acctest.NewTofu(t)
 	w.Write(hclProject(t, p) + hclApp("a1", commit('a'), ""))
 	cleanup(t, w)
 	w.Apply()
 
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	ctx := context.Background()
 	patch := []byte(`{"spec":{"ports":[{"name":"http","port":8080,"targetPort":9999}]}}`)
 	if _, err := cs.CoreV1().Services(p).Patch(ctx, render.Service("a1"), types.StrategicMergePatchType, patch,
@@ -62,7 +63,7 @@ func TestFaultConcurrent_drift(t *testing.T) {
 // explicit way, and works.
 func TestFaultConcurrent_twoStates(t *testing.T) {
 	t.Parallel()
-	p := acctest.Name("f-two")
+	p := stack.Name("f-two")
 	config := hclProject(t, p) + hclApp("a1", commit('a'), "") + hclDatabase("d1", "")
 	first := acctest.NewTofu(t)
 	first.Write(config)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 func TestMain(m *testing.M) {
@@ -98,8 +99,8 @@ func hclProject(t *testing.T, name string) string {
 
 // hclProjectWith is hclProject with the credentials written by put.
 func hclProjectWith(name string, put func(string, map[string]any)) string {
-	put(render.GitHubAccessVaultPath(name), map[string]any{"username": "ci-bot", "token": "ghp_" + acctest.Name("t")})
-	put(render.RegistryVaultPath(name), map[string]any{"username": "robot", "password": acctest.Name("pw")})
+	put(render.GitHubAccessVaultPath(name), map[string]any{"username": "ci-bot", "token": "ghp_" + stack.Name("t")})
+	put(render.RegistryVaultPath(name), map[string]any{"username": "robot", "password": stack.Name("pw")})
 	return fmt.Sprintf(`
 resource "idp_project" "p" {
   name        = %q
@@ -180,7 +181,7 @@ var (
 func restConfig(t *testing.T, kubeconfig string) *rest.Config {
 	t.Helper()
 	if kubeconfig == "" {
-		return acctest.RESTConfig(t)
+		return stack.RESTConfig(t)
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Interrupted applies: tofu and the provider are killed (SIGKILL to the
@@ -45,7 +46,7 @@ func TestFaultInterrupted_project(t *testing.T) {
 	t.Parallel()
 	for _, point := range []string{engine.FaultObjectWritten, engine.FaultApplyHalf} {
 		t.Run(point, func(t *testing.T) {
-			name := acctest.Name("f-proj")
+			name := stack.Name("f-proj")
 			w := acctest.NewTofu(t)
 			w.Write(hclProject(t, name))
 			cleanup(t, w)
@@ -54,7 +55,7 @@ func TestFaultInterrupted_project(t *testing.T) {
 		})
 	}
 	t.Run("destroy", func(t *testing.T) {
-		name := acctest.Name("f-proj")
+		name := stack.Name("f-proj")
 		w := acctest.NewTofu(t)
 		w.Write(hclProject(t, name))
 		cleanup(t, w)
@@ -72,7 +73,7 @@ func destroyed(t *testing.T, w *acctest.Tofu, namespace string) {
 	if left := w.StateObjects(); len(left) > 0 {
 		t.Fatalf("state still has %v after destroy", left)
 	}
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		_, err := cs.CoreV1().Namespaces().Get(context.Background(), namespace, metav1.GetOptions{})
@@ -91,7 +92,7 @@ func destroyed(t *testing.T, w *acctest.Tofu, namespace string) {
 
 func TestFaultInterrupted_application(t *testing.T) {
 	t.Parallel()
-	p := acctest.Name("f-app")
+	p := stack.Name("f-app")
 	w := acctest.NewTofu(t)
 	project := hclProject(t, p)
 	config := project
@@ -175,7 +176,7 @@ func TestFaultInterrupted_application(t *testing.T) {
 
 func TestFaultInterrupted_database(t *testing.T) {
 	t.Parallel()
-	p := acctest.Name("f-db")
+	p := stack.Name("f-db")
 	w := acctest.NewTofu(t)
 	project := hclProject(t, p)
 	w.Write(project)
@@ -282,7 +283,7 @@ func TestFaultInterrupted_database(t *testing.T) {
 
 func vaultSecret(t *testing.T, path string) *engine.Secret {
 	t.Helper()
-	kv, err := acctest.Engine(t).KV()
+	kv, err := stack.Engine(t).KV()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +301,7 @@ func sameSecret(a, b *engine.Secret) bool {
 // syncedVersion checks that Secret name holds Vault's latest version.
 func syncedVersion(t *testing.T, p, name, vaultPath string) {
 	t.Helper()
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	sec, err := cs.CoreV1().Secrets(p).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +319,7 @@ func syncedVersion(t *testing.T, p, name, vaultPath string) {
 
 func pvcUIDs(t *testing.T, ns string) map[string]string {
 	t.Helper()
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	list, err := cs.CoreV1().PersistentVolumeClaims(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

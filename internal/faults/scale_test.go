@@ -11,6 +11,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Cleanup at scale: 50 projects, each with an application, and 10 with a
@@ -21,7 +22,7 @@ import (
 func TestFaultScale_cleanup(t *testing.T) {
 	t.Parallel()
 	const projects, every = 50, 5
-	prefix := acctest.Name("f-scale")
+	prefix := stack.Name("f-scale")
 	var names []string
 	for i := range projects {
 		p := fmt.Sprintf("%s-%02d", prefix, i)
@@ -69,7 +70,7 @@ resource "idp_database" "d" {
 	w.Destroy()
 	t.Logf("destroyed them in %s", time.Since(start).Round(time.Second))
 
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	left := map[string]bool{}
 	for _, p := range names {
 		left[p] = true

@@ -10,7 +10,9 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
+	"github.com/idpkit/terraform-provider-idp/internal/fakegithub"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Services down: an apply that needs a service that is down, sealed or
@@ -71,8 +73,8 @@ func sameState(a, b map[string][]string) bool {
 
 func TestFaultServices_vault(t *testing.T) {
 	t.Parallel()
-	v := acctest.StartVault(t)
-	p := acctest.Name("f-vault")
+	v := stack.StartVault(t)
+	p := stack.Name("f-vault")
 	w := acctest.NewTofu(t, "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.Token)
 	config := hclProjectWith(p, func(path string, values map[string]any) { v.Put(path, values) })
 	w.Write(config)
@@ -106,8 +108,8 @@ func TestFaultServices_vault(t *testing.T) {
 
 func TestFaultServices_apiServer(t *testing.T) {
 	t.Parallel()
-	s := acctest.StartAPIServer(t)
-	p := acctest.Name("f-kube")
+	s := stack.StartAPIServer(t)
+	p := stack.Name("f-kube")
 	// The private API server runs no Argo Events controller to wait for.
 	w := acctest.NewTofu(t, "KUBECONFIG="+s.Kubeconfig, "KUBE_CONFIG_PATH="+s.Kubeconfig, "IDP_WAIT_FOR_CI=false")
 	// Applications without a commit: this cluster runs no controllers
@@ -149,17 +151,17 @@ func TestFaultServices_apiServer(t *testing.T) {
 
 func TestFaultServices_github(t *testing.T) {
 	t.Parallel()
-	gh, err := acctest.StartGitHub("127.0.0.1") // NewGitHub sets the environment, which parallel tests may not
+	gh, err := fakegithub.Start("127.0.0.1") // NewGitHub sets the environment, which parallel tests may not
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(gh.Close)
 	gh.AddRepo("myorg", "api", true)
 	gh.SetBranch("myorg", "api", "main", commit('1'))
-	p := acctest.Name("f-gh")
+	p := stack.Name("f-gh")
 	w := acctest.NewTofu(t, "GITHUB_TOKEN="+gh.Token, "GITHUB_BASE_URL="+gh.URL)
 	acctest.PutVault(t, render.GitHubAccessVaultPath(p), map[string]any{"username": "ci-bot", "token": gh.Token})
-	acctest.PutVault(t, render.RegistryVaultPath(p), map[string]any{"username": "robot", "password": acctest.Name("pw")})
+	acctest.PutVault(t, render.RegistryVaultPath(p), map[string]any{"username": "robot", "password": stack.Name("pw")})
 	project := fmt.Sprintf("resource \"idp_project\" \"p\" {\n  name = %q\n}\n", p)
 	app := func(name string) string {
 		return fmt.Sprintf(`

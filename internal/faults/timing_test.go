@@ -12,7 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/fakegithub"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // The timing faults (issue 20): tofu and CI interleaved on the real node,
@@ -44,13 +46,13 @@ func newCIApp(t *testing.T, prefix string) *ciApp {
 // newCIProject is newCIApp without the application's repository.
 func newCIProject(t *testing.T, prefix string) *ciApp {
 	t.Helper()
-	acctest.RealNode(t)
-	gh, err := acctest.StartGitHub(acctest.StackHostIP()) // not NewGitHubOn: it sets the environment, which parallel tests may not
+	stack.RealNode(t)
+	gh, err := fakegithub.Start(stack.HostIP()) // not NewGitHubOn: it sets the environment, which parallel tests may not
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(gh.Close)
-	c := &ciApp{t: t, gh: gh, project: acctest.Name(prefix), owner: "acme", repo: "web"}
+	c := &ciApp{t: t, gh: gh, project: stack.Name(prefix), owner: "acme", repo: "web"}
 	acctest.PutVault(t, render.GitHubAccessVaultPath(c.project), map[string]any{"username": "ci-bot", "token": gh.Token})
 	acctest.PutVault(t, render.RegistryVaultPath(c.project), map[string]any{
 		"username": os.Getenv("IDP_STACK_REGISTRY_USER"), "password": os.Getenv("IDP_STACK_REGISTRY_PASSWORD"),
@@ -79,7 +81,7 @@ resource "idp_application" "app" {
   build_on_create = true
   rollout_timeout = "90s"
 }
-`, c.project, acctest.RealNodeAnnotations, c.owner, c.repo, replicas, c.domain())
+`, c.project, stack.RealNodeAnnotations, c.owner, c.repo, replicas, c.domain())
 }
 
 func (c *ciApp) domain() string { return "app." + c.project + ".faults.test" }
@@ -88,7 +90,7 @@ func (c *ciApp) domain() string { return "app." + c.project + ".faults.test" }
 // GitHub's push webhook.
 func (c *ciApp) push(version string) string {
 	c.t.Helper()
-	sha, err := c.gh.Push(c.owner, c.repo, "main", acctest.TestAppFiles(c.t, version), version)
+	sha, err := c.gh.Push(c.owner, c.repo, "main", stack.TestAppFiles(c.t, version), version)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func (c *ciApp) waitServingWithin(version string, bound time.Duration) {
 	start := time.Now()
 	var last string
 	for time.Since(start) < bound {
-		got, err := acctest.Serving(context.Background(), c.domain())
+		got, err := stack.Serving(context.Background(), c.domain())
 		if err == nil && got == version {
 			c.t.Logf("%s serves %s after %s", c.domain(), version, time.Since(start).Round(time.Second))
 			return
@@ -119,9 +121,9 @@ func (c *ciApp) waitServingWithin(version string, bound time.Duration) {
 		last = fmt.Sprintf("%q (err %v)", got, err)
 		time.Sleep(2 * time.Second)
 	}
-	kube, dyn := acctest.Kube(c.t)
+	kube, dyn := stack.Kube(c.t)
 	c.t.Fatalf("%s never served %s; last answer %s\n%s", c.domain(), version, last,
-		strings.Join(acctest.PipelineReport(context.Background(), kube, dyn, render.Namespace(c.project), c.gh.Deliveries()), "\n"))
+		strings.Join(append(stack.PipelineReport(context.Background(), kube, dyn, render.Namespace(c.project)), c.gh.DeliveryReport()...), "\n"))
 }
 
 // servedNewest counts the pushes as served once the newest one serves.
@@ -135,7 +137,7 @@ func (c *ciApp) servedNewest() {
 // deployment is the application's live Deployment.
 func (c *ciApp) deployment() *unstructured.Unstructured {
 	c.t.Helper()
-	_, dyn := acctest.Kube(c.t)
+	_, dyn := stack.Kube(c.t)
 	dep, err := dyn.Resource(deploymentsGVR).Namespace(render.Namespace(c.project)).Get(context.Background(), render.Deployment("app"), metav1.GetOptions{})
 	if err != nil {
 		c.t.Fatal(err)
@@ -170,7 +172,7 @@ func TestTiming_ciDeployBetweenPlanAndApply(t *testing.T) {
 	if out, err := c.w.Run("apply", "-input=false", "-no-color", "saved.tfplan"); err != nil {
 		t.Fatalf("applying the saved plan: %v\n%s", err, out)
 	}
-	got, err := acctest.Serving(context.Background(), c.domain())
+	got, err := stack.Serving(context.Background(), c.domain())
 	if err != nil || got != "v1" {
 		t.Fatalf("after the saved plan was applied, %s answers %q (err %v), want the newer push v1", c.domain(), got, err)
 	}
@@ -181,7 +183,7 @@ func TestTiming_ciDeployBetweenPlanAndApply(t *testing.T) {
 	if r, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); r != 2 {
 		t.Errorf("the Deployment has %d replicas, want the planned 2", r)
 	}
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	cm, err := dyn.Resource(configMapsGVR).Namespace(render.Namespace(c.project)).Get(context.Background(),
 		render.ReleaseConfigMap(c.project, "app"), metav1.GetOptions{})
 	if err != nil {
@@ -205,7 +207,7 @@ func (c *ciApp) pinned(replicas int, commit string) string {
 // runs lists the project's runs (every application's) as "<commit>: <phase>".
 func (c *ciApp) runs() (all []string, active int) {
 	c.t.Helper()
-	_, dyn := acctest.Kube(c.t)
+	_, dyn := stack.Kube(c.t)
 	list, err := dyn.Resource(workflowsGVR).Namespace(render.Namespace(c.project)).List(context.Background(),
 		metav1.ListOptions{LabelSelector: render.LabelApplication})
 	if err != nil {
@@ -276,7 +278,7 @@ func TestTiming_pinWithRunsQueued(t *testing.T) {
 	c.w.Write(c.pinned(1, pin))
 	c.w.Apply()
 	c.waitRunsDone()
-	if got, err := acctest.Serving(context.Background(), c.domain()); err != nil || got != "v0" {
+	if got, err := stack.Serving(context.Background(), c.domain()); err != nil || got != "v0" {
 		t.Fatalf("runs made before the pin changed what is served: %q (err %v), want the pinned v0", got, err)
 	}
 	if got := c.deploymentCommit(); got != pin {
@@ -311,11 +313,11 @@ func TestTiming_pushBurst(t *testing.T) {
 	c := newCIProject(t, "t-burst")
 	apps := make([]string, trials)
 	var hcl strings.Builder
-	fmt.Fprintf(&hcl, "resource \"idp_project\" \"p\" {\n  name        = %q\n  annotations = %s\n}\n", c.project, acctest.RealNodeAnnotations)
+	fmt.Fprintf(&hcl, "resource \"idp_project\" \"p\" {\n  name        = %q\n  annotations = %s\n}\n", c.project, stack.RealNodeAnnotations)
 	for i := range apps {
 		apps[i] = fmt.Sprintf("app%d", i)
 		c.gh.AddRepo(c.owner, apps[i], true)
-		if _, err := c.gh.Push(c.owner, apps[i], "main", acctest.TestAppFiles(t, "v0"), "v0"); err != nil {
+		if _, err := c.gh.Push(c.owner, apps[i], "main", stack.TestAppFiles(t, "v0"), "v0"); err != nil {
 			t.Fatal(err)
 		}
 		pushed(1)
@@ -344,7 +346,7 @@ resource "idp_application" %[1]q {
 	heads := map[string]string{}
 	for i := 1; i <= pushes; i++ {
 		for _, a := range apps {
-			sha, err := c.gh.Push(c.owner, a, "main", acctest.TestAppFiles(t, fmt.Sprintf("r%d", i)), fmt.Sprintf("r%d", i))
+			sha, err := c.gh.Push(c.owner, a, "main", stack.TestAppFiles(t, fmt.Sprintf("r%d", i)), fmt.Sprintf("r%d", i))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -360,10 +362,10 @@ resource "idp_application" %[1]q {
 	t.Logf("every application serves its newest push %s after %s", newest, time.Since(start).Round(time.Second))
 	c.waitRunsDone()
 	t.Logf("every run ended after %s", time.Since(start).Round(time.Second))
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	ns := render.Namespace(c.project)
 	for _, a := range apps {
-		if got, err := acctest.Serving(context.Background(), burstDomain(c, a)); err != nil || got != newest {
+		if got, err := stack.Serving(context.Background(), burstDomain(c, a)); err != nil || got != newest {
 			t.Errorf("%s: once every run ended, it answers %q (err %v), want the newest push %s", a, got, err, newest)
 			continue
 		}
@@ -394,7 +396,7 @@ func waitAnswer(t *testing.T, domain, version string, bound time.Duration) {
 	start := time.Now()
 	var last string
 	for time.Since(start) < bound {
-		got, err := acctest.Serving(context.Background(), domain)
+		got, err := stack.Serving(context.Background(), domain)
 		if err == nil && got == version {
 			return
 		}
@@ -421,7 +423,7 @@ func TestTiming_lostPushes(t *testing.T) {
 	c.w.Apply()
 	c.push("right-after-create") // the apply returns once CI listens
 	c.servedNewest()
-	kube, _ := acctest.Kube(t)
+	kube, _ := stack.Kube(t)
 	ns := render.Namespace(c.project)
 	for i, part := range []struct{ name, selector string }{
 		{"EventSource", render.EventsDeploymentSelector("EventSource", render.EventSource(c.project, "app"))},
@@ -479,7 +481,7 @@ func TestTiming_stuckBuild(t *testing.T) {
 	if msg := c.runMessage(stuck); !strings.Contains(msg, "deadline") {
 		t.Errorf("the stuck run's message %q does not say it ran out of time", msg)
 	}
-	if got, err := acctest.Serving(context.Background(), c.domain()); err != nil || got != "v0" {
+	if got, err := stack.Serving(context.Background(), c.domain()); err != nil || got != "v0" {
 		t.Errorf("while stuck the domain answered %q (err %v), want v0", got, err)
 	}
 	c.servedNewest()
@@ -494,7 +496,7 @@ func TestTiming_stuckBuild(t *testing.T) {
 // shows it.
 func (c *ciApp) runMessage(commit string) string {
 	c.t.Helper()
-	_, dyn := acctest.Kube(c.t)
+	_, dyn := stack.Kube(c.t)
 	list, err := dyn.Resource(workflowsGVR).Namespace(render.Namespace(c.project)).List(context.Background(),
 		metav1.ListOptions{LabelSelector: render.LabelApplication})
 	if err != nil {

@@ -14,18 +14,19 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // An application uses a database of its project by naming the resource:
 // host, port, user and database come from it, the password stays in the
 // database's Secret (a secretKeyRef), and import finds the link again.
 func TestAccApplication_databases(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
-	project := acctest.Name("acc-link")
+	project := stack.Name("acc-link")
 	seedProjectVault(t, project)
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	ctx := context.Background()
 	config := acctest.Config(fmt.Sprintf(`
 resource "idp_project" "p" {
@@ -78,7 +79,7 @@ resource "idp_application" "app" {
 					if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != render.DatabaseSecret(project, "session-cache") || env["SESSION_CACHE_PASSWORD"].Value != "" {
 						return fmt.Errorf("SESSION_CACHE_PASSWORD is not a reference to the database's Secret: %+v", env["SESSION_CACHE_PASSWORD"])
 					}
-					kv, _ := acctest.Vault(t)
+					kv, _ := stack.Vault(t)
 					pw, err := kv.Get(ctx, render.DatabaseVaultPath(project, "session-cache"))
 					if err != nil {
 						return err
@@ -119,7 +120,7 @@ resource "idp_application" "app" {
 }
 
 func TestAccApplication_databasesInvalid(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	for _, c := range []struct{ databases, err string }{
 		{`[{ project = "other", name = "x", type = "redis", port = 6379 }]`, `(?s)Database of another project.*database x is in project other`},

@@ -21,6 +21,7 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/provider"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // TestAccBadInput runs provider.BadInputs through tofu (plan) against the
@@ -31,7 +32,7 @@ import (
 // project the cases name. (The stack is shared: changes elsewhere, by other
 // tests running meanwhile, are listed, not failed.)
 func TestAccBadInput(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
 	cases := provider.BadInputs()
@@ -122,7 +123,7 @@ func stackSnapshot(t *testing.T) snapshot {
 	t.Helper()
 	ctx := context.Background()
 	s := snapshot{keys: map[string]string{}}
-	cfg := rest.CopyConfig(acctest.RESTConfig(t))
+	cfg := rest.CopyConfig(stack.RESTConfig(t))
 	cfg.QPS, cfg.Burst = 50, 100 // one list per kind
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {

@@ -16,13 +16,14 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // A cluster bootstrapped in the same apply has none of the CRDs yet: an
 // app-of-apps installs Argo Events, Argo Workflows and Traefik while tofu
 // runs. This test runs against the stack's bare API server, which has none.
 func TestAccBootstrap_crdsArriveDuringApply(t *testing.T) {
-	bare := acctest.BareKubeconfig(t)
+	bare := stack.BareKubeconfig(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
 	// The bare server runs no Argo Events controller, which an app-of-apps
@@ -30,19 +31,19 @@ func TestAccBootstrap_crdsArriveDuringApply(t *testing.T) {
 	t.Setenv("IDP_WAIT_FOR_CI", "false")
 	t.Setenv("KUBE_CONFIG_PATH", bare)
 	t.Setenv("KUBECONFIG", bare)
-	project := acctest.Name("acc-boot")
+	project := stack.Name("acc-boot")
 	seedProjectVault(t, project)
-	crds := acctest.CRDs(t,
+	crds := stack.CRDs(t,
 		"argo-events/argoproj.io_eventbus.yaml", "argo-events/argoproj.io_eventsources.yaml", "argo-events/argoproj.io_sensors.yaml",
 		"argo-workflows/argoproj.io_workflowtemplates.yaml", "traefik/traefik.io_crds.yaml",
-		acctest.StackArgoCRD(t, "argoproj.io_cronworkflows.yaml"))
+		stack.StackArgoCRD(t, "argoproj.io_cronworkflows.yaml"))
 	cfg, err := clientcmd.BuildConfigFromFlags("", bare)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	// Leave the bare server bare for the next run.
-	t.Cleanup(func() { _ = acctest.DeleteCRDs(bare, crds) })
+	t.Cleanup(func() { _ = stack.DeleteCRDs(bare, crds) })
 
 	// No commit yet, so no Deployment: the bare server runs no pods.
 	config := func(createTimeout string) string {
@@ -88,7 +89,7 @@ locals { create_timeout = %q }
 					started = time.Now()
 					go func() {
 						time.Sleep(20 * time.Second)
-						if err := acctest.InstallCRDs(bare, crds); err != nil {
+						if err := stack.InstallCRDs(bare, crds); err != nil {
 							t.Errorf("installing CRDs: %v", err)
 						}
 					}()

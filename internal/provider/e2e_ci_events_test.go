@@ -18,6 +18,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Pushes that are not a new head of the branch start nothing: a tag, and
@@ -26,17 +27,17 @@ import (
 // push deploys the new head. Runs through the real Sensor on the real node.
 func TestAccE2E_forcePushTagAndDeletion(t *testing.T) {
 	owner, repo := "acme", "events"
-	acctest.RealNode(t)
-	gh := acctest.NewGitHubOn(t, acctest.StackHostIP())
-	project := acctest.Name("e2ev")
+	stack.RealNode(t)
+	gh := acctest.NewGitHubOn(t, stack.HostIP())
+	project := stack.Name("e2ev")
 	gh.AddRepo(owner, repo, true)
 	// trunk is the default branch (GitHub refuses to delete the default);
 	// the application follows main.
-	trunk, err := gh.Push(owner, repo, "trunk", acctest.TestAppFiles(t, "trunk"), "trunk")
+	trunk, err := gh.Push(owner, repo, "trunk", stack.TestAppFiles(t, "trunk"), "trunk")
 	if err != nil {
 		t.Fatal(err)
 	}
-	shaA, err := gh.Push(owner, repo, "main", acctest.TestAppFiles(t, "A"), "A")
+	shaA, err := gh.Push(owner, repo, "main", stack.TestAppFiles(t, "A"), "A")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestAccE2E_forcePushTagAndDeletion(t *testing.T) {
 	var shaB string
 
 	acctest.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.RealNode(t) },
+		PreCheck:                 func() { stack.RealNode(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -76,7 +77,7 @@ func TestAccE2E_forcePushTagAndDeletion(t *testing.T) {
 						t.Fatal(err)
 					}
 					pushAccepted(t, gh, `"ref":"refs/tags/v1"`)
-					shaB, err = gh.PushWith(owner, repo, "main", acctest.TestAppFiles(t, "B"), "B", acctest.PushOptions{Parent: trunk})
+					shaB, err = gh.PushWith(owner, repo, "main", stack.TestAppFiles(t, "B"), "B", acctest.PushOptions{Parent: trunk})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -99,7 +100,7 @@ func TestAccE2E_forcePushTagAndDeletion(t *testing.T) {
 					if got := runCommits(t, ns); len(got) != 2 {
 						t.Fatalf("runs for commits %v after the deletion of main, want A's and B's only", got)
 					}
-					if got, err := acctest.Serving(context.Background(), domain); got != "B" {
+					if got, err := stack.Serving(context.Background(), domain); got != "B" {
 						t.Fatalf("after the deletion of main %s serves %q (err %v), want B", domain, got, err)
 					}
 				},
@@ -138,7 +139,7 @@ func pushAccepted(t *testing.T, gh *acctest.GitHub, marker string) acctest.Deliv
 // runCommits lists the commits of application app's runs, oldest first.
 func runCommits(t *testing.T, ns string) []string {
 	t.Helper()
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	l, err := dyn.Resource(workflowGVR).Namespace(ns).List(context.Background(), metav1.ListOptions{LabelSelector: render.LabelApplication + "=app"})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // An application built by CI uses a real redis of its project through
@@ -22,8 +23,8 @@ func TestAccE2E_appUsesDatabase(t *testing.T) {
 	owner, repo := "acme", "shop"
 	_, project := e2eRepo(t, "e2edb", owner, repo, "v1")
 	ns, domain := render.Namespace(project), e2eDomain(project, "app")
-	kv, _ := acctest.Vault(t)
-	eng := acctest.Engine(t)
+	kv, _ := stack.Vault(t)
+	eng := stack.Engine(t)
 	ctx := context.Background()
 	config := acctest.Config(fmt.Sprintf(`
 resource "idp_project" "p" {
@@ -50,7 +51,7 @@ resource "idp_application" "app" {
   build_on_create = true
   databases       = [idp_database.cache]
 }
-`, project, acctest.RealNodeAnnotations, owner, repo, domain))
+`, project, stack.RealNodeAnnotations, owner, repo, domain))
 	// redis answers PING with password pw, as a client in the pod would.
 	ping := func(pw string) string {
 		out, err := eng.Exec(ctx, ns, render.DatabasePod(project, "cache", 0), "cache",
@@ -65,7 +66,7 @@ resource "idp_application" "app" {
 		t.Helper()
 		deadline := time.Now().Add(4 * time.Minute)
 		for {
-			got, err := acctest.ServingPath(ctx, domain, path)
+			got, err := stack.ServingPath(ctx, domain, path)
 			if err == nil && got == want {
 				return
 			}
@@ -79,7 +80,7 @@ resource "idp_application" "app" {
 	var oldPassword string
 
 	acctest.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.RealNode(t) },
+		PreCheck:                 func() { stack.RealNode(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -107,7 +108,7 @@ resource "idp_application" "app" {
 				// stops working, the app restarts onto the new one, and the
 				// key written before is still there.
 				PreConfig: func() {
-					acctest.PutVault(t, render.DatabaseVaultPath(project, "cache"), map[string]any{"password": acctest.Name("rotated-pw-")})
+					acctest.PutVault(t, render.DatabaseVaultPath(project, "cache"), map[string]any{"password": stack.Name("rotated-pw-")})
 				},
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

@@ -27,6 +27,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // e2eDatabase is one database type that runs for real on the stack's real
@@ -83,13 +84,13 @@ echo "READ:$(q "SELECT GROUP_CONCAT(v ORDER BY v) FROM idp_e2e")"`},
 // without delete_data followed by a re-create, which finds the old
 // password.
 func TestAccE2E_databases(t *testing.T) {
-	acctest.RealNode(t)
-	project := acctest.Name("e2e-db")
+	stack.RealNode(t)
+	project := stack.Name("e2e-db")
 	seedProjectVault(t, project)
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	ns := render.Namespace(project)
 	t.Cleanup(func() {
-		kv, _ := acctest.Vault(t)
+		kv, _ := stack.Vault(t)
 		for _, db := range e2eDatabases {
 			_ = kv.DeleteMetadata(context.Background(), render.DatabaseVaultPath(project, db.typ))
 		}
@@ -105,7 +106,7 @@ resource "idp_project" "p" {
   delete_data = true
   annotations = %s
 }
-`, project, acctest.RealNodeAnnotations)
+`, project, stack.RealNodeAnnotations)
 		if withDatabases {
 			var echo []string
 			for _, db := range e2eDatabases {
@@ -151,7 +152,7 @@ ephemeral "idp_database_credentials" %[1]q {
 		if rs == nil {
 			return fmt.Errorf("no echo.creds in state")
 		}
-		kv, _ := acctest.Vault(t)
+		kv, _ := stack.Vault(t)
 		for _, db := range e2eDatabases {
 			c := map[string]string{}
 			for _, k := range []string{"host", "port", "username", "database", "password_sha256"} {
@@ -219,7 +220,7 @@ ephemeral "idp_database_credentials" %[1]q {
 	mark := func() { start = time.Now() }
 
 	acctest.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.RealNode(t) },
+		PreCheck:                 func() { stack.RealNode(t) },
 		ProtoV6ProviderFactories: factories,
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		Steps: []resource.TestStep{
@@ -269,7 +270,7 @@ ephemeral "idp_database_credentials" %[1]q {
 				PreConfig: func() {
 					mark()
 					for _, db := range e2eDatabases {
-						acctest.PutVault(t, render.DatabaseVaultPath(project, db.typ), map[string]any{"password": acctest.Name("rotated-")})
+						acctest.PutVault(t, render.DatabaseVaultPath(project, db.typ), map[string]any{"password": stack.Name("rotated-")})
 					}
 				},
 				Config: config("2Gi", true),
@@ -278,7 +279,7 @@ ephemeral "idp_database_credentials" %[1]q {
 					// The new password from Vault (the echo provider keeps
 					// what the ephemeral resource gave when echo.creds was
 					// created).
-					kv, _ := acctest.Vault(t)
+					kv, _ := stack.Vault(t)
 					for _, db := range e2eDatabases {
 						v, err := kv.Get(context.Background(), render.DatabaseVaultPath(project, db.typ))
 						if err != nil {
@@ -307,7 +308,7 @@ ephemeral "idp_database_credentials" %[1]q {
 				// Destroy without delete_data: the claims and the passwords stay.
 				Config: config("2Gi", false),
 				Check: func(*terraform.State) error {
-					kv, _ := acctest.Vault(t)
+					kv, _ := stack.Vault(t)
 					return each(func(db e2eDatabase) error {
 						if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(context.Background(), render.DatabaseClaim(project, db.typ, 0), metav1.GetOptions{}); err != nil {
 							return fmt.Errorf("claim after destroy: %w", err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // The end-to-end tests run the whole CI loop for real on the stack's real
@@ -90,7 +91,7 @@ resource "idp_project" "p" {
   eventbus_replicas = 3
   annotations       = %s
 }
-`, project, acctest.RealNodeAnnotations) + app)
+`, project, stack.RealNodeAnnotations) + app)
 }
 
 // e2eRepo starts a fake GitHub on the stack's host address with repository
@@ -98,11 +99,11 @@ resource "idp_project" "p" {
 // points the provider and project prefix's Vault secrets at the stack.
 func e2eRepo(t *testing.T, prefix, owner, repo, version string) (gh *acctest.GitHub, project string) {
 	t.Helper()
-	acctest.RealNode(t)
-	gh = acctest.NewGitHubOn(t, acctest.StackHostIP())
-	project = acctest.Name(prefix)
+	stack.RealNode(t)
+	gh = acctest.NewGitHubOn(t, stack.HostIP())
+	project = stack.Name(prefix)
 	gh.AddRepo(owner, repo, true)
-	if _, err := gh.Push(owner, repo, "main", acctest.TestAppFiles(t, version), version); err != nil {
+	if _, err := gh.Push(owner, repo, "main", stack.TestAppFiles(t, version), version); err != nil {
 		t.Fatal(err)
 	}
 	e2eEnv(t, gh, project)
@@ -121,7 +122,7 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 	config := e2eAppConfig(project, owner, repo, true)
 
 	acctest.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.RealNode(t) },
+		PreCheck:                 func() { stack.RealNode(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -143,7 +144,7 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 					// events published before that are not delivered to it.
 					waitServing(t, ns, domain, "initial", start)
 					t.Logf("build on create -> serving: %s after apply", time.Since(start).Round(time.Second))
-					got, err := acctest.ServingPath(context.Background(), domain, "/probe")
+					got, err := stack.ServingPath(context.Background(), domain, "/probe")
 					t.Logf("what the build's RUN step could reach:\n%s", got)
 					if err != nil || !strings.Contains(got, "token: absent") || !regexp.MustCompile(`api: 40[13]`).MatchString(got) {
 						return fmt.Errorf("a Dockerfile RUN step had a service account token or API access: %q (err %v)", got, err)
@@ -199,7 +200,7 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 					shaC = push(t, gh, owner, repo, "C")
 					waitBuild(t, ns, shaC, "Succeeded")
 					time.Sleep(5 * time.Second)
-					if got, err := acctest.Serving(context.Background(), domain); got != "B" {
+					if got, err := stack.Serving(context.Background(), domain); got != "B" {
 						t.Fatalf("a push during the pin changed what is served: %q (err %v)", got, err)
 					}
 				},
@@ -235,7 +236,7 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 					shaBroken = push(t, gh, owner, repo, "broken")
 					b := waitBuild(t, ns, shaBroken, "Failed")
 					t.Logf("broken push -> run failed: %s (%s)", time.Since(start).Round(time.Second), b.Message)
-					if got, _ := acctest.Serving(context.Background(), domain); got != "C" {
+					if got, _ := stack.Serving(context.Background(), domain); got != "C" {
 						t.Fatalf("a failed rollout stopped C from serving: %q", got)
 					}
 				},
@@ -272,7 +273,7 @@ func TestAccE2E_pushToDeploy(t *testing.T) {
 func jetStreamBusReady(t *testing.T, project string) error {
 	t.Helper()
 	ctx := context.Background()
-	cs, dyn := acctest.Kube(t)
+	cs, dyn := stack.Kube(t)
 	ns := render.Namespace(project)
 	bus, err := dyn.Resource(eventBusGVR).Namespace(ns).Get(ctx, render.EventBus(project), metav1.GetOptions{})
 	if err != nil {
@@ -321,7 +322,7 @@ func hookSignsWithVault(t *testing.T, gh *acctest.GitHub, owner, repo, project s
 		dumpNamespace(t, render.Namespace(project))
 		return fmt.Errorf("the EventSource registered no hook: %w", err)
 	}
-	kv, _ := acctest.Vault(t)
+	kv, _ := stack.Vault(t)
 	s, err := kv.Get(context.Background(), render.WebhookSecretVaultPath(project, "app"))
 	if err != nil {
 		return err
@@ -342,7 +343,7 @@ func hookSignsWithVault(t *testing.T, gh *acctest.GitHub, owner, repo, project s
 // push pushes a commit of the test app answering version.
 func push(t *testing.T, gh *acctest.GitHub, owner, repo, version string) string {
 	t.Helper()
-	sha, err := gh.Push(owner, repo, "main", acctest.TestAppFiles(t, version), "version "+version)
+	sha, err := gh.Push(owner, repo, "main", stack.TestAppFiles(t, version), "version "+version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +359,7 @@ func push(t *testing.T, gh *acctest.GitHub, owner, repo, version string) string 
 // means at least started) and returns it.
 func waitBuild(t *testing.T, ns, sha, phase string) render.Build {
 	t.Helper()
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	start, seen := time.Now(), map[string]string{}
 	for {
 		l, err := dyn.Resource(workflowGVR).Namespace(ns).List(context.Background(), metav1.ListOptions{LabelSelector: render.LabelApplication + "=app"})
@@ -386,7 +387,7 @@ func waitBuild(t *testing.T, ns, sha, phase string) render.Build {
 // stepStart is when a run's step (a pod) started.
 func stepStart(t *testing.T, ns, workflow, step string) string {
 	t.Helper()
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	wf, err := dyn.Resource(workflowGVR).Namespace(ns).Get(context.Background(), workflow, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -405,7 +406,7 @@ func stepStart(t *testing.T, ns, workflow, step string) string {
 // noPodsOf waits until workflow's pods are gone.
 func noPodsOf(t *testing.T, ns, workflow string) {
 	t.Helper()
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	for start := time.Now(); ; time.Sleep(time.Second) {
 		pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "workflows.argoproj.io/workflow=" + workflow})
 		if err == nil && len(pods.Items) == 0 {
@@ -420,7 +421,7 @@ func noPodsOf(t *testing.T, ns, workflow string) {
 // noOrphans checks that nothing of application "app" is left.
 func noOrphans(t *testing.T, gh *acctest.GitHub, ns, owner, repo string) error {
 	t.Helper()
-	cs, dyn := acctest.Kube(t)
+	cs, dyn := stack.Kube(t)
 	ctx := context.Background()
 	wfs, err := dyn.Resource(workflowGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -464,7 +465,7 @@ func waitServing(t *testing.T, ns, domain, want string, start time.Time) {
 	seen := map[string]string{}
 	var last string
 	for {
-		got, err := acctest.Serving(ctx, domain)
+		got, err := stack.Serving(ctx, domain)
 		if err == nil && got == want {
 			return
 		}
@@ -481,7 +482,7 @@ func waitServing(t *testing.T, ns, domain, want string, start time.Time) {
 // logWorkflows logs each change of a Workflow's phase and of its steps.
 func logWorkflows(t *testing.T, ns string, seen map[string]string, start time.Time) {
 	t.Helper()
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	list, err := dyn.Resource(workflowGVR).Namespace(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		return
@@ -511,7 +512,7 @@ func logWorkflows(t *testing.T, ns string, seen map[string]string, start time.Ti
 // None may start a Workflow.
 func strangersStartNothing(t *testing.T, gh *acctest.GitHub, owner, repo, ns string) {
 	t.Helper()
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	count := func() int { // the runs pushes start (not the catch-up's own)
 		l, err := dyn.Resource(workflowGVR).Namespace(ns).List(context.Background(), metav1.ListOptions{LabelSelector: render.LabelApplication})
 		if err != nil {
@@ -540,7 +541,7 @@ func strangersStartNothing(t *testing.T, gh *acctest.GitHub, owner, repo, ns str
 		t.Logf("push with %s signature: HTTP %d", name, d.StatusCode)
 	}
 	for _, branch := range []string{"main-old", "maintenance", "main2"} {
-		if _, err := gh.Push(owner, repo, branch, acctest.TestAppFiles(t, branch), "look-alike "+branch); err != nil {
+		if _, err := gh.Push(owner, repo, branch, stack.TestAppFiles(t, branch), "look-alike "+branch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -554,8 +555,8 @@ func strangersStartNothing(t *testing.T, gh *acctest.GitHub, owner, repo, ns str
 // failed (README: "When a pipeline fails").
 func dumpNamespace(t *testing.T, ns string) {
 	t.Helper()
-	cs, dyn := acctest.Kube(t)
-	for _, l := range acctest.PipelineReport(context.Background(), cs, dyn, ns, nil) {
+	cs, dyn := stack.Kube(t)
+	for _, l := range stack.PipelineReport(context.Background(), cs, dyn, ns) {
 		t.Log(l)
 	}
 }

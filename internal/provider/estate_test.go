@@ -3,7 +3,6 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,125 +12,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	tfjson "github.com/hashicorp/terraform-json"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
-	"github.com/idpkit/terraform-provider-idp/internal/provider"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
-// Adopting a whole estate at once, as users do it, with the CLI: several
+// Adopting a whole estate at once, as users do it, with the CLI
+// (acctest.Tofu: the binary in its own process, the provider built): several
 // projects the old chart runs (each with applications and databases), and
 // one made by another state of ours, found, written as configuration,
 // imported and applied with no replacement, then planned empty.
-//   - OpenTofu (no `query`): data.idp_estate's configuration, written to a
-//     file with `tofu output -raw` (TestAccEstate_tofu).
+//   - OpenTofu (no `query`): data.idp_estate's configuration, read with
+//     `tofu output` and written to a file (TestAccEstate_tofu).
 //   - Terraform 1.14+: `terraform query -generate-config-out` over the list
 //     resources (TestAccEstate_terraformQuery, in make test's Terraform run).
 
 // estateProjects is how many chart-made projects each test adopts.
 const estateProjects = 3
-
-// cli runs one Terraform or OpenTofu binary in a directory, with this
-// provider served from the test process (TF_REATTACH_PROVIDERS), as
-// terraform-plugin-testing does.
-type cli struct {
-	t   *testing.T
-	bin string
-	dir string
-	env []string
-}
-
-func newCLI(t *testing.T, bin, reattach string) *cli {
-	t.Helper()
-	return &cli{t: t, bin: bin, dir: t.TempDir(), env: []string{
-		"TF_REATTACH_PROVIDERS=" + reattach, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
-		"TF_LOG=", "TF_LOG_PATH=", "TF_CLI_CONFIG_FILE=",
-	}}
-}
-
-func (c *cli) write(name, content string) {
-	c.t.Helper()
-	if err := os.WriteFile(filepath.Join(c.dir, name), []byte(content), 0o600); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// run runs the binary and returns its stdout; a failure fails the test
-// unless ok accepts its exit code.
-func (c *cli) run(ok func(code int) bool, args ...string) (string, int) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, args...)
-	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), c.env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	start := time.Now()
-	out, err := cmd.Output()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("%s %s: %v", filepath.Base(c.bin), args[0], err)
-	}
-	c.t.Logf("%s %s: %.1fs", filepath.Base(c.bin), strings.Join(args, " "), time.Since(start).Seconds())
-	if code != 0 && (ok == nil || !ok(code)) {
-		c.t.Fatalf("%s %s: exit %d\n%s\n%s", filepath.Base(c.bin), strings.Join(args, " "), code, out, stderr.String())
-	}
-	return string(out), code
-}
-
-func (c *cli) must(args ...string) string {
-	c.t.Helper()
-	out, _ := c.run(nil, args...)
-	return out
-}
-
-// serveProvider serves the provider from the test process until the test
-// ends and returns TF_REATTACH_PROVIDERS for both tools' registries.
-func serveProvider(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	reattach := make(chan *plugin.ReattachConfig)
-	closed := make(chan struct{})
-	server := providerserver.NewProtocol6(provider.New("test")())
-	go func() {
-		err := tf6server.Serve("registry.terraform.io/idpkit/idp", func() tfprotov6.ProviderServer { return server() },
-			tf6server.WithDebug(ctx, reattach, closed), tf6server.WithoutLogStderrOverride(), tf6server.WithLoggingSink(t),
-			tf6server.WithGoPluginLogger(hclog.NewNullLogger()))
-		if err != nil {
-			t.Errorf("serving the provider: %v", err)
-		}
-	}()
-	var cfg *plugin.ReattachConfig
-	select {
-	case cfg = <-reattach:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the provider did not start serving")
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-closed
-	})
-	one := map[string]any{
-		"Protocol": string(cfg.Protocol), "ProtocolVersion": cfg.ProtocolVersion, "Pid": cfg.Pid, "Test": true,
-		"Addr": map[string]string{"Network": cfg.Addr.Network(), "String": cfg.Addr.String()},
-	}
-	b, err := json.Marshal(map[string]any{"registry.terraform.io/idpkit/idp": one, "registry.opentofu.org/idpkit/idp": one})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // estateFixture is what runs before adoption: chart-made projects, and one
 // project (with an application and a database) another state of ours made.
@@ -156,7 +56,7 @@ func (f *estateFixture) projectList() string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-func newEstate(t *testing.T, bin, reattach string) *estateFixture {
+func newEstate(t *testing.T) *estateFixture {
 	t.Helper()
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "") // no GitHub: its checks are skipped
@@ -166,10 +66,10 @@ func newEstate(t *testing.T, bin, reattach string) *estateFixture {
 		f.charts = append(f.charts, newOldChart(t))
 	}
 	// Another state of ours: its own directory, applied with the same tool.
-	f.ours = acctest.Name("acc-ours")
+	f.ours = stack.Name("acc-ours")
 	seedProjectVault(t, f.ours)
-	other := newCLI(t, bin, reattach)
-	other.write("main.tf", acctest.Config(fmt.Sprintf(`
+	other := acctest.NewTofu(t)
+	other.Write(fmt.Sprintf(`
 resource "idp_project" "p" {
   name = %[1]q
 }
@@ -192,13 +92,12 @@ resource "idp_application" "api" {
   build_timeout   = "45m"
   rollout_timeout = "90s"
 }
-`, f.ours)))
-	other.must("init", "-input=false", "-no-color")
-	other.must("apply", "-auto-approve", "-input=false", "-no-color")
+`, f.ours))
+	other.Apply()
 	t.Cleanup(func() {
-		cs, _ := acctest.Kube(t)
+		cs, _ := stack.Kube(t)
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), f.ours, metav1.DeleteOptions{})
-		kv, _ := acctest.Vault(t)
+		kv, _ := stack.Vault(t)
 		for _, path := range []string{render.WebhookSecretVaultPath(f.ours, "api"), render.DatabaseVaultPath(f.ours, "cache")} {
 			_ = kv.DeleteMetadata(context.Background(), path)
 		}
@@ -277,44 +176,39 @@ func (f *estateFixture) checkAdoption(t *testing.T, plan *tfjson.Plan) {
 // adopt plans, checks and applies the estate's configuration in c.dir, and
 // checks the cluster and an empty plan after. It returns how long the plan
 // and apply took.
-func (f *estateFixture) adopt(t *testing.T, c *cli) time.Duration {
+func (f *estateFixture) adopt(t *testing.T, c *acctest.Tofu) time.Duration {
 	t.Helper()
 	start := time.Now()
-	c.must("plan", "-input=false", "-no-color", "-out=adopt.plan")
+	c.Output("plan", "-input=false", "-no-color", "-out=adopt.plan")
 	var plan tfjson.Plan
-	if err := json.Unmarshal([]byte(c.must("show", "-json", "adopt.plan")), &plan); err != nil {
-		t.Fatal(err)
-	}
+	c.JSON(&plan, "show", "-json", "adopt.plan")
 	f.checkAdoption(t, &plan)
 	if t.Failed() {
 		t.FailNow()
 	}
 	planned := time.Since(start)
 	start = time.Now()
-	c.must("apply", "-input=false", "-no-color", "adopt.plan")
+	c.Output("apply", "-input=false", "-no-color", "adopt.plan")
 	took := planned + time.Since(start)
 	for _, chart := range f.charts {
 		if err := chart.checkAdopted()(nil); err != nil {
 			t.Errorf("project %s: %v", chart.p, err)
 		}
 	}
-	// -detailed-exitcode: 0 is an empty plan, 2 a plan with changes.
-	if out, code := c.run(func(code int) bool { return code == 2 }, "plan", "-input=false", "-no-color", "-detailed-exitcode"); code != 0 {
+	if out, changes := c.PlanChanges(); changes {
 		t.Errorf("the plan after adoption is not empty:\n%s", out)
 	}
 	return took
 }
 
 func TestAccEstate_tofu(t *testing.T) {
-	acctest.PreCheck(t)
-	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	reattach := serveProvider(t)
-	f := newEstate(t, bin, reattach)
+	stack.PreCheck(t)
+	f := newEstate(t)
 
 	// What the importing guide says: find, write, review, plan, apply.
 	start := time.Now()
-	find := newCLI(t, bin, reattach)
-	find.write("main.tf", acctest.Config(fmt.Sprintf(`
+	find := acctest.NewTofu(t)
+	find.Write(fmt.Sprintf(`
 data "idp_estate" "all" {
   projects = %s
 }
@@ -324,12 +218,13 @@ output "configuration" {
 output "skipped" {
   value = data.idp_estate.all.skipped
 }
-`, f.projectList())))
-	find.must("init", "-input=false", "-no-color")
-	find.must("apply", "-auto-approve", "-input=false", "-no-color")
-	generated := find.must("output", "-raw", "configuration")
-	if skipped := find.must("output", "-json", "skipped"); strings.TrimSpace(skipped) != "{}" {
-		t.Errorf("skipped: %s", skipped)
+`, f.projectList()))
+	find.Apply()
+	var generated string
+	find.JSON(&generated, "output", "-json", "configuration")
+	var skipped map[string]any
+	if find.JSON(&skipped, "output", "-json", "skipped"); len(skipped) != 0 {
+		t.Errorf("skipped: %v", skipped)
 	}
 	found := time.Since(start)
 	t.Logf("generated configuration:\n%s", generated)
@@ -341,10 +236,9 @@ output "skipped" {
 		}
 	}
 
-	adopt := newCLI(t, bin, reattach)
-	adopt.write("main.tf", acctest.Config(""))
-	adopt.write("estate.tf", f.review(t, generated, projectLabels(generated)))
-	adopt.must("init", "-input=false", "-no-color")
+	adopt := acctest.NewTofu(t)
+	adopt.Write("")
+	adopt.WriteFile("estate.tf", f.review(t, generated, projectLabels(generated)))
 	took := f.adopt(t, adopt)
 	t.Logf("MIGRATION (tofu, %d projects, %d resources): found and written in %s, planned and applied in %s",
 		len(f.projects()), 5*len(f.charts)+3, found.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
@@ -370,14 +264,13 @@ func terraformPath(t *testing.T) string {
 }
 
 func TestAccEstate_terraformQuery(t *testing.T) {
-	acctest.PreCheck(t)
-	bin := terraformPath(t)
-	reattach := serveProvider(t)
-	f := newEstate(t, bin, reattach)
+	stack.PreCheck(t)
+	terraformPath(t)
+	f := newEstate(t)
 
 	start := time.Now()
-	c := newCLI(t, bin, reattach)
-	c.write("main.tf", acctest.Config(`provider "idp" {}`))
+	c := acctest.NewTofu(t)
+	c.Write(`provider "idp" {}`)
 	var query strings.Builder
 	for _, kind := range []string{"project", "application", "database"} {
 		fmt.Fprintf(&query, `
@@ -390,11 +283,10 @@ list "idp_%[1]s" "all" {
 }
 `, kind, f.projectList())
 	}
-	c.write("estate.tfquery.hcl", query.String())
-	c.must("init", "-input=false", "-no-color")
-	c.must("query", "-no-color", "-generate-config-out=generated.tf")
+	c.WriteFile("estate.tfquery.hcl", query.String())
+	c.Output("query", "-no-color", "-generate-config-out=generated.tf")
 	found := time.Since(start)
-	raw, err := os.ReadFile(filepath.Join(c.dir, "generated.tf"))
+	raw, err := os.ReadFile(filepath.Join(c.Dir, "generated.tf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +295,7 @@ list "idp_%[1]s" "all" {
 	// reviewer finds each project by its name attribute.
 	labels := projectLabels(string(raw))
 	t.Logf("projects generated: %v", labels)
-	c.write("generated.tf", f.review(t, string(raw), labels))
+	c.WriteFile("generated.tf", f.review(t, string(raw), labels))
 	took := f.adopt(t, c)
 	t.Logf("MIGRATION (terraform query, %d projects, %d resources): found and written in %s, planned and applied in %s",
 		len(f.projects()), 5*len(f.charts)+3, found.Round(100*time.Millisecond), took.Round(100*time.Millisecond))

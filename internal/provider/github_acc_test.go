@@ -10,6 +10,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // The plan checks the repository with the token the project's EventSource
@@ -17,12 +18,12 @@ import (
 // CI token fails the plan even though the provider's token works, and a
 // good CI token passes even though the provider's is wrong.
 func TestAccApplication_githubCheckUsesCIToken(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	gh := acctest.NewGitHub(t)
 	gh.AddRepo("myorg", "my-api", true)
 	gh.SetBranch("myorg", "my-api", "main", sha('1'))
-	project := acctest.Name("acc-citok")
+	project := stack.Name("acc-citok")
 	config := appConfig(project, "api", `owner = "myorg", repo = "my-api", branch = "main"`, "")
 	vaultPath := render.GitHubAccessVaultPath(project)
 
@@ -45,11 +46,11 @@ func TestAccApplication_githubCheckUsesCIToken(t *testing.T) {
 // skipped (not failed), and whether the first build runs is decided at
 // apply, when the token is known.
 func TestAccApplication_githubTokenUnknownAtPlan(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	acctest.NewGitHub(t)
 	t.Setenv("GITHUB_TOKEN", "")
-	project := acctest.Name("acc-ghunk")
+	project := stack.Name("acc-ghunk")
 	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{

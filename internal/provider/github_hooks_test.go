@@ -15,6 +15,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // GitHub's hook always signs with the secret in Vault: Argo Events reuses a
@@ -25,19 +26,19 @@ import (
 // once. The provider has no GitHub token: the hook is kept with the
 // project's, the one CI uses.
 func TestAccApplication_hookFollowsVault(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	gh := acctest.NewGitHub(t)
 	t.Setenv("GITHUB_TOKEN", "")
 	t.Setenv("IDP_GITHUB_SYNC_HOOKS", "true")
 	gh.AddRepo("myorg", "my-api", true)
 	gh.SetBranch("myorg", "my-api", "main", sha('1'))
-	project, app := acctest.Name("acc-hook"), "api"
+	project, app := stack.Name("acc-hook"), "api"
 	seedProjectVault(t, project)
 	acctest.PutVault(t, render.GitHubAccessVaultPath(project), map[string]any{"username": "ci-bot", "token": gh.Token})
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	ctx := context.Background()
-	kv, _ := acctest.Vault(t)
+	kv, _ := stack.Vault(t)
 	url := testWebhookBase + "/" + project + "-" + app
 	client, err := github.NewClient(nil).WithAuthToken(gh.Token).WithEnterpriseURLs(gh.URL+"api/v3/", gh.URL+"api/uploads/")
 	if err != nil {
@@ -136,18 +137,18 @@ func TestAccApplication_hookFollowsVault(t *testing.T) {
 // as the EventSource would. Where tofu cannot reach GitHub,
 // github.sync_hooks = false skips the hook.
 func TestAccApplication_hookCheck(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	gh := acctest.NewGitHub(t)
 	t.Setenv("GITHUB_TOKEN", "")
 	t.Setenv("IDP_GITHUB_SYNC_HOOKS", "true")
 	gh.AddRepo("myorg", "my-api", true)
 	gh.SetBranch("myorg", "my-api", "main", sha('1'))
-	project := acctest.Name("acc-hookchk")
+	project := stack.Name("acc-hookchk")
 	seedProjectVault(t, project)
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	ctx := context.Background()
-	kv, _ := acctest.Vault(t)
+	kv, _ := stack.Vault(t)
 	url := func(app string) string { return testWebhookBase + "/" + project + "-" + app }
 	config := func(apps ...string) string {
 		c := fmt.Sprintf("resource \"idp_project\" \"p\" {\n  name = %q\n}\n", project)

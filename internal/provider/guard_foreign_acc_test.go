@@ -22,6 +22,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // TestAccForeign_refused: objects someone else made (no label, no field
@@ -34,13 +35,13 @@ import (
 // state: the objects keep their resourceVersion through the later applies
 // and the final destroy.
 func TestAccForeign_refused(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
-	cs, dyn := acctest.Kube(t)
+	cs, dyn := stack.Kube(t)
 	ctx := context.Background()
-	foreignNS := acctest.Name("acc-foreign-ns")
-	project := acctest.Name("acc-foreign")
+	foreignNS := stack.Name("acc-foreign-ns")
+	project := stack.Name("acc-foreign")
 	// Vault holds what a project needs, so that before the fix the create
 	// of the foreign namespace's project succeeds, as reported.
 	seedProjectVault(t, foreignNS)
@@ -232,7 +233,7 @@ resource "idp_database" "db" {
 					if _, err := dyn.Resource(eventSourceGVR).Namespace(project).Get(ctx, render.EventSource(project, app), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 						return fmt.Errorf("the refused application wrote its EventSource (err=%v)", err)
 					}
-					kv, _ := acctest.Vault(t)
+					kv, _ := stack.Vault(t)
 					if s, err := kv.Get(ctx, render.WebhookSecretVaultPath(project, app)); err == nil && s != nil {
 						return fmt.Errorf("the refused application wrote its webhook secret to Vault")
 					}

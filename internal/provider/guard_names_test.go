@@ -14,6 +14,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // An application and a database of the same name, created in one apply
@@ -23,12 +24,12 @@ import (
 // routes meet: web + shop.example.com and web-shop + example.com both make
 // P-web-shop-example-com-route.
 func TestAccGuardNames_sharedNames(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
-	project := acctest.Name("acc-names")
+	project := stack.Name("acc-names")
 	seedProjectVault(t, project)
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	ctx := context.Background()
 	git := `{ owner = "myorg", repo = "store", branch = "main", hash = "` + sha('5') + `" }`
 	base := fmt.Sprintf(`
@@ -136,7 +137,7 @@ resource "idp_application" "web_shop" {
 
 func ingressRoute(t *testing.T, ns, name string) *unstructured.Unstructured {
 	t.Helper()
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	gvr := schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressroutes"}
 	obj, err := dyn.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Resource identity: every resource records {project, name} ({name} for a
@@ -21,10 +22,10 @@ import (
 // plan. Runs with OpenTofu 1.12 (import blocks take `identity` since 1.12.0)
 // as well as Terraform 1.12+.
 func TestAccIdentity(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
-	p := acctest.Name("acc-ident")
+	p := stack.Name("acc-ident")
 	seedProjectVault(t, p)
 	config := func(port int, deleteData bool) string {
 		return acctest.Config(fmt.Sprintf(`

@@ -39,6 +39,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // The field managers of an installation made by the old Helm chart and
@@ -81,24 +82,24 @@ const (
 
 func newOldChart(t *testing.T) *oldChart {
 	t.Helper()
-	acctest.PreCheck(t)
-	cs, dyn := acctest.Kube(t)
+	stack.PreCheck(t)
+	cs, dyn := stack.Kube(t)
 	groups, err := restmapper.GetAPIGroupResources(cs.Discovery())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := acctest.Name("acc-old")
+	p := stack.Name("acc-old")
 	c := &oldChart{t: t, cs: cs, dyn: dyn, mapper: restmapper.NewDiscoveryRESTMapper(groups), p: p,
 		uids: map[string]types.UID{}, vault: map[string]int{}}
 	t.Cleanup(c.cleanup)
 
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	ghToken := "ghp_" + acctest.Name("old")
-	robot, robotPW := "robot$"+p, "harbor-"+acctest.Name("pw")
+	ghToken := "ghp_" + stack.Name("old")
+	robot, robotPW := "robot$"+p, "harbor-"+stack.Name("pw")
 	dockerConfig := fmt.Sprintf(`{"auths":{%q:{"username":%q,"password":%q,"auth":%q}}}`,
 		testRegistryHost, robot, robotPW, b64(robot+":"+robotPW))
-	mysqlPW, redisPW := "mysql-"+acctest.Name("pw"), "redis-"+acctest.Name("pw")
-	_, mount := acctest.Vault(t)
+	mysqlPW, redisPW := "mysql-"+stack.Name("pw"), "redis-"+stack.Name("pw")
+	_, mount := stack.Vault(t)
 
 	// Vault as the installation has it: the contract's paths, the registry
 	// credentials at a path of the team's choosing; no webhook secrets.
@@ -249,7 +250,7 @@ func (c *oldChart) cleanup() {
 	for _, d := range []string{"mysql", "redis"} {
 		_ = c.cs.CoreV1().PersistentVolumes().Delete(ctx, c.p+"-"+d, metav1.DeleteOptions{})
 	}
-	kv, _ := acctest.Vault(c.t)
+	kv, _ := stack.Vault(c.t)
 	for _, path := range []string{render.WebhookSecretVaultPath(c.p, "api"), render.WebhookSecretVaultPath(c.p, "web")} {
 		_ = kv.DeleteMetadata(ctx, path)
 	}
@@ -682,7 +683,7 @@ func sharedFields(obj *unstructured.Unstructured) []string {
 }
 
 func vaultVersion(t *testing.T, path string) int {
-	kv, _ := acctest.Vault(t)
+	kv, _ := stack.Vault(t)
 	s, err := kv.Get(context.Background(), path)
 	if err != nil || s == nil || s.VersionMetadata == nil {
 		return 0
@@ -800,10 +801,10 @@ func TestAccImportOldChart(t *testing.T) {
 func TestAccImportOldChart_notWhatItClaims(t *testing.T) {
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
-	acctest.PreCheck(t)
-	cs, _ := acctest.Kube(t)
+	stack.PreCheck(t)
+	cs, _ := stack.Kube(t)
 	ctx := context.Background()
-	ns := acctest.Name("acc-old-bad")
+	ns := stack.Name("acc-old-bad")
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name: ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "Helm"},
 	}}, metav1.CreateOptions{FieldManager: managerHelm}); err != nil {
@@ -835,7 +836,7 @@ func TestAccImportOldChart_notWhatItClaims(t *testing.T) {
 	}, metav1.CreateOptions{FieldManager: managerHelm}); err != nil {
 		t.Fatal(err)
 	}
-	missing := acctest.Name("acc-old-none")
+	missing := stack.Name("acc-old-none")
 	cfg := acctest.Config(fmt.Sprintf(`
 resource "idp_project" "p" {
   name = %[1]q

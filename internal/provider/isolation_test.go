@@ -14,6 +14,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // Project isolation on the real node, where kube-router enforces
@@ -25,15 +26,15 @@ import (
 // webhooks get through. Blocked first: an enforcer keeps connections that
 // were established before a policy change (Traefik pools them).
 func TestAccE2E_isolationAdmitsIngress(t *testing.T) {
-	acctest.RealNode(t)
+	stack.RealNode(t)
 	providerTestEnv(t)
-	gh := acctest.NewGitHubOn(t, acctest.StackHostIP())
+	gh := acctest.NewGitHubOn(t, stack.HostIP())
 	gh.AddRepo("myorg", "iso", true)
 	gh.SetBranch("myorg", "iso", "main", strings.Repeat("1", 40))
 	traefik := os.Getenv("IDP_STACK_TRAEFIK_URL")
 	t.Setenv("IDP_WEBHOOK_BASE_URL", traefik)
-	hostCIDR := acctest.StackHostIP() + "/32"
-	project, app := acctest.Name("acc-isol"), "api"
+	hostCIDR := stack.HostIP() + "/32"
+	project, app := stack.Name("acc-isol"), "api"
 	seedProjectVault(t, project)
 	acctest.PutVault(t, render.GitHubAccessVaultPath(project), map[string]any{"username": "ci-bot", "token": gh.Token})
 	config := func(cidrs string) string {
@@ -56,7 +57,7 @@ resource "idp_application" "app" {
   port            = 8080
   build_on_create = false
 }
-`, cidrs, project, acctest.RealNodeAnnotations, app))
+`, cidrs, project, stack.RealNodeAnnotations, app))
 	}
 	url := traefik + "/" + project + "-" + app
 	// reached: the EventSource answered (whatever it thinks of an unsigned

@@ -22,6 +22,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // TestAccProject_eventBusImportKeepsNATS: a project whose EventBus the old
@@ -32,11 +33,11 @@ import (
 // Deployments move to the new bus, and back. On kwok: only objects matter
 // here.
 func TestAccProject_eventBusImportKeepsNATS(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
-	name := acctest.Name("acc-bus")
+	name := stack.Name("acc-bus")
 	seedProjectVault(t, name)
-	cs, dyn := acctest.Kube(t)
+	cs, dyn := stack.Kube(t)
 	ctx := context.Background()
 	var chartBus k8stypes.UID
 	imported := func(extra string) string {
@@ -198,7 +199,7 @@ resource "idp_application" "app" {
 // Deployments (the Argo Events controller's) run on a bus whose config
 // has key (the bus config's "nats" or "jetstream"), within a minute.
 func checkEventsBus(ctx context.Context, t *testing.T, project, key string) error {
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	var why string
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
 		why = ""

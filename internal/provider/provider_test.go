@@ -11,6 +11,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/provider"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // The schema is valid and every secret-bearing setting is sensitive.
@@ -48,7 +49,7 @@ func TestProviderSchema(t *testing.T) {
 // apply) must not fail the plan, and the plan must not contact anything:
 // the host here does not exist.
 func TestAccProvider_unknownConfigAtPlan(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -78,12 +79,12 @@ resource "idp_project" "p" {
 // A setting that is missing when it is needed names the attribute and its
 // environment variable, and nothing reaches the cluster.
 func TestAccProvider_missingSetting(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	t.Setenv("VAULT_ADDR", "")
 	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
-			Config:      projectConfig(acctest.Name("acc-noaddr"), ""),
+			Config:      projectConfig(stack.Name("acc-noaddr"), ""),
 			ExpectError: regexp.MustCompile(`(?s)Vault is not configured.*vault\.address\s+is\s+not\s+set.*vault\s+\{\s+address\s+=\s+\.\.\.\s+\}.*VAULT_ADDR`),
 		}},
 	})
@@ -92,7 +93,7 @@ func TestAccProvider_missingSetting(t *testing.T) {
 // A malformed setting fails the plan at its attribute, before anything is
 // contacted, wherever it comes from.
 func TestAccProvider_invalidSetting(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	for _, tc := range []struct{ env, value, err string }{
 		{"GITHUB_BASE_URL", "github.example.com",
 			`(?s)Invalid provider setting github\.base_url.*environment\s+variable\s+GITHUB_BASE_URL.*"github\.example\.com"\s+is\s+not\s+an\s+http://\s+or\s+https://\s+URL`},
@@ -110,7 +111,7 @@ func TestAccProvider_invalidSetting(t *testing.T) {
 			acctest.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: acctest.ProviderFactories,
 				Steps: []resource.TestStep{{
-					Config:      projectConfig(acctest.Name("acc-badurl"), ""),
+					Config:      projectConfig(stack.Name("acc-badurl"), ""),
 					PlanOnly:    true,
 					ExpectError: regexp.MustCompile(tc.err),
 				}},

@@ -24,6 +24,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 var (
@@ -74,7 +75,7 @@ func sha(c byte) string { return strings.Repeat(string(c), 40) }
 func simulateCI(t *testing.T, project, app, commit string) {
 	t.Helper()
 	ctx := context.Background()
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	ns := render.Namespace(project)
 	wf := render.BuildWorkflow(project, app, commit)
 	if _, err := dyn.Resource(workflowGVR).Namespace(ns).Create(ctx, wf, metav1.CreateOptions{}); err != nil {
@@ -144,7 +145,7 @@ func simulateCI(t *testing.T, project, app, commit string) {
 // replicas (kwok makes pods Ready).
 func waitDeploymentImage(t *testing.T, ns, name, image string) {
 	t.Helper()
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
@@ -161,7 +162,7 @@ func waitDeploymentImage(t *testing.T, ns, name, image string) {
 
 func checkDeployedImage(t *testing.T, ns, app, commit string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		cs, _ := acctest.Kube(t)
+		cs, _ := stack.Kube(t)
 		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), render.Deployment(app), metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -175,16 +176,16 @@ func checkDeployedImage(t *testing.T, ns, app, commit string) resource.TestCheck
 }
 
 func TestAccApplication_ciAndTofuAgree(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	gh := acctest.NewGitHub(t)
 	gh.AddRepo("myorg", "my-api", true)
 	gh.SetBranch("myorg", "my-api", "main", sha('1'))
-	project, app := acctest.Name("acc-app"), "api"
+	project, app := stack.Name("acc-app"), "api"
 	seedProjectVault(t, project)
 	// The plan checks the repository with the token CI uses.
 	acctest.PutVault(t, render.GitHubAccessVaultPath(project), map[string]any{"username": "ci-bot", "token": gh.Token})
-	cs, dyn := acctest.Kube(t)
+	cs, dyn := stack.Kube(t)
 	ctx := context.Background()
 	git := `owner = "myorg", repo = "my-api", branch = "main"`
 	domains := `  domains = ["api.example.com", "www.example.com"]`
@@ -468,7 +469,7 @@ data "idp_application" "app" {
 // Vault environment.
 func restartedFor(t *testing.T, p, a, version string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		cs, _ := acctest.Kube(t)
+		cs, _ := stack.Kube(t)
 		d, err := cs.AppsV1().Deployments(p).Get(context.Background(), render.Deployment(a), metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -515,13 +516,13 @@ func checkDeployRBAC(t *testing.T, p, a string, domains []string) resource.TestC
 }
 
 func TestAccApplication_githubChecks(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	gh := acctest.NewGitHub(t)
 	gh.AddRepo("myorg", "readonly", false)
 	gh.AddRepo("myorg", "my-api", true)
 	gh.SetBranch("myorg", "my-api", "main", sha('1'))
-	project := acctest.Name("acc-gh")
+	project := stack.Name("acc-gh")
 	for _, tc := range []struct{ git, err string }{
 		{`owner = "myorg", repo = "nope", branch = "main"`, `(?s)git.*repository myorg/nope not found`},
 		{`owner = "myorg", repo = "my-api", branch = "feature"`, `(?s)git.*branch "feature" not found in myorg/my-api`},
@@ -541,7 +542,7 @@ func TestAccApplication_githubChecks(t *testing.T) {
 }
 
 func TestAccApplication_invalidInput(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
 	git := `owner = "myorg", repo = "my-api", branch = "main"`
@@ -565,16 +566,16 @@ func TestAccApplication_invalidInput(t *testing.T) {
 // secret rotation on request only; app secrets synced but never in state;
 // destroying one application leaves the other untouched.
 func TestAccApplication_dispatchRotationAndNeighbours(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
-	project := acctest.Name("acc-two")
+	project := stack.Name("acc-two")
 	seedProjectVault(t, project)
-	appEnv := "postgres://user:" + acctest.Name("pw") + "@db/app"
+	appEnv := "postgres://user:" + stack.Name("pw") + "@db/app"
 	acctest.PutVault(t, render.AppSecretVaultPath(project, "web"), map[string]any{"DATABASE_URL": appEnv})
-	cs, dyn := acctest.Kube(t)
+	cs, dyn := stack.Kube(t)
 	ctx := context.Background()
-	kv, _ := acctest.Vault(t)
+	kv, _ := stack.Vault(t)
 	git := `owner = "myorg", repo = "web", branch = "main"`
 	config := func(rotation string, withWorker bool) string {
 		c := appConfig(project, "web", git, `  dispatch = { repository = "myorg/gitops" }
@@ -700,12 +701,12 @@ resource "idp_application" "worker" {
 // without our label it would be refused as someone else's
 // (TestAccForeign_refused).
 func TestAccApplication_refusesTakenName(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	t.Setenv("GITHUB_TOKEN", "")
-	project := acctest.Name("acc-taken")
+	project := stack.Name("acc-taken")
 	seedProjectVault(t, project)
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	ctx := context.Background()
 	dbSelector := map[string]string{"app": project + "-api-db"}
 	// The same resource address as appConfig's project.

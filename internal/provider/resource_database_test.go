@@ -28,6 +28,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // The stack's provisioner serves its default StorageClass: claims without
@@ -47,16 +48,16 @@ type dbEnv struct {
 
 func newDBEnv(t *testing.T, name string) *dbEnv {
 	t.Helper()
-	acctest.PreCheck(t)
-	cs, _ := acctest.Kube(t)
-	e := &dbEnv{t: t, cs: cs, project: acctest.Name("acc-db"), name: name}
+	stack.PreCheck(t)
+	cs, _ := stack.Kube(t)
+	e := &dbEnv{t: t, cs: cs, project: stack.Name("acc-db"), name: name}
 	ctx := context.Background()
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.project}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), e.project, metav1.DeleteOptions{})
-		kv, _ := acctest.Vault(t)
+		kv, _ := stack.Vault(t)
 		_ = kv.DeleteMetadata(context.Background(), e.vaultPath())
 	})
 	return e
@@ -85,7 +86,7 @@ func (e *dbEnv) secretKey() string  { return "Secret/" + e.project + "/" + e.sec
 func (e *dbEnv) stsKey() string     { return "StatefulSet/" + e.project + "/" + e.stsName() }
 func (e *dbEnv) importID() string   { return e.project + "/" + e.name }
 func (e *dbEnv) fullVaultPath() string {
-	_, mount := acctest.Vault(e.t)
+	_, mount := stack.Vault(e.t)
 	return mount + "/" + e.vaultPath()
 }
 
@@ -225,7 +226,7 @@ func (e *dbEnv) volumeGone(pv string) error {
 // vault returns the password and version in Vault ("" and 0 if none).
 func (e *dbEnv) vault() (string, int) {
 	e.t.Helper()
-	kv, _ := acctest.Vault(e.t)
+	kv, _ := stack.Vault(e.t)
 	s, err := kv.Get(e.ctx(), e.vaultPath())
 	if err != nil || s == nil || s.VersionMetadata == nil {
 		return "", 0
@@ -395,7 +396,7 @@ func TestAccDatabase_types(t *testing.T) {
 			preexisting := ""
 			if c.typ == "redis" {
 				// An existing installation: Vault already has the password.
-				preexisting = "existing-" + acctest.Name("pw")
+				preexisting = "existing-" + stack.Name("pw")
 				acctest.PutVault(t, e.vaultPath(), map[string]any{"password": preexisting})
 			}
 			image := render.DatabaseTypes[c.typ].Image + ":" + c.version
@@ -458,7 +459,7 @@ func TestAccDatabase_lifecycle(t *testing.T) {
 	withClass := fmt.Sprintf("  storage_class = %q\n", class)
 	var stsUID, claimUID types.UID
 	var firstPassword, manualPV, replacementPV string
-	rotated := "rotated-" + acctest.Name("pw")
+	rotated := "rotated-" + stack.Name("pw")
 	cfg := func(version, extra string) string { return e.config("mysql", version, "1Gi", withClass+extra) }
 
 	acctest.ParallelTest(t, resource.TestCase{
@@ -745,7 +746,7 @@ func (e *dbEnv) checkSameStatefulSet(uid *types.UID) resource.TestCheckFunc {
 // immutable claim template; destroy keeps the grown volume.
 func TestAccDatabase_adoptOldChart(t *testing.T) {
 	e := newDBEnv(t, "mysql")
-	legacy := "legacy-" + acctest.Name("pw")
+	legacy := "legacy-" + stack.Name("pw")
 	acctest.PutVault(t, e.vaultPath(), map[string]any{"password": legacy})
 	app := e.stsName()
 	secretEnv := func(name string) corev1.EnvVar {
@@ -909,7 +910,7 @@ func TestAccDatabase_adoptOldChart(t *testing.T) {
 
 // TestAccDatabase_invalidInput: every input is checked at plan.
 func TestAccDatabase_invalidInput(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	cfg := func(p, d, typ, version, size, extra string) string {
 		return acctest.Config(fmt.Sprintf(`
 resource "idp_database" "test" {

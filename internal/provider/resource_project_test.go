@@ -24,6 +24,7 @@ import (
 
 	"github.com/idpkit/terraform-provider-idp/internal/acctest"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 var eventBusGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "eventbus"}
@@ -39,18 +40,18 @@ resource "idp_project" "test" {
 
 // seedProjectVault writes the credentials a platform team keeps in Vault.
 func seedProjectVault(t *testing.T, name string) (token string) {
-	token = "ghp_" + acctest.Name("secret")
+	token = "ghp_" + stack.Name("secret")
 	acctest.PutVault(t, render.GitHubAccessVaultPath(name), map[string]any{"username": "ci-bot", "token": token})
 	acctest.PutVault(t, render.RegistryVaultPath(name), map[string]any{"username": "robot$" + name, "password": "pw-" + token})
 	return token
 }
 
 func TestAccProject_lifecycle(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
-	name := acctest.Name("acc-proj")
+	name := stack.Name("acc-proj")
 	token := seedProjectVault(t, name)
-	cs, dyn := acctest.Kube(t)
+	cs, dyn := stack.Kube(t)
 	ctx := context.Background()
 	ebRef := fmt.Sprintf("EventBus/%s/%s", name, render.EventBus(name))
 	ghRef := fmt.Sprintf("Secret/%s/%s", name, render.GitHubAccessSecret(name))
@@ -181,14 +182,14 @@ func TestAccProject_lifecycle(t *testing.T) {
 }
 
 func TestAccProject_isolationOff(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
 	// A k3s-like platform: its ingress in kube-system, or on the host network.
 	t.Setenv("IDP_ISOLATION_ALLOWED_NAMESPACES", "kube-system")
 	t.Setenv("IDP_ISOLATION_ALLOWED_CIDRS", "192.0.2.0/24")
-	name := acctest.Name("acc-iso")
+	name := stack.Name("acc-iso")
 	seedProjectVault(t, name)
-	cs, _ := acctest.Kube(t)
+	cs, _ := stack.Kube(t)
 	policyGone := func(*terraform.State) error {
 		_, err := cs.NetworkingV1().NetworkPolicies(name).Get(context.Background(), render.IsolationPolicy(name), metav1.GetOptions{})
 		if !apierrors.IsNotFound(err) {
@@ -229,7 +230,7 @@ func TestAccProject_isolationOff(t *testing.T) {
 }
 
 func TestAccProject_invalidInput(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	for _, tc := range []struct{ config, err string }{
 		{projectConfig("Shop_1", ""), `(?s)name.*DNS-1123 label`},
 		{projectConfig(strings.Repeat("a", render.MaxProjectName+1), ""), fmt.Sprintf(`(?s)name.*length must be between 1 and %d`, render.MaxProjectName)},
@@ -245,10 +246,10 @@ func TestAccProject_invalidInput(t *testing.T) {
 }
 
 func TestAccProject_missingVaultSecret(t *testing.T) {
-	acctest.PreCheck(t)
+	stack.PreCheck(t)
 	providerTestEnv(t)
-	name := acctest.Name("acc-novault")
-	cs, _ := acctest.Kube(t)
+	name := stack.Name("acc-novault")
+	cs, _ := stack.Kube(t)
 	acctest.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -269,7 +270,7 @@ func TestAccProject_missingVaultSecret(t *testing.T) {
 // checkEventBusReplicas checks a new project's bus: JetStream, with a
 // volume per replica.
 func checkEventBusReplicas(ctx context.Context, t *testing.T, ns string, want int64) error {
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	eb, err := dyn.Resource(eventBusGVR).Namespace(ns).Get(ctx, render.EventBus(ns), metav1.GetOptions{})
 	if err != nil {
 		return err
@@ -285,7 +286,7 @@ func checkEventBusReplicas(ctx context.Context, t *testing.T, ns string, want in
 
 // checkNativeEventBus checks a native NATS bus as the old chart made it.
 func checkNativeEventBus(ctx context.Context, t *testing.T, ns string, want int64) error {
-	_, dyn := acctest.Kube(t)
+	_, dyn := stack.Kube(t)
 	eb, err := dyn.Resource(eventBusGVR).Namespace(ns).Get(ctx, render.EventBus(ns), metav1.GetOptions{})
 	if err != nil {
 		return err
@@ -303,7 +304,7 @@ func checkNativeEventBus(ctx context.Context, t *testing.T, ns string, want int6
 func checkProjectLive(t *testing.T, name string, replicas int64, token string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		ctx := context.Background()
-		cs, _ := acctest.Kube(t)
+		cs, _ := stack.Kube(t)
 		if err := checkEventBusReplicas(ctx, t, name, replicas); err != nil {
 			return err
 		}
@@ -349,7 +350,7 @@ type sar struct {
 // authorizer.
 func checkSARs(t *testing.T, saNamespace string, cases []sar) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		cs, _ := acctest.Kube(t)
+		cs, _ := stack.Kube(t)
 		for _, c := range cases {
 			user := "system:serviceaccount:" + saNamespace + ":" + c.sa
 			res, sub, _ := strings.Cut(c.resource, "/")

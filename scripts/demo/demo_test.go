@@ -13,19 +13,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/fakegithub"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
-// The fake GitHub outside a test's lifecycle: StartGitHub leaves the
+// The fake GitHub outside a test's lifecycle: fakegithub.Start leaves the
 // environment alone, serves the REST API and pushes, and Close stops it.
 func TestStartGitHub(t *testing.T) {
 	t.Setenv("GITHUB_BASE_URL", "unchanged")
-	gh, err := acctest.StartGitHub("127.0.0.1")
+	gh, err := fakegithub.Start("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if os.Getenv("GITHUB_BASE_URL") != "unchanged" {
-		t.Fatal("StartGitHub changed GITHUB_BASE_URL")
+		t.Fatal("fakegithub.Start changed GITHUB_BASE_URL")
 	}
 	gh.AddRepo(owner, repo, true)
 	sha, err := gh.Push(owner, repo, "main", map[string][]byte{"README.md": []byte("hi\n")}, "Initial commit")
@@ -54,7 +55,7 @@ func TestTestAppRepo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds testapp")
 	}
-	files, err := acctest.TestAppRepo("v1\n")
+	files, err := stack.TestAppRepo("v1\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestDeliveredRedelivers(t *testing.T) {
 		}
 	}))
 	defer recv.Close()
-	gh, err := acctest.StartGitHub("127.0.0.1")
+	gh, err := fakegithub.Start("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/fakegithub"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 var (
@@ -36,7 +37,7 @@ const pushTimeout = 12 * time.Minute
 // Traefik answers for the domain, until the new version serves (and, for a
 // rollout, until the old pods are gone). It returns the commit's SHA.
 func (d *demo) pushAndFollow(ctx context.Context, n, version string, rollout bool) (string, error) {
-	files, err := acctest.TestAppRepo(version + "\n")
+	files, err := stack.TestAppRepo(version + "\n")
 	if err != nil {
 		return "", err
 	}
@@ -117,7 +118,7 @@ func (d *demo) redeliver(ctx context.Context, sha string, start time.Time) error
 // GitHub's "Redeliver" does.
 func (d *demo) delivered(ctx context.Context, sha string, start time.Time) error {
 	for attempt := 1; ; attempt++ {
-		var last *acctest.Delivery
+		var last *fakegithub.Delivery
 		for _, dl := range d.gh.Deliveries() {
 			if dl.Event == "push" && bytes.Contains(dl.Body, []byte(sha)) {
 				last = &dl
@@ -239,7 +240,7 @@ func (s step) less(o step) bool {
 
 // answer prints what Traefik answers for the domain when it changes.
 func (f *follower) answer(ctx context.Context) string {
-	got, err := acctest.Serving(ctx, domain)
+	got, err := stack.Serving(ctx, domain)
 	line := fmt.Sprintf("%q", strings.TrimSpace(got))
 	if err != nil {
 		line = err.Error()
@@ -349,7 +350,7 @@ func (d *demo) dump(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	fmt.Printf("\n--- what namespace %s runs:\n", ns)
-	for _, l := range acctest.PipelineReport(ctx, d.kube, d.dyn, ns, d.gh.Deliveries()) {
+	for _, l := range append(stack.PipelineReport(ctx, d.kube, d.dyn, ns), d.gh.DeliveryReport()...) {
 		fmt.Println(l)
 	}
 	fmt.Println("--- (README: When a pipeline fails)")

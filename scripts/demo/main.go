@@ -1,6 +1,6 @@
 // Command demo is `make demo` once the stack is up (scripts/demo.sh): the
 // quickstart's project, application and database on the stack's real node,
-// and its CI loop for real. It starts the fake GitHub (internal/acctest)
+// and its CI loop for real. It starts the fake GitHub (internal/fakegithub)
 // where pods reach it, gives it the repository demo/shop-api, seeds Vault,
 // applies examples/quickstart pointed at that repository, then pushes a
 // commit and follows it: the Workflow's steps (build, deploy, route) as
@@ -32,8 +32,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/idpkit/terraform-provider-idp/internal/acctest"
+	"github.com/idpkit/terraform-provider-idp/internal/fakegithub"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
+	"github.com/idpkit/terraform-provider-idp/internal/stack"
 )
 
 // What examples/quickstart/main.tf declares.
@@ -69,7 +70,7 @@ func main() {
 
 type demo struct {
 	start   time.Time
-	gh      *acctest.GitHub
+	gh      *fakegithub.GitHub
 	kube    kubernetes.Interface
 	dyn     dynamic.Interface
 	dir     string
@@ -104,7 +105,7 @@ func run(ctx context.Context, example, dir string, hold bool) error {
 	}
 
 	d.say("Fake GitHub Enterprise on %s (pods reach it there), repository %s/%s", os.Getenv("IDP_STACK_HOST_IP"), owner, repo)
-	if d.gh, err = acctest.StartGitHub(os.Getenv("IDP_STACK_HOST_IP")); err != nil {
+	if d.gh, err = fakegithub.Start(os.Getenv("IDP_STACK_HOST_IP")); err != nil {
 		return err
 	}
 	defer d.gh.Close()
@@ -120,7 +121,7 @@ func run(ctx context.Context, example, dir string, hold bool) error {
 	for k, v := range map[string]string{
 		"GITHUB_BASE_URL":       d.gh.URL,
 		"GITHUB_TOKEN":          d.gh.Token,
-		"IDP_GITHUB_SYNC_HOOKS": "true", // the fake GitHub has the hooks (acctest turns this off)
+		"IDP_GITHUB_SYNC_HOOKS": "true", // the fake GitHub has the hooks (acctest turns this off for tests)
 		"IDP_REGISTRY_HOST":     os.Getenv("IDP_STACK_REGISTRY_HOST"),
 		"IDP_REGISTRY_PROJECT":  registryProject,
 		"IDP_WEBHOOK_BASE_URL":  os.Getenv("IDP_STACK_TRAEFIK_URL"),
@@ -277,7 +278,7 @@ resource "idp_application" "api" {
   }
   build_on_create = false # the demo's pushes build
 }
-`, acctest.RealNodeAnnotations, owner, repo)
+`, stack.RealNodeAnnotations, owner, repo)
 	if err := os.WriteFile(filepath.Join(d.dir, overrideFile), []byte(override), 0o644); err != nil {
 		return err
 	}

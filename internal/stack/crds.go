@@ -1,4 +1,4 @@
-package acctest
+package stack
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"path/filepath"
-	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,7 +23,7 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 
 // CRDsDir is where the upstream CRDs live: IDP_CRDS_DIR, else ../shared/crds
 // beside the repository.
-func CRDsDir(t *testing.T) string {
+func CRDsDir(t T) string {
 	if d := os.Getenv("IDP_CRDS_DIR"); d != "" {
 		return d
 	}
@@ -41,7 +40,7 @@ func CRDsDir(t *testing.T) string {
 // BareKubeconfig is the kubeconfig of the stack's second API server, which
 // shares nothing with the first and has no Argo or Traefik CRDs: the cluster
 // a bootstrap configuration starts from.
-func BareKubeconfig(t *testing.T) string {
+func BareKubeconfig(t T) string {
 	t.Helper()
 	PreCheck(t)
 	p := os.Getenv("IDP_BARE_KUBECONFIG")
@@ -53,13 +52,13 @@ func BareKubeconfig(t *testing.T) string {
 
 // StackArgoCRD is the path of an Argo Workflows CRD that ../shared does not
 // carry (CronWorkflow, for one), as stack-up copied it from the module.
-func StackArgoCRD(t *testing.T, file string) string {
+func StackArgoCRD(t T, file string) string {
 	return filepath.Join(stackDir(t), "crds-argo", file)
 }
 
 // CRDs reads the CustomResourceDefinitions in the given files (relative to
 // CRDsDir, or absolute; multi-document YAML).
-func CRDs(t *testing.T, files ...string) []*unstructured.Unstructured {
+func CRDs(t T, files ...string) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, f := range files {

@@ -1,4 +1,4 @@
-package acctest
+package stack
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +24,7 @@ import (
 // RealNode skips a test unless the stack runs the real node and its CI
 // platform (Argo Events, Argo Workflows, Traefik, the builds registry):
 // the variables stack-up writes into .stack/env for them.
-func RealNode(t *testing.T) {
+func RealNode(t T) {
 	t.Helper()
 	PreCheck(t)
 	for _, env := range []string{"IDP_STACK_HOST_IP", "IDP_STACK_TRAEFIK_URL", "IDP_STACK_REGISTRY_HOST", "IDP_STACK_REGISTRY_USER", "IDP_STACK_REGISTRY_PASSWORD"} {
@@ -45,7 +44,7 @@ const RealNodeAnnotations = `{
 
 // TestAppFiles is a repository for the fake GitHub that kaniko builds into
 // a tiny HTTP server answering version on every path (testapp).
-func TestAppFiles(t *testing.T, version string) map[string][]byte {
+func TestAppFiles(t T, version string) map[string][]byte {
 	t.Helper()
 	files, err := TestAppRepo(version)
 	if err != nil {
@@ -138,8 +137,8 @@ var (
 // PipelineReport describes what namespace ns runs for CI, to tell which
 // stage of a push's way failed (README: "When a pipeline fails"): each pod's
 // containers, the Workflows', EventSources' and Sensors' status, warning
-// events, and the webhook deliveries given.
-func PipelineReport(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, ns string, deliveries []Delivery) []string {
+// events (the fake GitHub's DeliveryReport adds its webhook deliveries).
+func PipelineReport(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, ns string) []string {
 	var out []string
 	if pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
 		for _, p := range pods.Items {
@@ -165,16 +164,6 @@ func PipelineReport(ctx context.Context, kube kubernetes.Interface, dyn dynamic.
 				out = append(out, fmt.Sprintf("event %s/%s: %s %s", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message))
 			}
 		}
-	}
-	for _, d := range deliveries {
-		resp := strings.TrimSpace(string(d.Response))
-		if i := strings.IndexByte(resp, '\n'); i >= 0 {
-			resp = resp[:i]
-		}
-		if d.Err != nil {
-			resp = d.Err.Error()
-		}
-		out = append(out, fmt.Sprintf("webhook %s -> %s: HTTP %d %s", d.Event, d.URL, d.StatusCode, resp))
 	}
 	return out
 }

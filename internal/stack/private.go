@@ -1,4 +1,4 @@
-package acctest
+package stack
 
 import (
 	"bytes"
@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -28,7 +27,7 @@ import (
 // stopped (and its data removed) when the test ends.
 
 // freePort returns a loopback port nobody listens on now.
-func freePort(t *testing.T) int {
+func freePort(t T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +39,7 @@ func freePort(t *testing.T) int {
 
 // process is a server process started by a test.
 type process struct {
-	t    *testing.T
+	t    T
 	name string
 	bin  string
 	args []string
@@ -104,14 +103,14 @@ func tail(path string) string {
 }
 
 // stackDir is the stack's state directory (.stack), where its kubeconfig is.
-func stackDir(t *testing.T) string {
+func stackDir(t T) string {
 	t.Helper()
 	PreCheck(t)
 	return filepath.Dir(os.Getenv("KUBECONFIG"))
 }
 
 // cmdlineOf returns the arguments the stack started component with.
-func cmdlineOf(t *testing.T, component string) []string {
+func cmdlineOf(t T, component string) []string {
 	t.Helper()
 	pid, err := os.ReadFile(filepath.Join(stackDir(t), "pids", component+".pid"))
 	if err != nil {
@@ -146,7 +145,7 @@ func withFlags(args []string, set map[string]string) []string {
 type PrivateAPIServer struct {
 	Kubeconfig string
 	URL        string
-	t          *testing.T
+	t          T
 	api, kcm   *process
 	etcd       string // the stack's etcd client URL
 	prefix     string
@@ -154,7 +153,7 @@ type PrivateAPIServer struct {
 
 // StartAPIServer starts a private API server; it is stopped, and its etcd
 // prefix emptied, when the test ends.
-func StartAPIServer(t *testing.T) *PrivateAPIServer {
+func StartAPIServer(t T) *PrivateAPIServer {
 	t.Helper()
 	PreCheck(t)
 	dir := t.TempDir()
@@ -270,16 +269,16 @@ func (s *PrivateAPIServer) emptyPrefix() {
 // can be stopped, restarted and sealed.
 type PrivateVault struct {
 	Addr, Token, Mount string
-	t                  *testing.T
+	t                  T
 	proc               *process
 	unsealKey          string
 }
 
 // StartVault starts a private Vault; it is stopped when the test ends.
-func StartVault(t *testing.T) *PrivateVault {
+func StartVault(t T) *PrivateVault {
 	t.Helper()
 	PreCheck(t)
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package acctest
+package fakegithub
 
 import (
 	"bytes"
@@ -364,6 +364,24 @@ type Delivery struct {
 	StatusCode int         // 0 when no response came
 	Response   []byte      // response body (at most 64 KiB)
 	Err        error       // transport error
+}
+
+// DeliveryReport is one line per delivery so far, oldest first: event,
+// URL, status and the first line of the answer (or the error), for a
+// failing pipeline's report (stack.PipelineReport).
+func (g *GitHub) DeliveryReport() []string {
+	var out []string
+	for _, d := range g.Deliveries() {
+		resp := strings.TrimSpace(string(d.Response))
+		if i := strings.IndexByte(resp, '\n'); i >= 0 {
+			resp = resp[:i]
+		}
+		if d.Err != nil {
+			resp = d.Err.Error()
+		}
+		out = append(out, fmt.Sprintf("webhook %s -> %s: HTTP %d %s", d.Event, d.URL, d.StatusCode, resp))
+	}
+	return out
 }
 
 // Deliveries returns every delivery so far, oldest first.
