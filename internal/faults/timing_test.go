@@ -204,8 +204,9 @@ func (c *ciApp) pinned(replicas int, commit string) string {
 	return strings.Replace(cfg, `branch = "main" }`, fmt.Sprintf(`branch = "main", hash = %q }`, commit), 1)
 }
 
-// runs lists the project's runs (every application's) as "<commit>: <phase>".
-func (c *ciApp) runs() (all []string, active int) {
+// builds are the project's runs (every application's), as last_build
+// reads them.
+func (c *ciApp) builds() []render.Build {
 	c.t.Helper()
 	_, dyn := stack.Kube(c.t)
 	list, err := dyn.Resource(workflowsGVR).Namespace(render.Namespace(c.project)).List(context.Background(),
@@ -213,15 +214,19 @@ func (c *ciApp) runs() (all []string, active int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	for _, wf := range list.Items {
-		phase, _, _ := unstructured.NestedString(wf.Object, "status", "phase")
-		params, _, _ := unstructured.NestedSlice(wf.Object, "spec", "arguments", "parameters")
-		var sha any
-		if len(params) > 0 {
-			sha = params[0].(map[string]any)["value"]
-		}
-		all = append(all, fmt.Sprintf("%.12v: %s", sha, phase))
-		if phase == "" || phase == "Pending" || phase == "Running" {
+	out := make([]render.Build, len(list.Items))
+	for i := range list.Items {
+		out[i] = render.ParseBuild(&list.Items[i])
+	}
+	return out
+}
+
+// runs lists the project's runs as "<commit>: <phase>".
+func (c *ciApp) runs() (all []string, active int) {
+	c.t.Helper()
+	for _, b := range c.builds() {
+		all = append(all, fmt.Sprintf("%.12s: %s", b.Commit, b.Phase))
+		if b.Phase == "Pending" || b.Phase == "Running" { // ParseBuild: "" is Pending
 			active++
 		}
 	}
@@ -492,18 +497,12 @@ func TestTiming_stuckBuild(t *testing.T) {
 	converge(t, c.w, render.Namespace(c.project))
 }
 
-// runMessage is the message the run of commit reports, as last_build
-// shows it.
+// runMessage is the message the failed run of commit reports, as
+// last_build shows it.
 func (c *ciApp) runMessage(commit string) string {
 	c.t.Helper()
-	_, dyn := stack.Kube(c.t)
-	list, err := dyn.Resource(workflowsGVR).Namespace(render.Namespace(c.project)).List(context.Background(),
-		metav1.ListOptions{LabelSelector: render.LabelApplication})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for i := range list.Items {
-		if b := render.ParseBuild(&list.Items[i]); b.Commit == commit && b.Phase == "Failed" {
+	for _, b := range c.builds() {
+		if b.Commit == commit && b.Phase == "Failed" {
 			return b.Message
 		}
 	}
