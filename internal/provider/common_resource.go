@@ -75,8 +75,8 @@ func (d *ProviderData) importedVaultPath(secret *unstructured.Unstructured, def 
 		return types.StringNull()
 	}
 	full := secret.GetAnnotations()[render.AnnotationVaultPath]
-	mount, _ := d.cfg.get("vault.kv_mount")
-	p, ok := strings.CutPrefix(full, strings.Trim(mount, "/")+"/")
+	mount, _ := d.set.KVMount.get()
+	p, ok := strings.CutPrefix(full, mount+"/")
 	if !ok || p == def {
 		return types.StringNull()
 	}

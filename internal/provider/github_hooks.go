@@ -85,7 +85,7 @@ func findHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, re
 // token is known (then with a warning: nothing can be checked, and an
 // error would block every apply of such a project).
 func (d *ProviderData) hookGitHub(ctx context.Context, project string, diags *diag.Diagnostics) (*github.Client, tokenSource, error) {
-	if !d.cfg.enabled("github.sync_hooks") {
+	if !d.set.SyncHooks {
 		return nil, "", nil
 	}
 	gh, tok, err := d.projectGitHub(ctx, project)
@@ -96,7 +96,7 @@ func (d *ProviderData) hookGitHub(ctx context.Context, project string, diags *di
 		diags.AddAttributeWarning(path.Root("git"), "GitHub webhook not checked", fmt.Sprintf(
 			"No GitHub token: Vault %s/%s has no key token and github.token (GITHUB_TOKEN) is not set, so the push "+
 				"webhook is neither re-signed with the secret in Vault nor checked. Set one of them, or set github.sync_hooks "+
-				"= false (IDP_GITHUB_SYNC_HOOKS) to skip this on purpose.", d.cfg["vault.kv_mount"].val, render.GitHubAccessVaultPath(project)))
+				"= false (IDP_GITHUB_SYNC_HOOKS) to skip this on purpose.", d.set.KVMount.val, render.GitHubAccessVaultPath(project)))
 	}
 	return gh, tok, nil
 }

@@ -354,7 +354,7 @@ func (r *applicationResource) ModifyPlan(ctx context.Context, req resource.Modif
 			plan.Git.Hash = state.Git.Hash
 		}
 	}
-	if plan.BuildOnCreate.IsUnknown() && !r.data.cfg["github.token"].unknown {
+	if plan.BuildOnCreate.IsUnknown() && !r.data.set.GitHubTokenUnknown {
 		gh, err := r.data.GitHub()
 		plan.BuildOnCreate = types.BoolValue(err == nil && gh != nil)
 	}
@@ -745,7 +745,7 @@ func (r *applicationResource) listenCI(ctx context.Context, spec render.Applicat
 	if diags.HasError() {
 		return
 	}
-	wait := r.data.cfg.enabled("wait_for_ci")
+	wait := r.data.set.WaitForCI
 	readyCtx, cancel := context.WithTimeout(ctx, ciReadyTimeout)
 	defer cancel()
 	if wait {
@@ -880,9 +880,9 @@ func (r *applicationResource) fillProviderSettings(spec *render.Application, dia
 	report(e)
 	base, e := r.data.WebhookBaseURL()
 	report(e)
-	mount, e := r.data.cfg.require("vault.kv_mount")
+	mount, e := r.data.set.KVMount.require()
 	report(e)
-	gh, e := r.data.cfg.get("github.base_url")
+	gh, e := r.data.set.GitHubBaseURL.get()
 	report(e)
 	spec.RegistryHost, spec.RegistryProject, spec.WebhookBaseURL, spec.GitHubBaseURL = host, project, base, gh
 	spec.AppSecret.Mount, spec.WebhookSecret.Mount = mount, mount

@@ -285,8 +285,8 @@ func (r *databaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 
 	spec, known := plan.spec()
-	mount, err := r.data.cfg.get("vault.kv_mount")
-	spec.Password.Mount = strings.Trim(mount, "/")
+	mount, err := r.data.set.KVMount.get()
+	spec.Password.Mount = mount
 	plan.Objects = types.MapUnknown(types.StringType)
 	if known && err == nil {
 		objs, err := render.DatabaseObjects(spec)

@@ -188,7 +188,7 @@ func (r *projectResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		}
 	}
 	spec, known := plan.spec(ctx, &resp.Diagnostics)
-	mount, err := r.data.cfg.get("vault.kv_mount")
+	mount, err := r.data.set.KVMount.get()
 	spec.GitHubAccess.Mount, spec.Registry.Mount = mount, mount
 	if !known || err != nil || r.data.addPlatformIsolation(&spec) != nil {
 		plan.Objects = types.MapUnknown(types.StringType)
@@ -496,7 +496,7 @@ func (r *projectResource) desired(ctx context.Context, m *projectModel, refresh 
 	}
 	spec.GitHubAccess = r.data.readVaultSecret(ctx, spec.GitHubAccess.Path, path.Root("github_access_vault_path"), "username and token", refresh, diags)
 	spec.Registry = r.data.readVaultSecret(ctx, spec.Registry.Path, path.Root("registry_vault_path"), ".dockerconfigjson (or username and password)", refresh, diags)
-	host, err := r.data.cfg.get("registry.host")
+	host, err := r.data.set.RegistryHost.get()
 	if err != nil {
 		diags.AddError("Registry host unknown", err.Error())
 	}
