@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -178,4 +179,17 @@ func newGitHubClient(cfg config, token string) (*github.Client, error) {
 		return c.WithEnterpriseURLs(srv.APIURL, srv.UploadURL)
 	}
 	return c, nil
+}
+
+// providerData turns Configure's provider data into *ProviderData. It is
+// nil (and no error) while the provider itself is not configured yet.
+func providerData(data any, diags *diag.Diagnostics) *ProviderData {
+	if data == nil {
+		return nil
+	}
+	pd, ok := data.(*ProviderData)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("expected *ProviderData, got %T; please report this issue", data))
+	}
+	return pd
 }
