@@ -258,7 +258,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	state.normalizeEventBus()
-	desired := r.desired(ctx, &state, true, &resp.Diagnostics)
+	desired := r.desired(ctx, &state, false, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -432,64 +432,78 @@ func (r *projectResource) importModel(ctx context.Context, name string) (m *proj
 // before anything reaches the cluster), then every object, then prunes
 // objects the prior state had and this one does not.
 func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, priv privateData, diags *diag.Diagnostics) {
-	anchor := projectAnchor(plan.Name.ValueString())
-	if prior == nil {
-		refuseManaged(ctx, r.data.Engine, anchor, "idp_project", plan.Name.ValueString(), diags)
-		if diags.HasError() {
-			return
-		}
-		// Before Vault is read: only the names matter.
-		spec, _ := plan.spec(ctx, diags)
-		if err := r.data.addPlatformIsolation(&spec); err != nil {
-			diags.AddError("Isolation settings unknown", err.Error())
-			return
-		}
-		shape, err := render.RenderProject(spec)
-		if err != nil {
-			diags.AddError("Rendering project", err.Error())
-			return
-		}
-		refuseForeign(ctx, r.data.Engine, shape.IDs(), "idp_project", plan.Name.ValueString(), diags)
-		if diags.HasError() {
-			return
-		}
-	}
-	desired := r.desired(ctx, plan, false, diags)
+	desired := applyLifecycle(ctx, r.data.Engine, &projectLife{r: r, plan: plan, prior: prior}, prior == nil, priv, "Applying project", diags)
 	if diags.HasError() {
 		return
 	}
-	var before []*unstructured.Unstructured
-	if prior != nil {
-		spec, _ := prior.spec(ctx, diags)
-		before, _ = render.ProjectObjects(spec) // without Vault values: only the names matter
-	}
-	switched := prior != nil && prior.eventBusType() != plan.eventBusType()
-	if switched {
-		if err := replaceEventBus(ctx, r.data.Engine, plan.Name.ValueString(), prior.eventBusType()); err != nil {
-			diags.AddAttributeError(path.Root("eventbus_type"), "Replacing the EventBus", err.Error())
-			return
-		}
-	}
-	if err := r.data.Engine.Sync(ctx, before, desired); err != nil {
-		diags.AddError("Applying project", err.Error())
-		return
-	}
-	if switched {
-		if err := reconnectEvents(ctx, r.data.Engine, plan.Name.ValueString()); err != nil {
-			diags.AddAttributeError(path.Root("eventbus_type"), "Moving the project's EventSources and Sensors to the new EventBus", err.Error())
-			return
-		}
-	}
-	markCreated(ctx, r.data.Engine, anchor, diags)
-	recordApplied(ctx, r.data.Engine, priv, engine.Known{}, desired)
 	plan.ID = plan.Name
 	plan.Objects = plannedObjects(desired)
 }
 
-// desired renders the project with current Vault values. On refresh a
-// secret missing in Vault is a warning, and its Secret is rendered without
-// data (and without a synced version).
-func (r *projectResource) desired(ctx context.Context, m *projectModel, refresh bool, diags *diag.Diagnostics) []*unstructured.Unstructured {
+// projectLife is one apply of a project, as applyLifecycle runs it.
+type projectLife struct {
+	r           *projectResource
+	plan, prior *projectModel
+	switched    bool // the EventBus type changes
+}
+
+func (l *projectLife) identity() (string, string, engine.Ref) {
+	return "idp_project", l.plan.Name.ValueString(), projectAnchor(l.plan.Name.ValueString())
+}
+
+func (l *projectLife) shape(ctx context.Context, diags *diag.Diagnostics) []render.ID {
+	// Before Vault is read: only the names matter.
+	spec, _ := l.plan.spec(ctx, diags)
+	if err := l.r.data.addPlatformIsolation(&spec); err != nil {
+		diags.AddError("Isolation settings unknown", err.Error())
+		return nil
+	}
+	shape, err := render.RenderProject(spec)
+	if err != nil {
+		diags.AddError("Rendering project", err.Error())
+		return nil
+	}
+	return shape.IDs()
+}
+
+func (l *projectLife) desired(ctx context.Context, diags *diag.Diagnostics) []*unstructured.Unstructured {
+	return l.r.desired(ctx, l.plan, true, diags)
+}
+
+func (l *projectLife) before(ctx context.Context, diags *diag.Diagnostics) []*unstructured.Unstructured {
+	if l.prior == nil {
+		return nil
+	}
+	spec, _ := l.prior.spec(ctx, diags)
+	before, _ := render.ProjectObjects(spec) // without Vault values: only the names matter
+	return before
+}
+
+func (l *projectLife) beforeSync(ctx context.Context, diags *diag.Diagnostics) {
+	l.switched = l.prior != nil && l.prior.eventBusType() != l.plan.eventBusType()
+	if !l.switched {
+		return
+	}
+	if err := replaceEventBus(ctx, l.r.data.Engine, l.plan.Name.ValueString(), l.prior.eventBusType()); err != nil {
+		diags.AddAttributeError(path.Root("eventbus_type"), "Replacing the EventBus", err.Error())
+	}
+}
+
+func (l *projectLife) afterSync(ctx context.Context, diags *diag.Diagnostics) {
+	if !l.switched {
+		return
+	}
+	if err := reconnectEvents(ctx, l.r.data.Engine, l.plan.Name.ValueString()); err != nil {
+		diags.AddAttributeError(path.Root("eventbus_type"), "Moving the project's EventSources and Sensors to the new EventBus", err.Error())
+	}
+}
+
+// desired renders the project with current Vault values, for an apply
+// (write) or a refresh, as the application's desired. On refresh a secret
+// missing in Vault is a warning, and its Secret is rendered without data
+// (and without a synced version).
+func (r *projectResource) desired(ctx context.Context, m *projectModel, write bool, diags *diag.Diagnostics) []*unstructured.Unstructured {
+	refresh := !write
 	spec, _ := m.spec(ctx, diags)
 	if err := r.data.addPlatformIsolation(&spec); err != nil {
 		diags.AddError("Isolation settings unknown", err.Error())
