@@ -11,8 +11,8 @@ import (
 )
 
 // lifecycle is what one apply of a resource plugs into applyLifecycle: its
-// identity, how it renders, and its own steps around the sync. The order of
-// the steps is applyLifecycle's alone.
+// identity, how it renders, and its own steps. The order of the steps is
+// applyLifecycle's alone.
 type lifecycle interface {
 	// identity names the resource in refusals: its type, its import ID and
 	// the object whose annotation says a state created it.
@@ -25,17 +25,22 @@ type lifecycle interface {
 	// before is what the prior state rendered (names only): what the sync
 	// prunes. Nil on create.
 	before(ctx context.Context, diags *diag.Diagnostics) []*unstructured.Unstructured
-	// beforeSync and afterSync are the resource's own steps around the
-	// sync (afterSync includes the wait).
-	beforeSync(ctx context.Context, diags *diag.Diagnostics)
-	afterSync(ctx context.Context, diags *diag.Diagnostics)
+	// claim takes the names the resource shares with others of its project
+	// (guardNames); a no-op for a resource that shares none.
+	claim(ctx context.Context, desired []*unstructured.Unstructured, diags *diag.Diagnostics)
+	// sync applies desired and prunes what before has and desired has not,
+	// with the resource's own steps around (syncObjects for most). It
+	// returns what it applied: desired, or what it rendered again.
+	sync(ctx context.Context, before, desired []*unstructured.Unstructured, diags *diag.Diagnostics) []*unstructured.Unstructured
+	// wait waits until what was applied runs.
+	wait(ctx context.Context, diags *diag.Diagnostics)
 }
 
 // applyLifecycle is one create or update: refuse what another state
-// manages (create only) → read inputs and render → sync (apply and prune) →
-// the resource's wait → mark created → record what was verified. It returns
-// what was applied, nil after an error (in diags).
-func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creating bool, priv privateData, applyErr string, diags *diag.Diagnostics) []*unstructured.Unstructured {
+// manages (create only) → read inputs and render → claim → sync (apply and
+// prune) → wait → mark created → record what was verified. It returns what
+// was applied, nil after an error (in diags).
+func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creating bool, priv privateData, diags *diag.Diagnostics) []*unstructured.Unstructured {
 	typeName, importID, anchor := lc.identity()
 	if creating {
 		refuseManaged(ctx, eng, anchor, typeName, importID, diags)
@@ -56,19 +61,19 @@ func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creat
 		return nil
 	}
 	before := lc.before(ctx, diags)
-	lc.beforeSync(ctx, diags)
+	lc.claim(ctx, desired, diags)
 	if diags.HasError() {
 		return nil
 	}
-	if err := eng.Sync(ctx, before, desired); err != nil {
-		diags.AddError(applyErr, err.Error())
+	applied := lc.sync(ctx, before, desired, diags)
+	if diags.HasError() {
 		return nil
 	}
-	lc.afterSync(ctx, diags)
+	lc.wait(ctx, diags)
 	if diags.HasError() {
 		return nil
 	}
 	markCreated(ctx, eng, anchor, diags)
-	recordApplied(ctx, eng, priv, engine.Known{}, desired)
-	return desired
+	recordApplied(ctx, eng, priv, engine.Known{}, applied)
+	return applied
 }

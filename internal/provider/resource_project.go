@@ -432,7 +432,7 @@ func (r *projectResource) importModel(ctx context.Context, name string) (m *proj
 // before anything reaches the cluster), then every object, then prunes
 // objects the prior state had and this one does not.
 func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, priv privateData, diags *diag.Diagnostics) {
-	desired := applyLifecycle(ctx, r.data.Engine, &projectLife{r: r, plan: plan, prior: prior}, prior == nil, priv, "Applying project", diags)
+	desired := applyLifecycle(ctx, r.data.Engine, &projectLife{r: r, plan: plan, prior: prior}, prior == nil, priv, diags)
 	if diags.HasError() {
 		return
 	}
@@ -444,7 +444,6 @@ func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, 
 type projectLife struct {
 	r           *projectResource
 	plan, prior *projectModel
-	switched    bool // the EventBus type changes
 }
 
 func (l *projectLife) identity() (string, string, engine.Ref) {
@@ -479,24 +478,33 @@ func (l *projectLife) before(ctx context.Context, diags *diag.Diagnostics) []*un
 	return before
 }
 
-func (l *projectLife) beforeSync(ctx context.Context, diags *diag.Diagnostics) {
-	l.switched = l.prior != nil && l.prior.eventBusType() != l.plan.eventBusType()
-	if !l.switched {
-		return
+func (l *projectLife) claim(context.Context, []*unstructured.Unstructured, *diag.Diagnostics) {}
+
+// sync replaces the EventBus when its type changes, before the apply, and
+// moves the EventSources and Sensors onto the new one after it.
+func (l *projectLife) sync(ctx context.Context, before, desired []*unstructured.Unstructured, diags *diag.Diagnostics) []*unstructured.Unstructured {
+	eng, name := l.r.data.Engine, l.plan.Name.ValueString()
+	switched := l.prior != nil && l.prior.eventBusType() != l.plan.eventBusType()
+	if switched {
+		if err := replaceEventBus(ctx, eng, name, l.prior.eventBusType()); err != nil {
+			diags.AddAttributeError(path.Root("eventbus_type"), "Replacing the EventBus", err.Error())
+			return nil
+		}
 	}
-	if err := replaceEventBus(ctx, l.r.data.Engine, l.plan.Name.ValueString(), l.prior.eventBusType()); err != nil {
-		diags.AddAttributeError(path.Root("eventbus_type"), "Replacing the EventBus", err.Error())
+	if err := eng.Sync(ctx, before, desired); err != nil {
+		diags.AddError("Applying project", err.Error())
+		return nil
 	}
+	if switched {
+		if err := reconnectEvents(ctx, eng, name); err != nil {
+			diags.AddAttributeError(path.Root("eventbus_type"), "Moving the project's EventSources and Sensors to the new EventBus", err.Error())
+			return nil
+		}
+	}
+	return desired
 }
 
-func (l *projectLife) afterSync(ctx context.Context, diags *diag.Diagnostics) {
-	if !l.switched {
-		return
-	}
-	if err := reconnectEvents(ctx, l.r.data.Engine, l.plan.Name.ValueString()); err != nil {
-		diags.AddAttributeError(path.Root("eventbus_type"), "Moving the project's EventSources and Sensors to the new EventBus", err.Error())
-	}
-}
+func (l *projectLife) wait(context.Context, *diag.Diagnostics) {}
 
 // desired renders the project with current Vault values, for an apply
 // (write) or a refresh, as the application's desired. On refresh a secret
