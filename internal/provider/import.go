@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -168,4 +169,74 @@ func (r *databaseResource) importModel(ctx context.Context, p, d string) (*datab
 	}
 	m.outputs()
 	return m, nil
+}
+
+// importModel rebuilds a project's configuration from its live objects (as
+// the old chart, this provider or a person following the contract made
+// them); summary heads the error.
+func (r *projectResource) importModel(ctx context.Context, name string) (m *projectModel, summary string, err error) {
+	eng := r.data.Engine
+	summary = "Importing project " + name
+	get := func(id render.ID) *unstructured.Unstructured {
+		if err != nil {
+			return nil
+		}
+		var obj *unstructured.Unstructured
+		obj, err = eng.Get(ctx, toRef(id))
+		return obj
+	}
+	ns := get(render.NamespaceID(name))
+	if err != nil {
+		return nil, summary, err
+	}
+	if ns == nil {
+		return nil, "Project not found", fmt.Errorf("Namespace %s does not exist.", name)
+	}
+	bus := get(render.EventBusID(name))
+	if err != nil {
+		return nil, summary, err
+	}
+	if bus == nil {
+		return nil, "Not an idp project",
+			fmt.Errorf("Namespace %s exists but has no EventBus %s, so it is not a project made by this provider or the idp chart.",
+				name, render.EventBus(name))
+	}
+	m = &projectModel{
+		ID: types.StringValue(name), Name: types.StringValue(name),
+		EventBusReplicas:   types.Int64Value(3),
+		EventBusVolumeSize: types.StringValue(defaultEventBusVolume),
+		Labels:             types.MapNull(types.StringType),
+		Annotations:        mapValue(engine.OwnedEntries(ns, "metadata", "annotations")),
+		DeleteData:         types.BoolValue(false),
+		Objects:            types.MapNull(types.StringType),
+		Timeouts:           nullTimeouts(),
+	}
+	if labels := engine.OwnedEntries(ns, "metadata", "labels"); labels != nil {
+		delete(labels, render.LabelManagedBy)
+		m.Labels = mapValue(labels)
+	}
+	// The chart's native NATS bus imports as "nats" and stays so until its
+	// owner sets eventbus_type.
+	typ, replicas, size := render.ParseEventBus(bus)
+	m.EventBusType = types.StringValue(typ)
+	if replicas > 0 {
+		m.EventBusReplicas = types.Int64Value(replicas)
+	}
+	if size != "" {
+		m.EventBusVolumeSize = types.StringValue(size)
+	}
+	m.GitHubAccessVaultPath = r.data.importedVaultPath(get(render.GitHubAccessSecretID(name)), render.GitHubAccessVaultPath(name))
+	m.RegistryVaultPath = r.data.importedVaultPath(get(render.RegistrySecretID(name)), render.RegistryVaultPath(name))
+	m.Isolation, m.AllowedNamespaces = types.BoolValue(false), setValue(nil)
+	if np := get(render.IsolationPolicyID(name)); np != nil {
+		// The platform's namespaces come from the provider; the rest are
+		// the project's own.
+		platform, _, _ := r.data.Isolation()
+		m.Isolation = types.BoolValue(true)
+		m.AllowedNamespaces = setValue(without(render.ParseAllowedNamespaces(np), platform))
+	}
+	if err != nil {
+		return nil, summary, err
+	}
+	return m, summary, nil
 }
