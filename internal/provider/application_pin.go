@@ -24,18 +24,12 @@ func pinnedIn(config *applicationModel) bool {
 // last apply, and the state's hash alone cannot tell.
 const privatePinned = "pinned"
 
-type privateState interface {
-	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
-}
-
-func pinnedPrivate(ctx context.Context, p privateState) bool {
+func pinnedPrivate(ctx context.Context, p privateData) bool {
 	b, _ := p.GetKey(ctx, privatePinned)
 	return string(b) == "true"
 }
 
-func setPinned(ctx context.Context, p interface {
-	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
-}, pinned bool) diag.Diagnostics {
+func setPinned(ctx context.Context, p privateData, pinned bool) diag.Diagnostics {
 	return p.SetKey(ctx, privatePinned, []byte(strconv.FormatBool(pinned)))
 }
 

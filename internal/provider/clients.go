@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -22,23 +23,24 @@ import (
 // with settings that are unknown until apply.
 type ProviderData struct {
 	Engine   *engine.Engine
-	cfg      config
+	cfg      config           // every setting, for the connections
+	set      providerSettings // the settings resources read
 	github   lazyGitHub
 	creating plannedDatabases // see idp_database_credentials
 }
 
 // Registry returns the registry host and project, which image names need.
 func (d *ProviderData) Registry() (host, project string, err error) {
-	if host, err = d.cfg.require("registry.host"); err != nil {
+	if host, err = d.set.RegistryHost.require(); err != nil {
 		return "", "", err
 	}
-	project, err = d.cfg.require("registry.project")
+	project, err = d.set.RegistryProject.require()
 	return host, project, err
 }
 
 // WebhookBaseURL returns the public URL GitHub posts webhooks to.
 func (d *ProviderData) WebhookBaseURL() (string, error) {
-	u, err := d.cfg.require("webhook_base_url")
+	u, err := d.set.WebhookBaseURL.require()
 	return strings.TrimSuffix(u, "/"), err
 }
 
@@ -46,11 +48,11 @@ func (d *ProviderData) WebhookBaseURL() (string, error) {
 // namespaces of the ingress and event controllers, and address ranges for
 // an ingress that is not a pod (provider block isolation).
 func (d *ProviderData) Isolation() (namespaces, cidrs []string, err error) {
-	ns, err := d.cfg.get("isolation.allowed_namespaces")
+	ns, err := d.set.IsolationNamespaces.get()
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := d.cfg.get("isolation.allowed_cidrs")
+	c, err := d.set.IsolationCIDRs.get()
 	return splitList(ns), splitList(c), err
 }
 
@@ -61,6 +63,7 @@ func (d *ProviderData) GitHub() (*github.Client, error) { return d.github.get(d.
 func newProviderData(cfg config) *ProviderData {
 	return &ProviderData{
 		cfg: cfg,
+		set: newProviderSettings(cfg),
 		Engine: engine.New(engine.Options{
 			Kubernetes:   func() (*rest.Config, error) { return kubeRESTConfig(cfg) },
 			Vault:        func() (*engine.VaultConfig, error) { return vaultConfig(cfg) },
@@ -127,15 +130,17 @@ func vaultConfig(cfg config) (*engine.VaultConfig, error) {
 	for _, s := range []struct {
 		key string
 		dst *string
-	}{{"vault.address", &vc.Address}, {"vault.token", &vc.Token}, {"vault.kv_mount", &vc.Mount}} {
+	}{{"vault.address", &vc.Address}, {"vault.token", &vc.Token}} {
 		if *s.dst, err = cfg.require(s.key); err != nil {
 			return nil, err
 		}
 	}
+	if vc.Mount, err = newProviderSettings(cfg).KVMount.require(); err != nil {
+		return nil, err
+	}
 	if vc.Namespace, err = cfg.get("vault.namespace"); err != nil {
 		return nil, err
 	}
-	vc.Mount = strings.Trim(vc.Mount, "/")
 	return &vc, nil
 }
 
@@ -174,4 +179,17 @@ func newGitHubClient(cfg config, token string) (*github.Client, error) {
 		return c.WithEnterpriseURLs(srv.APIURL, srv.UploadURL)
 	}
 	return c, nil
+}
+
+// providerData turns Configure's provider data into *ProviderData. It is
+// nil (and no error) while the provider itself is not configured yet.
+func providerData(data any, diags *diag.Diagnostics) *ProviderData {
+	if data == nil {
+		return nil
+	}
+	pd, ok := data.(*ProviderData)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("expected *ProviderData, got %T; please report this issue", data))
+	}
+	return pd
 }

@@ -105,7 +105,7 @@ func (d *estateDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	if len(e.skipped) == 0 {
 		m.Skipped = types.MapValueMust(types.StringType, nil)
 	}
-	mount, _ := d.data.cfg.get("vault.kv_mount")
+	mount, _ := d.data.set.KVMount.get()
 	m.Configuration = types.StringValue(e.configuration(ctx, mount))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -90,10 +90,8 @@ const providerToken tokenSource = "github.token / GITHUB_TOKEN"
 // the plan-time check: nil without a provider token (plans contact GitHub
 // only when the provider has one), or when any input is unknown at plan.
 func (d *ProviderData) ciGitHub(ctx context.Context, project string) (*github.Client, tokenSource, error) {
-	for _, k := range []string{"github.token", "github.base_url", "vault.address", "vault.token", "vault.kv_mount", "vault.namespace"} {
-		if d.cfg[k].unknown {
-			return nil, "", nil
-		}
+	if d.set.GitHubTokenUnknown || d.set.GitHubBaseURL.unknown || d.set.VaultUnknown {
+		return nil, "", nil
 	}
 	if gh, err := d.GitHub(); err != nil || gh == nil {
 		return gh, providerToken, err
@@ -112,11 +110,7 @@ func (d *ProviderData) ciGitHub(ctx context.Context, project string) (*github.Cl
 // configured or holds no such secret (a custom github_access_vault_path);
 // nil when neither exists.
 func (d *ProviderData) projectGitHub(ctx context.Context, project string) (*github.Client, tokenSource, error) {
-	configured := true
-	for _, k := range []string{"vault.address", "vault.token", "vault.kv_mount"} {
-		configured = configured && d.cfg[k].val != ""
-	}
-	if configured {
+	if d.set.VaultConfigured {
 		s, err := d.vaultSecret(ctx, render.GitHubAccessVaultPath(project), 0)
 		if err != nil {
 			return nil, "", err

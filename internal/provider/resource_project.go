@@ -188,7 +188,7 @@ func (r *projectResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		}
 	}
 	spec, known := plan.spec(ctx, &resp.Diagnostics)
-	mount, err := r.data.cfg.get("vault.kv_mount")
+	mount, err := r.data.set.KVMount.get()
 	spec.GitHubAccess.Mount, spec.Registry.Mount = mount, mount
 	if !known || err != nil || r.data.addPlatformIsolation(&spec) != nil {
 		plan.Objects = types.MapUnknown(types.StringType)
@@ -258,7 +258,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	state.normalizeEventBus()
-	desired := r.desired(ctx, &state, true, &resp.Diagnostics)
+	desired := r.desired(ctx, &state, false, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -356,159 +356,6 @@ func (r *projectResource) ImportState(ctx context.Context, req resource.ImportSt
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 	resp.Diagnostics.Append(setProjectIdentity(ctx, resp.Identity, m.Name)...)
-}
-
-// importModel rebuilds a project's configuration from its live objects (as
-// the old chart, this provider or a person following the contract made
-// them); summary heads the error.
-func (r *projectResource) importModel(ctx context.Context, name string) (m *projectModel, summary string, err error) {
-	eng := r.data.Engine
-	summary = "Importing project " + name
-	get := func(id render.ID) *unstructured.Unstructured {
-		if err != nil {
-			return nil
-		}
-		var obj *unstructured.Unstructured
-		obj, err = eng.Get(ctx, toRef(id))
-		return obj
-	}
-	ns := get(render.NamespaceID(name))
-	if err != nil {
-		return nil, summary, err
-	}
-	if ns == nil {
-		return nil, "Project not found", fmt.Errorf("Namespace %s does not exist.", name)
-	}
-	bus := get(render.EventBusID(name))
-	if err != nil {
-		return nil, summary, err
-	}
-	if bus == nil {
-		return nil, "Not an idp project",
-			fmt.Errorf("Namespace %s exists but has no EventBus %s, so it is not a project made by this provider or the idp chart.",
-				name, render.EventBus(name))
-	}
-	m = &projectModel{
-		ID: types.StringValue(name), Name: types.StringValue(name),
-		EventBusReplicas:   types.Int64Value(3),
-		EventBusVolumeSize: types.StringValue(defaultEventBusVolume),
-		Labels:             types.MapNull(types.StringType),
-		Annotations:        mapValue(engine.OwnedEntries(ns, "metadata", "annotations")),
-		DeleteData:         types.BoolValue(false),
-		Objects:            types.MapNull(types.StringType),
-		Timeouts:           nullTimeouts(),
-	}
-	if labels := engine.OwnedEntries(ns, "metadata", "labels"); labels != nil {
-		delete(labels, render.LabelManagedBy)
-		m.Labels = mapValue(labels)
-	}
-	// The chart's native NATS bus imports as "nats" and stays so until its
-	// owner sets eventbus_type.
-	typ, replicas, size := render.ParseEventBus(bus)
-	m.EventBusType = types.StringValue(typ)
-	if replicas > 0 {
-		m.EventBusReplicas = types.Int64Value(replicas)
-	}
-	if size != "" {
-		m.EventBusVolumeSize = types.StringValue(size)
-	}
-	m.GitHubAccessVaultPath = r.data.importedVaultPath(get(render.GitHubAccessSecretID(name)), render.GitHubAccessVaultPath(name))
-	m.RegistryVaultPath = r.data.importedVaultPath(get(render.RegistrySecretID(name)), render.RegistryVaultPath(name))
-	m.Isolation, m.AllowedNamespaces = types.BoolValue(false), setValue(nil)
-	if np := get(render.IsolationPolicyID(name)); np != nil {
-		// The platform's namespaces come from the provider; the rest are
-		// the project's own.
-		platform, _, _ := r.data.Isolation()
-		m.Isolation = types.BoolValue(true)
-		m.AllowedNamespaces = setValue(without(render.ParseAllowedNamespaces(np), platform))
-	}
-	if err != nil {
-		return nil, summary, err
-	}
-	return m, summary, nil
-}
-
-// apply writes the project: Vault first (so a missing secret stops us
-// before anything reaches the cluster), then every object, then prunes
-// objects the prior state had and this one does not.
-func (r *projectResource) apply(ctx context.Context, plan, prior *projectModel, priv privateData, diags *diag.Diagnostics) {
-	anchor := projectAnchor(plan.Name.ValueString())
-	if prior == nil {
-		refuseManaged(ctx, r.data.Engine, anchor, "idp_project", plan.Name.ValueString(), diags)
-		if diags.HasError() {
-			return
-		}
-		// Before Vault is read: only the names matter.
-		spec, _ := plan.spec(ctx, diags)
-		if err := r.data.addPlatformIsolation(&spec); err != nil {
-			diags.AddError("Isolation settings unknown", err.Error())
-			return
-		}
-		shape, err := render.RenderProject(spec)
-		if err != nil {
-			diags.AddError("Rendering project", err.Error())
-			return
-		}
-		refuseForeign(ctx, r.data.Engine, shape.IDs(), "idp_project", plan.Name.ValueString(), diags)
-		if diags.HasError() {
-			return
-		}
-	}
-	desired := r.desired(ctx, plan, false, diags)
-	if diags.HasError() {
-		return
-	}
-	var before []*unstructured.Unstructured
-	if prior != nil {
-		spec, _ := prior.spec(ctx, diags)
-		before, _ = render.ProjectObjects(spec) // without Vault values: only the names matter
-	}
-	switched := prior != nil && prior.eventBusType() != plan.eventBusType()
-	if switched {
-		if err := replaceEventBus(ctx, r.data.Engine, plan.Name.ValueString(), prior.eventBusType()); err != nil {
-			diags.AddAttributeError(path.Root("eventbus_type"), "Replacing the EventBus", err.Error())
-			return
-		}
-	}
-	if err := r.data.Engine.Sync(ctx, before, desired); err != nil {
-		diags.AddError("Applying project", err.Error())
-		return
-	}
-	if switched {
-		if err := reconnectEvents(ctx, r.data.Engine, plan.Name.ValueString()); err != nil {
-			diags.AddAttributeError(path.Root("eventbus_type"), "Moving the project's EventSources and Sensors to the new EventBus", err.Error())
-			return
-		}
-	}
-	markCreated(ctx, r.data.Engine, anchor, diags)
-	recordApplied(ctx, r.data.Engine, priv, engine.Known{}, desired)
-	plan.ID = plan.Name
-	plan.Objects = plannedObjects(desired)
-}
-
-// desired renders the project with current Vault values. On refresh a
-// secret missing in Vault is a warning, and its Secret is rendered without
-// data (and without a synced version).
-func (r *projectResource) desired(ctx context.Context, m *projectModel, refresh bool, diags *diag.Diagnostics) []*unstructured.Unstructured {
-	spec, _ := m.spec(ctx, diags)
-	if err := r.data.addPlatformIsolation(&spec); err != nil {
-		diags.AddError("Isolation settings unknown", err.Error())
-	}
-	spec.GitHubAccess = r.data.readVaultSecret(ctx, spec.GitHubAccess.Path, path.Root("github_access_vault_path"), "username and token", refresh, diags)
-	spec.Registry = r.data.readVaultSecret(ctx, spec.Registry.Path, path.Root("registry_vault_path"), ".dockerconfigjson (or username and password)", refresh, diags)
-	host, err := r.data.cfg.get("registry.host")
-	if err != nil {
-		diags.AddError("Registry host unknown", err.Error())
-	}
-	spec.RegistryHost = host
-	if diags.HasError() {
-		return nil
-	}
-	objs, err := render.ProjectObjects(spec)
-	if err != nil {
-		diags.AddError("Rendering project", err.Error())
-	}
-	return objs
 }
 
 // spec converts the model to render's input, reporting whether every

@@ -318,6 +318,46 @@ func readConfig(ctx context.Context, cfg tfsdk.Config) (config, diag.Diagnostics
 	return out, diags
 }
 
+// providerSettings are the settings resources read, typed and resolved once
+// in Configure (newProviderData): each is read here and nowhere else. The
+// Kubernetes and Vault connection settings go to the engine's clients.
+type providerSettings struct {
+	KVMount, GitHubBaseURL, RegistryHost, RegistryProject, WebhookBaseURL resolved
+	IsolationNamespaces, IsolationCIDRs                                   resolved // comma-joined lists
+	// GitHubTokenUnknown: the provider's GitHub token is known only at apply.
+	GitHubTokenUnknown bool
+	// VaultUnknown: a setting a Vault client needs is known only at apply.
+	VaultUnknown bool
+	// VaultConfigured: address, token and kv_mount are all set.
+	VaultConfigured bool
+	SyncHooks       bool // github.sync_hooks
+	WaitForCI       bool // wait_for_ci
+}
+
+// resolved is one setting's value with its key, for errors that name it.
+type resolved struct {
+	key string
+	value
+}
+
+func (r resolved) get() (string, error) { return config{r.key: r.value}.get(r.key) }
+
+func (r resolved) require() (string, error) { return config{r.key: r.value}.require(r.key) }
+
+func newProviderSettings(c config) providerSettings {
+	at := func(key string) resolved { return resolved{key: key, value: c[key]} }
+	return providerSettings{
+		KVMount: at("vault.kv_mount"), GitHubBaseURL: at("github.base_url"),
+		RegistryHost: at("registry.host"), RegistryProject: at("registry.project"), WebhookBaseURL: at("webhook_base_url"),
+		IsolationNamespaces: at("isolation.allowed_namespaces"), IsolationCIDRs: at("isolation.allowed_cidrs"),
+		GitHubTokenUnknown: c["github.token"].unknown,
+		VaultUnknown:       c["vault.address"].unknown || c["vault.token"].unknown || c["vault.kv_mount"].unknown || c["vault.namespace"].unknown,
+		VaultConfigured:    c["vault.address"].val != "" && c["vault.token"].val != "" && c["vault.kv_mount"].val != "",
+		SyncHooks:          c.enabled("github.sync_hooks"),
+		WaitForCI:          c.enabled("wait_for_ci"),
+	}
+}
+
 // get returns a setting's value ("" when unset). It fails only when the
 // value is unknown, which happens when a resource needs it during plan.
 func (c config) get(key string) (string, error) {

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
@@ -123,4 +124,119 @@ func (r *applicationResource) importModel(ctx context.Context, p, a string) (*ap
 		m.Domains = setValue(domains)
 	}
 	return m, nil
+}
+
+// Import of a database: the model rebuilt from its live StatefulSet.
+
+func (r *databaseResource) importModel(ctx context.Context, p, d string) (*databaseModel, error) {
+	eng := r.data.Engine
+	name := render.DatabaseStatefulSet(p, d)
+	sts, err := eng.Get(ctx, toRef(render.DatabaseStatefulSetID(p, d)))
+	if err != nil {
+		return nil, err
+	}
+	if sts == nil {
+		return nil, fmt.Errorf("there is no StatefulSet %s in namespace %s", name, render.Namespace(p))
+	}
+	typ, version, port, err := render.ParseDatabase(sts, d)
+	if err != nil {
+		return nil, fmt.Errorf("%w; only databases of those types can be imported", err)
+	}
+	if err := render.ImmutableMismatch(sts, name, render.DatabaseService(d)); err != nil {
+		return nil, err
+	}
+	size, err := render.ParseClaimTemplateSize(sts, render.DatabaseVolume(p, d))
+	if err != nil {
+		return nil, fmt.Errorf("StatefulSet %s: %w", name, err)
+	}
+	class, _ := render.ClaimTemplateStorageClass(sts, render.DatabaseVolume(p, d))
+	// A claim expanded since (by us or by hand) is what the database has.
+	claims, err := r.claims(ctx, render.Database{Project: p, Name: d})
+	if err != nil {
+		return nil, err
+	}
+	for i := range claims {
+		if q, ok := render.ParseClaimSize(&claims[i]); ok && q.Cmp(size) > 0 {
+			size = q
+		}
+	}
+	m := &databaseModel{
+		Project: types.StringValue(p), Name: types.StringValue(d), Type: types.StringValue(typ),
+		Version: types.StringValue(version), Size: types.StringValue(size.String()), Port: types.Int64Value(port),
+		StorageClass: types.StringPointerValue(class),
+		DeleteData:   types.BoolValue(false), PasswordVersion: types.Int64Null(),
+		Objects: types.MapNull(types.StringType), Timeouts: nullTimeouts(),
+	}
+	m.outputs()
+	return m, nil
+}
+
+// importModel rebuilds a project's configuration from its live objects (as
+// the old chart, this provider or a person following the contract made
+// them); summary heads the error.
+func (r *projectResource) importModel(ctx context.Context, name string) (m *projectModel, summary string, err error) {
+	eng := r.data.Engine
+	summary = "Importing project " + name
+	get := func(id render.ID) *unstructured.Unstructured {
+		if err != nil {
+			return nil
+		}
+		var obj *unstructured.Unstructured
+		obj, err = eng.Get(ctx, toRef(id))
+		return obj
+	}
+	ns := get(render.NamespaceID(name))
+	if err != nil {
+		return nil, summary, err
+	}
+	if ns == nil {
+		return nil, "Project not found", fmt.Errorf("Namespace %s does not exist.", name)
+	}
+	bus := get(render.EventBusID(name))
+	if err != nil {
+		return nil, summary, err
+	}
+	if bus == nil {
+		return nil, "Not an idp project",
+			fmt.Errorf("Namespace %s exists but has no EventBus %s, so it is not a project made by this provider or the idp chart.",
+				name, render.EventBus(name))
+	}
+	m = &projectModel{
+		ID: types.StringValue(name), Name: types.StringValue(name),
+		EventBusReplicas:   types.Int64Value(3),
+		EventBusVolumeSize: types.StringValue(defaultEventBusVolume),
+		Labels:             types.MapNull(types.StringType),
+		Annotations:        mapValue(engine.OwnedEntries(ns, "metadata", "annotations")),
+		DeleteData:         types.BoolValue(false),
+		Objects:            types.MapNull(types.StringType),
+		Timeouts:           nullTimeouts(),
+	}
+	if labels := engine.OwnedEntries(ns, "metadata", "labels"); labels != nil {
+		delete(labels, render.LabelManagedBy)
+		m.Labels = mapValue(labels)
+	}
+	// The chart's native NATS bus imports as "nats" and stays so until its
+	// owner sets eventbus_type.
+	typ, replicas, size := render.ParseEventBus(bus)
+	m.EventBusType = types.StringValue(typ)
+	if replicas > 0 {
+		m.EventBusReplicas = types.Int64Value(replicas)
+	}
+	if size != "" {
+		m.EventBusVolumeSize = types.StringValue(size)
+	}
+	m.GitHubAccessVaultPath = r.data.importedVaultPath(get(render.GitHubAccessSecretID(name)), render.GitHubAccessVaultPath(name))
+	m.RegistryVaultPath = r.data.importedVaultPath(get(render.RegistrySecretID(name)), render.RegistryVaultPath(name))
+	m.Isolation, m.AllowedNamespaces = types.BoolValue(false), setValue(nil)
+	if np := get(render.IsolationPolicyID(name)); np != nil {
+		// The platform's namespaces come from the provider; the rest are
+		// the project's own.
+		platform, _, _ := r.data.Isolation()
+		m.Isolation = types.BoolValue(true)
+		m.AllowedNamespaces = setValue(without(render.ParseAllowedNamespaces(np), platform))
+	}
+	if err != nil {
+		return nil, summary, err
+	}
+	return m, summary, nil
 }

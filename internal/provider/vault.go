@@ -3,9 +3,13 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
@@ -78,4 +82,38 @@ func addAt(diags *diag.Diagnostics, p path.Path, d diag.Diagnostic) {
 		return
 	}
 	diags.Append(diag.WithPath(p, d))
+}
+
+// readVaultSecret reads the latest version of a secret the user keeps in
+// Vault, with an error at attr when it is missing. On refresh a missing
+// secret is only a warning and comes back without Values: refresh (and so
+// import) must not fail before the configuration can say where the secret
+// is; the apply still fails with the error.
+func (d *ProviderData) readVaultSecret(ctx context.Context, vaultPath string, attr path.Path, keys string, refresh bool, diags *diag.Diagnostics) render.VaultSecret {
+	src, _ := d.readVault(ctx, vaultRead{Path: vaultPath, Attr: attr, Absent: func(src render.VaultSecret) diag.Diagnostic {
+		if refresh {
+			return diag.NewWarningDiagnostic("Vault secret not found",
+				fmt.Sprintf("Vault has no secret at %s, so the next apply fails: write it (with keys %s), or set %s to where it is.",
+					src.FullPath(), keys, attr))
+		}
+		return diag.NewErrorDiagnostic("Vault secret not found",
+			fmt.Sprintf("Vault has no secret at %s. Write it first, with keys %s, for example: vault kv put -mount=%s %s ...",
+				src.FullPath(), keys, src.Mount, vaultPath))
+	}}, diags)
+	return src
+}
+
+// importedVaultPath recovers the Vault path a live Secret was synced from;
+// null (the default path) when it is the default or unrecorded.
+func (d *ProviderData) importedVaultPath(secret *unstructured.Unstructured, def string) types.String {
+	if secret == nil {
+		return types.StringNull()
+	}
+	full := secret.GetAnnotations()[render.AnnotationVaultPath]
+	mount, _ := d.set.KVMount.get()
+	p, ok := strings.CutPrefix(full, mount+"/")
+	if !ok || p == def {
+		return types.StringNull()
+	}
+	return types.StringValue(p)
 }

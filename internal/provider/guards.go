@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -111,4 +112,32 @@ func applicationAnchor(p, a string) engine.Ref {
 
 func databaseAnchor(p, d string) engine.Ref {
 	return toRef(render.DatabaseStatefulSetID(p, d))
+}
+
+// guardServices refuses to take over a Service that selects other pods.
+// An application and a database of one project share the Service name
+// space, and a forced apply would silently send one's traffic to the other.
+// Services made by the old chart select the same pods and are adopted.
+func guardServices(ctx context.Context, eng *engine.Engine, objs []*unstructured.Unstructured, diags *diag.Diagnostics) {
+	for _, o := range objs {
+		if o.GetKind() != "Service" {
+			continue
+		}
+		ref := engine.RefOf(o)
+		live, err := eng.Get(ctx, ref)
+		if err != nil {
+			diags.AddError("Reading "+ref.String(), err.Error())
+			return
+		}
+		if live == nil {
+			continue
+		}
+		want, have := render.ParseServiceSelector(o), render.ParseServiceSelector(live)
+		if !maps.Equal(want, have) {
+			diags.AddAttributeError(path.Root("name"), "Name already taken",
+				fmt.Sprintf("Service %s already exists and selects %v, not %v: another application or database of project %s "+
+					"(or something else) uses this name. Nothing was applied to the cluster; choose another name.", ref, have, want, ref.Namespace))
+			return
+		}
+	}
 }

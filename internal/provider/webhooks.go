@@ -20,14 +20,14 @@ import (
 // left the hook, or a rotation, GitHub would keep signing with a secret
 // nobody checks against.
 
-// syncHook makes the repository's existing webhook for url carry secret,
+// signHook makes the repository's existing webhook for url carry secret,
 // JSON payloads and push events, and returns it as GitHub now has it (nil
 // when there is none). It
 // never creates one: Argo Events does when the EventSource starts, so
 // GitHub delivers only once something listens (a hook made at apply would
 // send the first pushes into a void), and two registrations cannot race
 // into duplicate hooks. Secrets go to GitHub only; errors never carry them.
-func syncHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, repo, url, secret string) (*github.Hook, error) {
+func signHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, repo, url, secret string) (*github.Hook, error) {
 	h, err := findHook(ctx, gh, tok, owner, repo, url)
 	if err != nil || h == nil {
 		return nil, err
@@ -49,8 +49,8 @@ func syncHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, re
 	return h, nil
 }
 
-// deleteHook removes the repository's webhook for url, if any.
-func deleteHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, repo, url string) error {
+// removeHook removes the repository's webhook for url, if any.
+func removeHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, repo, url string) error {
 	h, err := findHook(ctx, gh, tok, owner, repo, url)
 	if err != nil || h == nil {
 		return err
@@ -85,7 +85,7 @@ func findHook(ctx context.Context, gh *github.Client, tok tokenSource, owner, re
 // token is known (then with a warning: nothing can be checked, and an
 // error would block every apply of such a project).
 func (d *ProviderData) hookGitHub(ctx context.Context, project string, diags *diag.Diagnostics) (*github.Client, tokenSource, error) {
-	if !d.cfg.enabled("github.sync_hooks") {
+	if !d.set.SyncHooks {
 		return nil, "", nil
 	}
 	gh, tok, err := d.projectGitHub(ctx, project)
@@ -96,12 +96,12 @@ func (d *ProviderData) hookGitHub(ctx context.Context, project string, diags *di
 		diags.AddAttributeWarning(path.Root("git"), "GitHub webhook not checked", fmt.Sprintf(
 			"No GitHub token: Vault %s/%s has no key token and github.token (GITHUB_TOKEN) is not set, so the push "+
 				"webhook is neither re-signed with the secret in Vault nor checked. Set one of them, or set github.sync_hooks "+
-				"= false (IDP_GITHUB_SYNC_HOOKS) to skip this on purpose.", d.cfg["vault.kv_mount"].val, render.GitHubAccessVaultPath(project)))
+				"= false (IDP_GITHUB_SYNC_HOOKS) to skip this on purpose.", d.set.KVMount.val, render.GitHubAccessVaultPath(project)))
 	}
 	return gh, tok, nil
 }
 
-// syncHook makes the application's push webhook, if GitHub has one, sign
+// signHook makes the application's push webhook, if GitHub has one, sign
 // with the secret in Vault. It returns the client it used (nil when the
 // upkeep is off or impossible) and the hook (nil when there is none yet).
 func (r *applicationResource) syncHook(ctx context.Context, spec render.Application, diags *diag.Diagnostics) (*github.Client, tokenSource, *github.Hook) {
@@ -112,7 +112,7 @@ func (r *applicationResource) syncHook(ctx context.Context, spec render.Applicat
 	gh, tok, err := r.data.hookGitHub(ctx, spec.Project, diags)
 	var h *github.Hook
 	if err == nil && gh != nil {
-		h, err = syncHook(ctx, gh, tok, spec.Owner, spec.Repo, render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name), secret)
+		h, err = signHook(ctx, gh, tok, spec.Owner, spec.Repo, render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name), secret)
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("git"), "GitHub webhook not updated",
@@ -138,7 +138,7 @@ func (r *applicationResource) checkHook(ctx context.Context, gh *github.Client, 
 		if !engine.Sleep(ctx, hookPollInterval) {
 			break
 		}
-		h, err = syncHook(ctx, gh, tok, spec.Owner, spec.Repo, url, spec.WebhookSecret.Values["secret"])
+		h, err = signHook(ctx, gh, tok, spec.Owner, spec.Repo, url, spec.WebhookSecret.Values["secret"])
 	}
 	switch {
 	case h == nil && (err == nil || ctx.Err() != nil):
@@ -158,12 +158,12 @@ func (r *applicationResource) checkHook(ctx context.Context, gh *github.Client, 
 	}
 }
 
-// deleteHook removes the application's push webhook on destroy; a failure
+// removeHook removes the application's push webhook on destroy; a failure
 // is a warning (the application is gone; the hook then only fails).
 func (r *applicationResource) deleteHook(ctx context.Context, spec render.Application, diags *diag.Diagnostics) {
 	gh, tok, err := r.data.hookGitHub(ctx, spec.Project, diags)
 	if err == nil && gh != nil {
-		err = deleteHook(ctx, gh, tok, spec.Owner, spec.Repo, render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name))
+		err = removeHook(ctx, gh, tok, spec.Owner, spec.Repo, render.WebhookURL(spec.WebhookBaseURL, spec.Project, spec.Name))
 	}
 	if err != nil {
 		diags.AddWarning("GitHub webhook left in place", err.Error())
