@@ -17,6 +17,21 @@ import (
 // is gone, so dependents (Pods of a Deployment) are gone too when it returns.
 // Objects (or kinds) that do not exist are already deleted.
 func (e *Engine) Delete(ctx context.Context, refs ...Ref) error {
+	if err := e.RequestDelete(ctx, refs...); err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		if err := e.waitGone(ctx, ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RequestDelete is Delete without the wait: for objects whose going waits
+// on others the caller does not wait for (a claim goes once no pod mounts
+// it).
+func (e *Engine) RequestDelete(ctx context.Context, refs ...Ref) error {
 	policy := metav1.DeletePropagationForeground
 	for _, ref := range refs {
 		ri, err := e.resource(ctx, ref, false)
@@ -32,11 +47,6 @@ func (e *Engine) Delete(ctx context.Context, refs ...Ref) error {
 		}
 		if FaultPoints {
 			fault(ctx, FaultDeleteRequested, ref.String())
-		}
-	}
-	for _, ref := range refs {
-		if err := e.waitGone(ctx, ref); err != nil {
-			return err
 		}
 	}
 	return nil

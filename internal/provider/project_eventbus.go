@@ -108,7 +108,9 @@ const eventBusFinalizer = "eventbus-controller"
 // and Sensors name the bus, which they keep doing (the name does not
 // change) and reconnectEvents then moves them: so the provider takes the
 // finalizer off and deletes a JetStream bus's claims itself. The old
-// StatefulSet and pods are gone (foreground) when it returns.
+// StatefulSet and pods are gone (foreground) when it returns; the claims
+// go once Kubernetes' pvc-protection sees no pod mounts them, which the
+// apply does not wait for (the new bus does not use them).
 func replaceEventBus(ctx context.Context, eng *engine.Engine, p, from string) error {
 	if err := eng.DeleteReleasing(ctx, eventBusRef(p), eventBusFinalizer); err != nil {
 		return err
@@ -127,7 +129,7 @@ func replaceEventBus(ctx context.Context, eng *engine.Engine, p, from string) er
 			refs = append(refs, engine.RefOf(&c))
 		}
 	}
-	return eng.Delete(ctx, refs...)
+	return eng.RequestDelete(ctx, refs...)
 }
 
 // reconnectEvents moves project p's EventSources and Sensors to a new
