@@ -118,6 +118,8 @@ func databaseAnchor(p, d string) engine.Ref {
 // An application and a database of one project share the Service name
 // space, and a forced apply would silently send one's traffic to the other.
 // Services made by the old chart select the same pods and are adopted.
+// Only Services made before owner labels are compared: a labelled one is
+// the claim's to judge (a racing database may have written it already).
 func guardServices(ctx context.Context, eng *engine.Engine, objs []*unstructured.Unstructured, diags *diag.Diagnostics) {
 	for _, o := range objs {
 		if o.GetKind() != "Service" {
@@ -129,7 +131,9 @@ func guardServices(ctx context.Context, eng *engine.Engine, objs []*unstructured
 			diags.AddError("Reading "+ref.String(), err.Error())
 			return
 		}
-		if live == nil {
+		// A Service with an owner label is claimed: the claim names its
+		// owner, which says more than its selector.
+		if live == nil || live.GetLabels()[render.LabelOwner] != "" {
 			continue
 		}
 		want, have := render.ParseServiceSelector(o), render.ParseServiceSelector(live)
