@@ -263,10 +263,12 @@ func (s *PrivateAPIServer) emptyPrefix() {
 	resp.Body.Close()
 }
 
-// PrivateVault is a Vault server of the test's own: the stack's binary, with file
-// storage (so it keeps its data across a stop), initialised with one
-// unseal key, and the stack's KV v2 mount. Unlike the stack's dev server it
-// can be stopped, restarted and sealed.
+// PrivateVault is a Vault server of the test's own: the stack's binary, with
+// integrated (raft) storage, one node, so it keeps its data across a stop;
+// initialised with one unseal key, and the stack's KV v2 mount. Unlike the
+// stack's dev server it can be stopped, restarted and sealed. (Raft, not
+// file: the stack's Vault is built with the "minimal" tag, which has no file
+// storage; scripts/tools.sh.)
 type PrivateVault struct {
 	Addr, Token, Mount string
 	t                  T
@@ -289,14 +291,23 @@ func StartVault(t T) *PrivateVault {
 	dir := t.TempDir()
 	port := freePort(t)
 	v := &PrivateVault{Addr: fmt.Sprintf("http://127.0.0.1:%d", port), Mount: os.Getenv("IDP_VAULT_KV_MOUNT"), t: t}
-	config := fmt.Sprintf(`storage "file" { path = %q }
+	clusterAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`storage "raft" {
+  path    = %q
+  node_id = "private"
+}
 listener "tcp" {
-  address     = "127.0.0.1:%d"
-  tls_disable = true
+  address         = "127.0.0.1:%d"
+  cluster_address = %q
+  tls_disable     = true
 }
 disable_mlock = true
 api_addr      = %q
-`, filepath.Join(dir, "data"), port, v.Addr)
+cluster_addr  = "http://%s"
+`, filepath.Join(dir, "data"), port, clusterAddr, v.Addr, clusterAddr)
 	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +336,7 @@ api_addr      = %q
 }
 
 func (v *PrivateVault) client(token string) *vaultapi.Client {
-	c, err := vaultapi.NewClient(&vaultapi.Config{Address: v.Addr, Timeout: 5 * time.Second})
+	c, err := vaultapi.NewClient(&vaultapi.Config{Address: v.Addr, Timeout: 30 * time.Second})
 	if err != nil {
 		v.t.Fatal(err)
 	}
@@ -370,6 +381,16 @@ func (v *PrivateVault) Unseal() {
 	if err != nil || st.Sealed {
 		v.t.Fatalf("unsealing the private vault: %v", err)
 	}
+	// Unsealed, the one raft node still elects itself leader before it
+	// serves: until then it answers as a standby (429 on sys/health).
+	v.proc.waitFor("its leadership", 30*time.Second, func() bool {
+		resp, err := http.Get(v.Addr + "/v1/sys/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // Put writes a secret and returns its version.
