@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: unit tests and the linters, then every test again with TF_ACC=1
-# against the real local stack (with tofu), then a representative set with
-# Terraform. A stack that was already up stays up; one started here
+# against the real local stack (with tofu, and a representative set with
+# Terraform), then the fault suite. A stack that was already up stays up; one started here
 # is stopped on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,51 +66,69 @@ scripts/docs.sh --check
 # Suites write their figures ("<figure>\t<value>") here; printed at the end.
 rm -rf .stack/summary
 
-echo "== acceptance tests (tofu: $TF_ACC_TERRAFORM_PATH)"
-# internal/provider runs in two processes at once: the tests on the real
-# node (TestAccE2E_*), which mostly wait for builds and rollouts, beside
-# the rest (kwok), which mostly run tofu. Separate processes, because
-# acctest hands the provider its settings through the environment.
+# The acceptance tests run as several `go test -json` processes at once
+# (separate processes, because acctest hands the provider its settings
+# through the environment): the tests on kwok, which mostly run tofu; the
+# tests on the real node (TestAccE2E_*), which mostly wait for builds and
+# rollouts, in two; and Terraform's representative set (acctest registers
+# the provider under registry.terraform.io when the binary is not tofu):
+# every resource with its import, the data source (ciAndTofuAgree), the
+# ephemeral resource, import by identity and of an old chart's estate, and
+# a whole estate through `terraform query`. scripts/testreport prints each
+# run's failures and summaries, and the slowest tests.
 provider=github.com/idpkit/terraform-provider-idp/internal/provider
 mapfile -t pkgs < <(go list ./... | grep -v -e /internal/faults -e "^$provider\$")
-t1=$SECONDS
-IDP_TEST_GROUP=e2e TF_ACC=1 go test "$provider" -run '^TestAccE2E_' -count=1 -timeout 60m ${TESTARGS:-} >.stack/test-e2e.log 2>&1 &
-e2e=$!
-set +e
-TF_ACC=1 go test "${pkgs[@]}" "$provider" -skip '^TestAccE2E_' -count=1 -timeout 60m ${TESTARGS:-}
-rest=$?
-wait "$e2e"
-e2e_rc=$?
-set -e
-echo "== acceptance tests on the real node (TestAccE2E_*, beside the above)"
-cat .stack/test-e2e.log
-echo "== acceptance tests: $((SECONDS - t1))s"
-((rest == 0 && e2e_rc == 0))
-
-# The fault suite on its own: it breaks private instances of the services
-# and applies 50 projects, which would slow the end-to-end tests' timed
-# waits if both ran at once.
-echo "== fault suite"
-t1=$SECONDS
-TF_ACC=1 go test ./internal/faults -count=1 -timeout 30m ${TESTARGS:-}
-echo "== fault suite: $((SECONDS - t1))s"
-
-# Terraform as well (acctest registers the provider under
-# registry.terraform.io when the binary is not tofu): every resource with its
-# import, the data source (ciAndTofuAgree), the ephemeral resource, import by
-# identity and of an old chart's estate, and a whole estate through
-# `terraform query`. About 5 min on 2 cores.
 terraform_tests=(
 	TestAccProject_lifecycle TestAccApplication_ciAndTofuAgree TestAccDatabase_lifecycle
 	'TestAccDatabaseCredentials_.*' TestAccIdentity TestAccImportOldChart
 	TestAccEstate_terraformQuery # terraform query over the list resources (tofu has none)
 )
 terraform=$(scripts/tools.sh --path terraform)/terraform
-echo "== acceptance tests, a representative set (terraform: $terraform)"
+runs=()
+# go_test_json <label> [VAR=value...] -- <go test arguments>: one run in the
+# background, its events in .stack/test-<label>.json.
+go_test_json() {
+	local label=$1 env=()
+	shift
+	while [[ $1 != -- ]]; do
+		env+=("$1")
+		shift
+	done
+	shift
+	env TF_ACC=1 IDP_TEST_GROUP="$label" "${env[@]}" go test -json -count=1 "$@" ${TESTARGS:-} >".stack/test-$label.json" 2>&1 &
+	runs+=("$label=.stack/test-$label.json")
+}
+go test -c -o /dev/null "$provider" # compile once, before the runs race to
+echo "== acceptance tests (tofu: $TF_ACC_TERRAFORM_PATH; terraform: $terraform)"
 t1=$SECONDS
-TF_ACC=1 TF_ACC_TERRAFORM_PATH=$terraform go test ./internal/provider -count=1 -timeout 30m \
+go_test_json kwok -- "${pkgs[@]}" "$provider" -skip '^TestAccE2E_' -timeout 60m
+go_test_json e2e-deploy -- "$provider" -run '^TestAccE2E_(pushToDeploy|forcePushTagAndDeletion)$' -timeout 60m
+go_test_json e2e-data -- "$provider" -run '^TestAccE2E_' -skip '^TestAccE2E_(pushToDeploy|forcePushTagAndDeletion)$' -timeout 60m
+go_test_json terraform TF_ACC_TERRAFORM_PATH="$terraform" -- "$provider" -timeout 30m \
 	-run "^($(IFS='|' && echo "${terraform_tests[*]}"))\$"
-echo "== terraform run: $((SECONDS - t1))s"
+set +e
+wait
+go run ./scripts/testreport "${runs[@]}"
+rc=$?
+set -e
+echo "== acceptance tests: $((SECONDS - t1))s"
+((rc == 0))
+
+# The fault suite after them: it breaks private instances of the services
+# and applies 50 projects, which would slow the end-to-end tests' timed
+# waits if both ran at once. Its tests mostly wait (for pods, restarts,
+# deadlines), so three run at a time.
+echo "== fault suite"
+t1=$SECONDS
+runs=()
+go_test_json faults -- ./internal/faults -parallel 3 -timeout 30m
+set +e
+wait
+go run ./scripts/testreport "${runs[@]}"
+rc=$?
+set -e
+echo "== fault suite: $((SECONDS - t1))s"
+((rc == 0))
 if compgen -G ".stack/summary/*.tsv" >/dev/null; then
 	echo "== summary"
 	awk -F'\t' '!($1 in sum) { order[++n] = $1 } { sum[$1] += $2 } END { for (i = 1; i <= n; i++) printf "  %-34s %s\n", order[i], sum[order[i]] }' .stack/summary/*.tsv
