@@ -28,28 +28,6 @@ for target in FuzzApplication FuzzDatabase FuzzProject; do
 done
 echo "== fuzz: $((SECONDS - t1))s"
 
-# The tools make test builds (a cold build of the three takes about 10 min,
-# two at a time); stack-up builds the stack's.
-scripts/tools.sh golangci-lint goreleaser terraform
-
-echo "== lint (.golangci.yml)"
-scripts/lint.sh
-scripts/lint.sh --build-tags idpfault ./internal/engine/...
-
-echo "== release config (goreleaser check .goreleaser.yml)"
-"$(scripts/tools.sh --path goreleaser)/goreleaser" check
-# Built as goreleaser builds it: no fault points (engine/fault.go), so not
-# even the name of the variable that arms them.
-echo "== release build has no fault points"
-release_bin=$(mktemp)
-CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$release_bin" .
-if grep -q IDP_FAULT "$release_bin"; then
-	rm -f "$release_bin"
-	echo "the release build reads IDP_FAULT: engine/fault_on.go is in it (a build tag is missing)" >&2
-	exit 1
-fi
-rm -f "$release_bin"
-
 echo "== local stack"
 if [[ ! -f .stack/env ]]; then
 	trap 'scripts/stack-down.sh' EXIT
@@ -59,6 +37,13 @@ set -a
 # shellcheck source=/dev/null
 . .stack/env
 set +a
+
+# make test's own tools (golangci-lint, goreleaser, terraform; a cold build
+# of the three takes about 8 min, two at a time) build while the acceptance
+# tests run, which mostly wait; stack-up built the stack's. Terraform's run
+# waits for its tool (tools.sh locks each tool), the linters for theirs.
+scripts/tools.sh golangci-lint goreleaser terraform >.stack/test-tools.log 2>&1 &
+tools_pid=$!
 
 echo "== docs/ matches the schema, examples/ and templates/"
 scripts/docs.sh --check
@@ -84,9 +69,8 @@ terraform_tests=(
 	TestAccEstate_terraformQuery # terraform query over the list resources (tofu has none)
 )
 terraform=$(scripts/tools.sh --path terraform)/terraform
-runs=()
-# go_test_json <label> [VAR=value...] -- <go test arguments>: one run in the
-# background, its events in .stack/test-<label>.json.
+# go_test_json <label> [VAR=value...] -- <go test arguments>: one run, its
+# events in .stack/test-<label>.json (for scripts/testreport).
 go_test_json() {
 	local label=$1 env=()
 	shift
@@ -95,24 +79,54 @@ go_test_json() {
 		shift
 	done
 	shift
-	env TF_ACC=1 IDP_TEST_GROUP="$label" "${env[@]}" go test -json -count=1 "$@" ${TESTARGS:-} >".stack/test-$label.json" 2>&1 &
-	runs+=("$label=.stack/test-$label.json")
+	env TF_ACC=1 IDP_TEST_GROUP="$label" "${env[@]}" go test -json -count=1 "$@" ${TESTARGS:-} >".stack/test-$label.json" 2>&1
 }
-go test -c -o /dev/null "$provider" # compile once, before the runs race to
+rm -f .stack/test-*.json
+go test -c -o /dev/null "$provider" # compiled once, before the runs race to
 echo "== acceptance tests (tofu: $TF_ACC_TERRAFORM_PATH; terraform: $terraform)"
 t1=$SECONDS
-go_test_json kwok -- "${pkgs[@]}" "$provider" -skip '^TestAccE2E_' -timeout 60m
-go_test_json e2e-deploy -- "$provider" -run '^TestAccE2E_(pushToDeploy|forcePushTagAndDeletion)$' -timeout 60m
-go_test_json e2e-data -- "$provider" -run '^TestAccE2E_' -skip '^TestAccE2E_(pushToDeploy|forcePushTagAndDeletion)$' -timeout 60m
-go_test_json terraform TF_ACC_TERRAFORM_PATH="$terraform" -- "$provider" -timeout 30m \
-	-run "^($(IFS='|' && echo "${terraform_tests[*]}"))\$"
+pids=()
+go_test_json kwok -- "${pkgs[@]}" "$provider" -skip '^TestAccE2E_' -timeout 60m &
+pids+=($!)
+go_test_json e2e-deploy -- "$provider" -run '^TestAccE2E_(pushToDeploy|forcePushTagAndDeletion)$' -timeout 60m &
+pids+=($!)
+go_test_json e2e-data -- "$provider" -run '^TestAccE2E_' -skip '^TestAccE2E_(pushToDeploy|forcePushTagAndDeletion)$' -timeout 60m &
+pids+=($!)
+{
+	scripts/tools.sh terraform >>.stack/test-tools.log 2>&1 &&
+		go_test_json terraform TF_ACC_TERRAFORM_PATH="$terraform" -- "$provider" -timeout 30m \
+			-run "^($(IFS='|' && echo "${terraform_tests[*]}"))\$"
+} &
+pids+=($!)
 set +e
-wait
-go run ./scripts/testreport "${runs[@]}"
+wait "${pids[@]}"
+wait "$tools_pid"
+tools_rc=$?
+((tools_rc == 0)) || { cat .stack/test-tools.log; echo "building make test's tools failed" >&2; }
+go run ./scripts/testreport kwok=.stack/test-kwok.json e2e-deploy=.stack/test-e2e-deploy.json \
+	e2e-data=.stack/test-e2e-data.json terraform=.stack/test-terraform.json
 rc=$?
 set -e
 echo "== acceptance tests: $((SECONDS - t1))s"
-((rc == 0))
+((rc == 0 && tools_rc == 0))
+
+echo "== lint (.golangci.yml)"
+scripts/lint.sh
+scripts/lint.sh --build-tags idpfault ./internal/engine/...
+
+echo "== release config (goreleaser check .goreleaser.yml)"
+"$(scripts/tools.sh --path goreleaser)/goreleaser" check
+# Built as goreleaser builds it: no fault points (engine/fault.go), so not
+# even the name of the variable that arms them.
+echo "== release build has no fault points"
+release_bin=$(mktemp)
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$release_bin" .
+if grep -q IDP_FAULT "$release_bin"; then
+	rm -f "$release_bin"
+	echo "the release build reads IDP_FAULT: engine/fault_on.go is in it (a build tag is missing)" >&2
+	exit 1
+fi
+rm -f "$release_bin"
 
 # The fault suite after them: it breaks private instances of the services
 # and applies 50 projects, which would slow the end-to-end tests' timed
@@ -120,11 +134,9 @@ echo "== acceptance tests: $((SECONDS - t1))s"
 # deadlines), so three run at a time.
 echo "== fault suite"
 t1=$SECONDS
-runs=()
-go_test_json faults -- ./internal/faults -parallel 3 -timeout 30m
 set +e
-wait
-go run ./scripts/testreport "${runs[@]}"
+go_test_json faults -- ./internal/faults -parallel 3 -timeout 30m
+go run ./scripts/testreport faults=.stack/test-faults.json
 rc=$?
 set -e
 echo "== fault suite: $((SECONDS - t1))s"
