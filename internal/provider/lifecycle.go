@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -12,7 +13,9 @@ import (
 
 // lifecycle is what one apply of a resource plugs into applyLifecycle: its
 // identity, how it renders, and its own steps. The order of the steps is
-// applyLifecycle's alone.
+// applyLifecycle's alone. A resource may also implement the optional steps
+// below (claimsFirst, comparesLive); projectLife, applicationLife and
+// databaseLife are the three.
 type lifecycle interface {
 	// identity names the resource in refusals: its type, its import ID and
 	// the object whose annotation says a state created it.
@@ -36,10 +39,28 @@ type lifecycle interface {
 	wait(ctx context.Context, diags *diag.Diagnostics)
 }
 
+// claimsFirst is the optional step of a resource that must claim names
+// before its inputs are read: a database, whose password's Vault path an
+// application of the same name reads too, so the loser of such a race
+// stops before it reads or generates a password. claimFirst returns what
+// the claim created, which a create that fails before its sync removes.
+type claimsFirst interface {
+	claimFirst(ctx context.Context, diags *diag.Diagnostics) []engine.Ref
+}
+
+// comparesLive is the optional step of a resource whose applied objects
+// keep live fields it does not render (a database's StatefulSet keeps its
+// immutable claim templates): the record after the apply, and refresh,
+// compare what compared derives.
+type comparesLive interface {
+	compared(desired, live *unstructured.Unstructured) *unstructured.Unstructured
+}
+
 // applyLifecycle is one create or update: refuse what another state
-// manages (create only) → read inputs and render → claim → sync (apply and
-// prune) → wait → mark created → record what was verified. It returns what
-// was applied, nil after an error (in diags).
+// manages (create only) → claim first (claimsFirst only) → read inputs and
+// render → claim → sync (apply and prune) → wait → mark created → record
+// what was verified. It returns what was applied, nil after an error (in
+// diags).
 func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creating bool, priv privateData, diags *diag.Diagnostics) []*unstructured.Unstructured {
 	typeName, importID, anchor := lc.identity()
 	if creating {
@@ -56,6 +77,25 @@ func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creat
 			return nil
 		}
 	}
+	syncing := false
+	if early, ok := lc.(claimsFirst); ok {
+		claimed := early.claimFirst(ctx, diags)
+		if diags.HasError() {
+			return nil
+		}
+		// A create that fails before its sync (Vault down, sealed, or
+		// refusing the password) removes the names it claimed: state will
+		// not know them. From the sync on, what it wrote may hold data.
+		if creating && len(claimed) > 0 {
+			defer func() {
+				if !syncing && diags.HasError() {
+					if err := eng.Delete(ctx, claimed...); err != nil {
+						diags.AddWarning("Objects left behind", fmt.Sprintf("Removing what the failed create made (%v): %v. The next apply adopts them.", claimed, err))
+					}
+				}
+			}()
+		}
+	}
 	desired := lc.desired(ctx, diags)
 	if diags.HasError() {
 		return nil
@@ -65,6 +105,7 @@ func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creat
 	if diags.HasError() {
 		return nil
 	}
+	syncing = true
 	applied := lc.sync(ctx, before, desired, diags)
 	if diags.HasError() {
 		return nil
@@ -74,6 +115,10 @@ func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creat
 		return nil
 	}
 	markCreated(ctx, eng, anchor, diags)
-	recordApplied(ctx, eng, priv, engine.Known{}, applied)
+	known := engine.Known{}
+	if c, ok := lc.(comparesLive); ok {
+		known.Compared = c.compared
+	}
+	recordApplied(ctx, eng, priv, known, applied)
 	return applied
 }
