@@ -11,6 +11,8 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
+// The one life cycle of an apply, which every resource runs (applyLifecycle), and the steps a resource plugs in.
+
 // lifecycle is what one apply of a resource plugs into applyLifecycle: its
 // identity, how it renders, and its own steps. The order of the steps is
 // applyLifecycle's alone. A resource may also implement the optional steps
