@@ -33,9 +33,9 @@ type lifecycle interface {
 	// claim takes the names the resource shares with others of its project
 	// (guardNames); a no-op for a resource that shares none.
 	claim(ctx context.Context, desired []*unstructured.Unstructured, diags *diag.Diagnostics)
-	// sync applies desired and prunes what before has and desired has not,
-	// with the resource's own steps around (syncObjects for most). It
-	// returns what it applied: desired, or what it rendered again.
+	// sync applies desired and prunes what before has and desired has not
+	// (engine.Sync), with the resource's own steps around. It returns what
+	// it applied as rendered: desired, or what it rendered again.
 	sync(ctx context.Context, before, desired []*unstructured.Unstructured, diags *diag.Diagnostics) []*unstructured.Unstructured
 	// wait waits until what was applied runs.
 	wait(ctx context.Context, diags *diag.Diagnostics)
@@ -52,8 +52,9 @@ type claimsFirst interface {
 
 // comparesLive is the optional step of a resource whose applied objects
 // keep live fields it does not render (a database's StatefulSet keeps its
-// immutable claim templates): the record after the apply, and refresh,
-// compare what compared derives.
+// immutable claim templates): the record after the apply compares what
+// compared derives from the rendered and the live object, as the
+// resource's refresh does.
 type comparesLive interface {
 	compared(desired, live *unstructured.Unstructured) *unstructured.Unstructured
 }
