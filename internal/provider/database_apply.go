@@ -46,24 +46,28 @@ type databaseLife struct {
 	kv          *engine.KV
 	plan, prior *databaseModel
 	// spec has the password once desired has read it; set is what desired
-	// rendered with it.
-	spec render.Database
-	set  *render.DatabaseSet
+	// rendered with it, shaped what was rendered before, without it.
+	spec        render.Database
+	set, shaped *render.DatabaseSet
 }
 
 func (l *databaseLife) identity() (string, string, engine.Ref) {
 	return "idp_database", l.spec.Project + "/" + l.spec.Name, databaseAnchor(l.spec.Project, l.spec.Name)
 }
 
-// shapeSet is the database rendered without its password: its names, and
-// the objects a claim creates where none exist yet (the apply writes the
-// password into them).
+// shapeSet is the database rendered without its password, once: its
+// names, and the objects a claim creates where none exist yet (the apply
+// writes the password into them).
 func (l *databaseLife) shapeSet(diags *diag.Diagnostics) *render.DatabaseSet {
-	set, err := render.RenderDatabase(l.spec)
-	if err != nil {
-		diags.AddError("Rendering database", err.Error())
+	if l.shaped == nil {
+		set, err := render.RenderDatabase(l.spec)
+		if err != nil {
+			diags.AddError("Rendering database", err.Error())
+			return nil
+		}
+		l.shaped = set
 	}
-	return set
+	return l.shaped
 }
 
 func (l *databaseLife) shape(_ context.Context, diags *diag.Diagnostics) []render.ID {
