@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -15,6 +16,9 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
+
+// One apply of an application, as applyLifecycle runs it (applicationLife), with its own steps: following CI's
+// commit, the webhook secret, CI listening last, the rollout, and the first build after a create or unpin.
 
 // apply syncs Vault (webhook secret), applies every object (the
 // EventSource last, once the Sensor runs: listenCI), prunes what the prior
@@ -334,3 +338,25 @@ func (r *applicationResource) fillProviderSettings(spec *render.Application, dia
 
 const readyHint = ". Pushes are not built until it is. Set wait_for_ci = false (IDP_WAIT_FOR_CI) only while the Argo " +
 	"Events controller is not installed yet."
+
+// firstBuild submits a Workflow for the branch head, as the Sensor would
+// for a push, so a new application goes live without waiting for one.
+// A failure is a warning: the application exists and the next push builds.
+func (r *applicationResource) firstBuild(ctx context.Context, m *applicationModel, diags *diag.Diagnostics) {
+	g := m.Git
+	head, err := r.data.branchHead(ctx, g.Owner.ValueString(), g.Repo.ValueString(), g.Branch.ValueString())
+	if err == nil && head == "" {
+		err = fmt.Errorf("no GitHub token is configured to resolve the head of %s", g.Branch.ValueString())
+	}
+	if err == nil {
+		_, err = r.data.Engine.Create(ctx, render.BuildWorkflow(m.Project.ValueString(), m.Name.ValueString(), head))
+	}
+	if err == nil {
+		// The catch-up takes over should this run not deploy.
+		err = r.data.Engine.ApplyAs(ctx, render.CatchUpFieldManager, render.CatchUpNote(m.Project.ValueString(), m.Name.ValueString(), head))
+	}
+	if err != nil {
+		diags.AddAttributeWarning(path.Root("build_on_create"), "First build not started",
+			err.Error()+". The application is created; the next push to the branch builds it.")
+	}
+}

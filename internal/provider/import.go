@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -11,7 +12,8 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
-// Import of an application: the model rebuilt from its live objects.
+// Import: each resource's model rebuilt from its live objects (importModel), as the old chart or this provider
+// made them.
 
 // importModel rebuilds an application's configuration from the live
 // objects (as the old chart or this provider made them).
@@ -239,4 +241,15 @@ func (r *projectResource) importModel(ctx context.Context, name string) (m *proj
 		return nil, summary, err
 	}
 	return m, summary, nil
+}
+
+// without returns the items of list that are not in drop.
+func without(list, drop []string) []string {
+	var out []string
+	for _, v := range list {
+		if !slices.Contains(drop, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

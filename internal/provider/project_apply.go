@@ -11,6 +11,8 @@ import (
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
 
+// One apply of a project, as applyLifecycle runs it (projectLife): its EventBus replaced around the sync.
+
 // apply writes the project: Vault first (so a missing secret stops us
 // before anything reaches the cluster), then every object, then prunes
 // objects the prior state had and this one does not.

@@ -7,27 +7,18 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/idpkit/terraform-provider-idp/internal/engine"
 	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
+
+// The idp_project resource: the framework's calls (plan, create, read, update, delete, import). Its schema is in
+// project_schema.go, its model in project_model.go, its apply (applyLifecycle's steps) in project_apply.go.
 
 var (
 	_ resource.Resource                = &projectResource{}
@@ -43,120 +34,8 @@ type projectResource struct {
 	data *ProviderData
 }
 
-type projectModel struct {
-	ID                    types.String   `tfsdk:"id"`
-	Name                  types.String   `tfsdk:"name"`
-	EventBusType          types.String   `tfsdk:"eventbus_type"`
-	EventBusReplicas      types.Int64    `tfsdk:"eventbus_replicas"`
-	EventBusVolumeSize    types.String   `tfsdk:"eventbus_volume_size"`
-	Labels                types.Map      `tfsdk:"labels"`
-	Annotations           types.Map      `tfsdk:"annotations"`
-	Isolation             types.Bool     `tfsdk:"isolation"`
-	AllowedNamespaces     types.Set      `tfsdk:"allowed_namespaces"`
-	GitHubAccessVaultPath types.String   `tfsdk:"github_access_vault_path"`
-	RegistryVaultPath     types.String   `tfsdk:"registry_vault_path"`
-	DeleteData            types.Bool     `tfsdk:"delete_data"`
-	Objects               types.Map      `tfsdk:"objects"`
-	Timeouts              timeouts.Value `tfsdk:"timeouts"`
-}
-
 func (r *projectResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_project"
-}
-
-func (r *projectResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		MarkdownDescription: "A project: its namespace, CI plumbing (Argo Events EventBus, workflow service account " +
-			"with least-privilege RBAC), GitHub and registry credentials synced from Vault, and network isolation. " +
-			"Applications and databases are created in it with `idp_application` and `idp_database`.",
-		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed: true, MarkdownDescription: "The project name.",
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				Required: true,
-				MarkdownDescription: fmt.Sprintf("Project name, also its namespace. A DNS-1123 label of at most %d characters "+
-					"starting with a letter, so that every derived name stays valid (the EventBus StatefulSet's pods carry a "+
-					"label `eventbus-<name>-ci-eventbus-stan-<revision hash>` of at most 63; applications' webhook Services "+
-					"start with the name). Not `default`, `kube-*` or one of the provider's `isolation.allowed_namespaces`: the "+
-					"project owns its namespace, and destroy deletes it. A create refuses a namespace (or other object) that "+
-					"exists without this provider's label or field manager; `tofu import` adopts a project that the idp chart "+
-					"or another state made. Changing it replaces the project.", render.MaxProjectName),
-				Validators:    projectNameValidators(),
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"eventbus_type": schema.StringAttribute{
-				Optional: true, Computed: true,
-				MarkdownDescription: "The project's Argo Events EventBus: `jetstream` (NATS JetStream: a volume per replica, " +
-					"user/password auth and TLS that the Argo Events controller generates) or `nats` (native NATS Streaming, " +
-					"what the idp chart made: no auth, events in an emptyDir; end of life since June 2023, deprecated in Argo " +
-					"Events). Unset: `jetstream` for a new project, and an existing or imported project keeps the type it has. " +
-					"Changing it replaces the EventBus under the same name (the project and its applications stay) and " +
-					"restarts the project's EventSources and Sensors on the new bus: a push that arrives meanwhile, about a " +
-					"minute, may not be built. See the importing guide, \"Moving the EventBus to JetStream\".",
-				Validators:    []validator.String{stringvalidator.OneOf(render.EventBusJetStream, render.EventBusNATS)},
-				PlanModifiers: []planmodifier.String{eventBusTypeDefault{}},
-			},
-			"eventbus_replicas": schema.Int64Attribute{
-				Optional: true, Computed: true, Default: int64default.StaticInt64(3),
-				MarkdownDescription: "NATS replicas of the project's EventBus. Argo Events runs at least 3.",
-				Validators:          []validator.Int64{int64validator.Between(3, 9)},
-			},
-			"eventbus_volume_size": schema.StringAttribute{
-				Optional: true, Computed: true, Default: stringdefault.StaticString(defaultEventBusVolume),
-				MarkdownDescription: "Volume of each JetStream EventBus replica (the cluster's default StorageClass), a " +
-					"Kubernetes quantity. It holds events until their Sensor takes them: small. It cannot change on an existing " +
-					"JetStream bus (the claim template is immutable). Ignored by `nats`. Default `" + defaultEventBusVolume + "`.",
-				Validators: []validator.String{quantityValidator{}},
-			},
-			"labels": schema.MapAttribute{
-				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Labels for the project's namespace, in addition to `app.kubernetes.io/managed-by`.",
-				Validators:          []validator.Map{labelsValidator{}},
-			},
-			"annotations": schema.MapAttribute{
-				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Annotations for the project's namespace.",
-				Validators:          []validator.Map{labelsValidator{annotations: true}},
-			},
-			"isolation": schema.BoolAttribute{
-				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
-				MarkdownDescription: "Admit traffic to the project's pods only from the project itself, from the " +
-					"platform's ingress and event controllers (the provider's `isolation` block) and from " +
-					"`allowed_namespaces` (a NetworkPolicy). Default `true`.",
-			},
-			"allowed_namespaces": schema.SetAttribute{
-				Optional: true, Computed: true, ElementType: types.StringType,
-				Default: setdefault.StaticValue(setValue(nil)),
-				MarkdownDescription: "More namespaces whose pods may reach the project's pods when `isolation` is on " +
-					"(for example monitoring), in addition to the provider's `isolation.allowed_namespaces`, where the " +
-					"ingress and event controllers run. Default none.",
-				Validators: []validator.Set{setvalidator.ValueStringsAre(nameValidators(63)...)},
-			},
-			"github_access_vault_path": schema.StringAttribute{
-				Optional: true,
-				MarkdownDescription: "Vault KV v2 path (under the provider's `vault.kv_mount`) holding `username` and " +
-					"`token` for GitHub. Defaults to `<name>-github-access`.",
-				Validators: []validator.String{vaultPathValidator{}},
-			},
-			"registry_vault_path": schema.StringAttribute{
-				Optional: true,
-				MarkdownDescription: "Vault KV v2 path holding the registry credentials: either `.dockerconfigjson`, or " +
-					"`username` and `password` for the provider's `registry.host`. Defaults to `<name>-registry`.",
-				Validators: []validator.String{vaultPathValidator{}},
-			},
-			"delete_data": schema.BoolAttribute{
-				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
-				MarkdownDescription: "Allow destroy to delete the namespace while it holds PersistentVolumeClaims " +
-					"(their volumes are deleted with it). Set it and apply before destroying. Default `false`.",
-			},
-			"objects": objectsAttribute(),
-		},
-		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
-		},
-	}
 }
 
 func (r *projectResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -356,58 +235,4 @@ func (r *projectResource) ImportState(ctx context.Context, req resource.ImportSt
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 	resp.Diagnostics.Append(setProjectIdentity(ctx, resp.Identity, m.Name)...)
-}
-
-// spec converts the model to render's input, reporting whether every
-// value is known (plans of new projects may hold unknowns).
-func (m *projectModel) spec(ctx context.Context, diags *diag.Diagnostics) (render.Project, bool) {
-	known := !m.Name.IsUnknown() && !m.EventBusType.IsUnknown() && !m.EventBusReplicas.IsUnknown() &&
-		!m.EventBusVolumeSize.IsUnknown() && !m.Labels.IsUnknown() &&
-		!m.Annotations.IsUnknown() && !m.Isolation.IsUnknown() && !m.AllowedNamespaces.IsUnknown() &&
-		!m.GitHubAccessVaultPath.IsUnknown() && !m.RegistryVaultPath.IsUnknown()
-	name := m.Name.ValueString()
-	p := render.Project{
-		Name:               name,
-		EventBusType:       m.eventBusType(),
-		EventBusReplicas:   m.EventBusReplicas.ValueInt64(),
-		EventBusVolumeSize: m.EventBusVolumeSize.ValueString(),
-		Labels:             stringMap(ctx, m.Labels, diags),
-		Annotations:        stringMap(ctx, m.Annotations, diags),
-		Isolation:          m.Isolation.ValueBool(),
-		AllowedNamespaces:  stringSet(ctx, m.AllowedNamespaces, diags),
-		GitHubAccess:       render.VaultSecret{Path: orDefault(m.GitHubAccessVaultPath, render.GitHubAccessVaultPath(name))},
-		Registry:           render.VaultSecret{Path: orDefault(m.RegistryVaultPath, render.RegistryVaultPath(name))},
-	}
-	return p, known
-}
-
-func orDefault(v types.String, def string) string {
-	if v.IsNull() || v.IsUnknown() || v.ValueString() == "" {
-		return def
-	}
-	return v.ValueString()
-}
-
-// addPlatformIsolation adds what the provider's isolation block admits to
-// what the project itself admits.
-func (d *ProviderData) addPlatformIsolation(p *render.Project) error {
-	namespaces, cidrs, err := d.Isolation()
-	if err != nil {
-		return err
-	}
-	all := append(append([]string{}, namespaces...), p.AllowedNamespaces...)
-	sort.Strings(all)
-	p.AllowedNamespaces, p.AllowedCIDRs = slices.Compact(all), cidrs
-	return nil
-}
-
-// without returns the items of list that are not in drop.
-func without(list, drop []string) []string {
-	var out []string
-	for _, v := range list {
-		if !slices.Contains(drop, v) {
-			out = append(out, v)
-		}
-	}
-	return out
 }

@@ -11,11 +11,18 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/idpkit/terraform-provider-idp/internal/render"
 )
+
+// Validators of single attributes, and the checks of ValidateConfig that compare several (names derived from
+// several attributes are in validators_names.go).
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -251,5 +258,41 @@ func (v durationValidator) ValidateString(ctx context.Context, req validator.Str
 	if err != nil || d < v.min || d > v.max {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
 			fmt.Sprintf("%q must be %s.", req.ConfigValue.ValueString(), v.Description(ctx)))
+	}
+}
+
+// Patterns of single attributes (stringvalidator.RegexMatches).
+var (
+	startsWithLetter = regexp.MustCompile(`^[a-z]`)
+	databaseVersion  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	githubOwner      = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+	githubRepo       = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	// A domain as Traefik's Host() matcher takes it: RFC 1123 labels. A
+	// leading "*." passes here so that wildcardDomainValidator says why not.
+	domainName = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+)
+
+// checkDatabaseLinks: an application uses its own project's databases.
+// (Their variable prefixes cannot collide: database names have no "_".)
+func checkDatabaseLinks(ctx context.Context, project string, v types.Set, diags *diag.Diagnostics) {
+	for _, db := range databaseLinks(ctx, v, diags) {
+		if db.Project.IsNull() || db.Name.IsNull() || db.Type.IsNull() || db.Port.IsNull() {
+			diags.AddAttributeError(path.Root("databases"), "Incomplete database",
+				"each database needs project, name, type and port: give the resource itself, as in databases = [idp_database.orders].")
+			continue
+		}
+		if db.Project.IsUnknown() || db.Name.IsUnknown() {
+			continue
+		}
+		if render.DatabaseEnvPrefix(db.Name.ValueString()) == "KUBERNETES" {
+			diags.AddAttributeError(path.Root("databases"), "Database name taken by Kubernetes",
+				"every pod has KUBERNETES_PORT and KUBERNETES_SERVICE_HOST for the API server, which would overwrite this "+
+					"database's variables; give the database another name.")
+		}
+		if db.Project.ValueString() != project {
+			diags.AddAttributeError(path.Root("databases"), "Database of another project",
+				fmt.Sprintf("database %s is in project %s; an application can use only its own project's databases (%s).",
+					db.Name.ValueString(), db.Project.ValueString(), project))
+		}
 	}
 }
