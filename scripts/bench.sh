@@ -22,10 +22,17 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 sizes=${BENCH_SIZES:-10 25 50}
 parallelism=${BENCH_PARALLELISM:-10} # tofu's default
-scripts/stack-up.sh >/dev/null
+# IDP_STACK_ENV: the env file of a stack another checkout runs (a git
+# worktree has no stack of its own); the stack is then used as it is.
+if [[ -n ${IDP_STACK_ENV:-} ]]; then
+	env_file=$IDP_STACK_ENV
+else
+	scripts/stack-up.sh >/dev/null
+	env_file=.stack/env
+fi
 set -a
 # shellcheck source=/dev/null
-. .stack/env
+. "$env_file"
 set +a
 tofu=$TF_ACC_TERRAFORM_PATH
 base=$ROOT/.stack/bench
