@@ -44,13 +44,16 @@ func (e *OwnerConflictError) Error() string {
 // same one and the loser holds none. Like Apply, it writes nothing until the
 // cluster serves every kind of objs.
 func (e *Engine) Claim(ctx context.Context, label, owner string, objs []*unstructured.Unstructured) error {
-	_, err := e.ClaimCreating(ctx, label, owner, objs)
+	_, err := e.ClaimCreating(ctx, label, owner, objs, nil)
 	return err
 }
 
 // ClaimCreating is Claim, and also returns the objects it created, so that
-// a create that fails before its first apply can remove them again.
-func (e *Engine) ClaimCreating(ctx context.Context, label, owner string, objs []*unstructured.Unstructured) ([]Ref, error) {
+// a create that fails before its first apply can remove them again. adopt,
+// if not nil, judges an object that exists without the label before it is
+// labelled (the object to claim, the live one): its error refuses the claim
+// as an OwnerConflictError does. It sees the read the claim makes anyway.
+func (e *Engine) ClaimCreating(ctx context.Context, label, owner string, objs []*unstructured.Unstructured, adopt func(obj, live *unstructured.Unstructured) error) ([]Ref, error) {
 	kc, err := e.kubeClients()
 	if err != nil {
 		return nil, err
@@ -67,7 +70,7 @@ func (e *Engine) ClaimCreating(ctx context.Context, label, owner string, objs []
 				fault(ctx, FaultClaimHalf, RefOf(obj).String())
 			}
 		}
-		made, err := e.claim(ctx, label, owner, obj)
+		made, err := e.claim(ctx, label, owner, obj, adopt)
 		if made {
 			created = append(created, RefOf(obj))
 		}
@@ -86,7 +89,7 @@ func claimKey(o *unstructured.Unstructured) string {
 }
 
 // claim claims one object and reports whether it created it.
-func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructured.Unstructured) (bool, error) {
+func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructured.Unstructured, adopt func(obj, live *unstructured.Unstructured) error) (bool, error) {
 	ref := RefOf(obj)
 	ri, err := e.resource(ctx, ref, true)
 	if err != nil {
@@ -103,6 +106,11 @@ func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructur
 					return false, &OwnerConflictError{Ref: ref, Label: label, Owner: have}
 				}
 				return false, nil
+			}
+			if adopt != nil {
+				if err := adopt(obj, live); err != nil {
+					return false, err
+				}
 			}
 			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 				"labels":          map[string]string{label: owner},

@@ -74,6 +74,6 @@ func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creat
 		return nil
 	}
 	markCreated(ctx, eng, anchor, diags)
-	recordApplied(ctx, eng, priv, engine.Known{}, applied)
+	recordApplied(ctx, eng, priv, engine.Known{Applied: true}, applied)
 	return applied
 }
