@@ -96,9 +96,11 @@ func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructur
 		return false, err
 	}
 	for attempt := 0; ; attempt++ {
-		live, err := e.Get(ctx, ref)
-		if err != nil {
-			return false, err
+		live, known := takeRead(ctx, ref) // Foreign's, in a create (reads.go)
+		if !known || attempt > 0 {
+			if live, err = e.Get(ctx, ref); err != nil {
+				return false, err
+			}
 		}
 		if live != nil {
 			if have, ok := live.GetLabels()[label]; ok {
@@ -208,6 +210,9 @@ func (e *Engine) Foreign(ctx context.Context, refs []Ref, labels ...string) ([]R
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			found[i], errs[i] = e.Get(ctx, ref)
+			if errs[i] == nil {
+				rememberRead(ctx, ref, found[i])
+			}
 		})
 	}
 	wg.Wait()
