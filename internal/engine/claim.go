@@ -161,6 +161,9 @@ func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructur
 // object, or the annotation, is absent, or the object is being deleted.
 func (e *Engine) CreatedMark(ctx context.Context, ref Ref, key string) (string, error) {
 	live, err := e.Get(ctx, ref)
+	if err == nil {
+		rememberRead(ctx, ref, live) // for Foreign, next in a create (reads.go)
+	}
 	if err != nil || live == nil || live.GetDeletionTimestamp() != nil {
 		return "", err
 	}
@@ -209,7 +212,11 @@ func (e *Engine) Foreign(ctx context.Context, refs []Ref, labels ...string) ([]R
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			found[i], errs[i] = e.Get(ctx, ref)
+			if live, ok := takeRead(ctx, ref); ok {
+				found[i] = live // CreatedMark's read of the anchor
+			} else {
+				found[i], errs[i] = e.Get(ctx, ref)
+			}
 			if errs[i] == nil {
 				rememberRead(ctx, ref, found[i])
 			}

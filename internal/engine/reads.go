@@ -9,13 +9,14 @@ import (
 
 // Reads one apply shares between its steps.
 //
-// A create reads every object it will write (Foreign), and then claims the
-// contested ones, which starts with a read of the same objects. With
-// WithReads the claim starts from Foreign's read instead: it is used once,
-// and only as the claim uses any read, under a write that fails when the
-// object changed since (a create fails if it exists, a label patch is
-// conditional on the resourceVersion read), so a stale one costs a retry,
-// never a wrong claim.
+// A create reads its anchor (CreatedMark), then every object it will write
+// (Foreign), and then claims the contested ones, which starts with a read
+// of the same objects. With WithReads each step starts from the read before
+// it instead (Foreign from CreatedMark's, the claim from Foreign's), once.
+// Foreign only judges what exists, milliseconds after the read it reuses.
+// A claim uses a read under a write that fails when the object changed
+// since (a create fails if it exists, a label patch is conditional on the
+// resourceVersion read), so a stale one costs a retry, never a wrong claim.
 
 type readsKey struct{}
 

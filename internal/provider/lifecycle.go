@@ -43,7 +43,7 @@ type lifecycle interface {
 func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creating bool, priv privateData, diags *diag.Diagnostics) []*unstructured.Unstructured {
 	typeName, importID, anchor := lc.identity()
 	if creating {
-		// The claim starts from refuseForeign's reads (engine.WithReads).
+		// Each check starts from the read before it (engine.WithReads).
 		ctx = engine.WithReads(ctx)
 		refuseManaged(ctx, eng, anchor, typeName, importID, diags)
 		if diags.HasError() {
