@@ -27,6 +27,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 sizes=${BENCH_SIZES:-10 25 50}
 [[ -z ${BENCH_LARGE:-} ]] || sizes="$sizes 200"
+prefix=${BENCH_PREFIX:-bench} # project names: <prefix>00, <prefix>01, …
 parallelism=${BENCH_PARALLELISM:-10} # tofu's default
 # IDP_STACK_ENV: the env file of a stack another checkout runs (a git
 # worktree has no stack of its own); the stack is then used as it is.
@@ -59,7 +60,7 @@ terraform {
     idp = { source = "idpkit/idp" }
   }
 }
-locals { projects = toset([for i in range($2) : format("bench%02d", i)]) }
+locals { projects = toset([for i in range($2) : format("${prefix}%02d", i)]) }
 resource "idp_project" "p" {
   for_each    = local.projects
   name        = each.key
@@ -144,8 +145,8 @@ notes=()
 if [[ -n ${BENCH_REQUESTS:-} ]]; then
 	dir=$base/requests
 	rm -rf "$dir" && mkdir -p "$dir"
-	vault_put bench00-github-access '{"username":"ci","token":"t"}'
-	vault_put bench00-registry '{"username":"ci","password":"p"}'
+	vault_put "${prefix}00-github-access" '{"username":"ci","token":"t"}'
+	vault_put "${prefix}00-registry" '{"username":"ci","password":"p"}'
 	estate "$dir" 1
 	"$tofu" -chdir="$dir" init -input=false >/dev/null 2>&1 || true
 	echo "== requests of one project" >&2
@@ -165,7 +166,7 @@ for n in $sizes; do
 	dir=$base/p$n
 	rm -rf "$dir" && mkdir -p "$dir"
 	for i in $(seq 0 $((n - 1))); do
-		p=$(printf 'bench%02d' "$i")
+		p=$(printf '%s%02d' "$prefix" "$i")
 		vault_put "$p-github-access" '{"username":"ci","token":"t"}'
 		vault_put "$p-registry" '{"username":"ci","password":"p"}'
 	done
