@@ -202,7 +202,9 @@ for n in $sizes; do
 	afloor=${afloor#* }
 	aratio=$(awk -v a="$apply" -v f="$afloor" 'BEGIN { printf "%.2f", a / f }')
 	echo "== $n projects: destroy" >&2
-	rows+=("| $n | $resources | $objects | $apply | $afloor | ${aratio}× | $nr | $pl | ${pratio}× | $refresh | $floor | ${ratio}× | $(cat "$dir/rss-apply") | $(cat "$dir/rss-plan") |")
+	row="| $n | $resources | $objects | $apply | $afloor | ${aratio}× | $nr | $pl | ${pratio}× | $refresh | $floor | ${ratio}× | $(cat "$dir/rss-apply") | $(cat "$dir/rss-plan") |"
+	echo "$row" >&2 # a later size's failure keeps this one
+	rows+=("$row")
 	"$tofu" -chdir="$dir" destroy -auto-approve -input=false -parallelism="$parallelism" >"$dir/destroy.log" 2>&1 || {
 		tail -20 "$dir/destroy.log" >&2
 		exit 1
