@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # make bench: how refresh and apply scale with the estate, on the local stack
-# (kwok nodes). For each size N (BENCH_SIZES, default "10 25 50"): N projects,
+# (kwok nodes). For each size N (BENCH_SIZES, default "10 25 50"; BENCH_LARGE=1
+# adds 200, 8,000 objects, about half an hour more): N projects,
 # each with 2 applications (one pinned with git.hash, one not) and 2
 # databases (mysql, redis). From an empty estate it measures
 #   apply        tofu apply (-parallelism=BENCH_PARALLELISM, default tofu's 10)
 #   plan -r=f    tofu plan -refresh=false: tofu's own cost, no cluster
 #   plan         tofu plan, refresh included; must show no changes
 #   refresh      plan minus plan -r=f
+#   plan/-r=f    a no-change plan against tofu's own plan -refresh=false
 #   apply floor  the state's objects written again by one process (one
 #                server-side apply each, 10 in flight) into fresh namespaces,
 #                until its Deployments and StatefulSets have rolled out: the
@@ -16,16 +18,28 @@
 # then destroys. Plans and floor are the median/best of 3. With BENCH_PROFILE=1
 # the provider writes CPU profiles (IDP_CPU_PROFILE) of the last plan to
 # .stack/bench/p<N>/cpu.*; the API server's requests during one plan are
-# printed below the table. Not part of make test.
+# printed below the table. With BENCH_REQUESTS=1 one project is first
+# applied from empty and planned with the provider's trace log, and its own
+# API requests per object are printed below the table too (engine/trace.go).
+# Not part of make test.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 sizes=${BENCH_SIZES:-10 25 50}
+[[ -z ${BENCH_LARGE:-} ]] || sizes="$sizes 200"
+prefix=${BENCH_PREFIX:-bench} # project names: <prefix>00, <prefix>01, …
 parallelism=${BENCH_PARALLELISM:-10} # tofu's default
-scripts/stack-up.sh >/dev/null
+# IDP_STACK_ENV: the env file of a stack another checkout runs (a git
+# worktree has no stack of its own); the stack is then used as it is.
+if [[ -n ${IDP_STACK_ENV:-} ]]; then
+	env_file=$IDP_STACK_ENV
+else
+	scripts/stack-up.sh >/dev/null
+	env_file=.stack/env
+fi
 set -a
 # shellcheck source=/dev/null
-. .stack/env
+. "$env_file"
 set +a
 tofu=$TF_ACC_TERRAFORM_PATH
 base=$ROOT/.stack/bench
@@ -46,7 +60,7 @@ terraform {
     idp = { source = "idpkit/idp" }
   }
 }
-locals { projects = toset([for i in range($2) : format("bench%02d", i)]) }
+locals { projects = toset([for i in range($2) : format("${prefix}%02d", i)]) }
 resource "idp_project" "p" {
   for_each    = local.projects
   name        = each.key
@@ -128,11 +142,31 @@ trap cleanup EXIT
 
 rows=()
 notes=()
+if [[ -n ${BENCH_REQUESTS:-} ]]; then
+	dir=$base/requests
+	rm -rf "$dir" && mkdir -p "$dir"
+	vault_put "${prefix}00-github-access" '{"username":"ci","token":"t"}'
+	vault_put "${prefix}00-registry" '{"username":"ci","password":"p"}'
+	estate "$dir" 1
+	"$tofu" -chdir="$dir" init -input=false >/dev/null 2>&1 || true
+	echo "== requests of one project" >&2
+	TF_LOG_PROVIDER=TRACE TF_LOG_PATH=$dir/apply.trace timed "$dir/rss-apply" "$tofu" -chdir="$dir" apply -auto-approve -input=false >/dev/null
+	"$tofu" -chdir="$dir" show -json >"$dir/state.json"
+	read -r objects _ < <("$base/bench" floor "$dir/state.json")
+	TF_LOG_PROVIDER=TRACE TF_LOG_PATH=$dir/plan.trace timed "$dir/rss-plan" "$tofu" -chdir="$dir" plan -input=false -detailed-exitcode >/dev/null
+	notes+=("The provider's API requests, one project's apply from empty: $("$base/bench" requests "$dir/apply.trace" "$objects")")
+	notes+=("The provider's API requests, one project's no-change plan: $("$base/bench" requests "$dir/plan.trace" "$objects")")
+	"$tofu" -chdir="$dir" destroy -auto-approve -input=false >"$dir/destroy.log" 2>&1 || {
+		tail -20 "$dir/destroy.log" >&2
+		exit 1
+	}
+	rm "$dir/main.tf"
+fi
 for n in $sizes; do
 	dir=$base/p$n
 	rm -rf "$dir" && mkdir -p "$dir"
 	for i in $(seq 0 $((n - 1))); do
-		p=$(printf 'bench%02d' "$i")
+		p=$(printf '%s%02d' "$prefix" "$i")
 		vault_put "$p-github-access" '{"username":"ci","token":"t"}'
 		vault_put "$p-registry" '{"username":"ci","password":"p"}'
 	done
@@ -160,14 +194,17 @@ for n in $sizes; do
 	pl=$(median3 "${full[@]}")
 	refresh=$(awk -v a="$pl" -v b="$nr" 'BEGIN { printf "%.2f", a - b }')
 	ratio=$(awk -v r="$refresh" -v f="$floor" 'BEGIN { printf "%.1f", r / f }')
+	pratio=$(awk -v a="$pl" -v b="$nr" 'BEGIN { printf "%.2f", a / b }')
 
 	notes+=("API server during one plan at $n projects (verb count seconds): $("$base/bench" metrics-diff "$dir/metrics-before" "$dir/metrics-after" | paste -sd';' | sed 's/;/; /g')")
 	echo "== $n projects: apply floor" >&2
 	afloor=$("$base/bench" apply-floor "$dir/state.json" floor-)
 	afloor=${afloor#* }
-	aratio=$(awk -v a="$apply" -v f="$afloor" 'BEGIN { printf "%.1f", a / f }')
+	aratio=$(awk -v a="$apply" -v f="$afloor" 'BEGIN { printf "%.2f", a / f }')
 	echo "== $n projects: destroy" >&2
-	rows+=("| $n | $resources | $objects | $apply | $afloor | ${aratio}× | $nr | $pl | $refresh | $floor | ${ratio}× | $(cat "$dir/rss-apply") | $(cat "$dir/rss-plan") |")
+	row="| $n | $resources | $objects | $apply | $afloor | ${aratio}× | $nr | $pl | ${pratio}× | $refresh | $floor | ${ratio}× | $(cat "$dir/rss-apply") | $(cat "$dir/rss-plan") |"
+	echo "$row" >&2 # a later size's failure keeps this one
+	rows+=("$row")
 	"$tofu" -chdir="$dir" destroy -auto-approve -input=false -parallelism="$parallelism" >"$dir/destroy.log" 2>&1 || {
 		tail -20 "$dir/destroy.log" >&2
 		exit 1
@@ -178,8 +215,8 @@ done
 echo
 echo "load: $(uptime | sed 's/.*load average/load average/'), $(nproc) cores; apply and destroy with tofu -parallelism=$parallelism, plans with tofu's default (10)"
 echo
-echo "| projects | resources | objects | apply s | apply floor s | apply/floor | plan -refresh=false s | plan s | refresh s | GET floor s | refresh/floor | RSS apply MiB | RSS plan MiB |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| projects | resources | objects | apply s | apply floor s | apply/floor | plan -refresh=false s | plan s | plan/-r=f | refresh s | GET floor s | refresh/floor | RSS apply MiB | RSS plan MiB |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
 printf -- '- %s\n' "${notes[@]}"

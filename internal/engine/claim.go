@@ -44,13 +44,16 @@ func (e *OwnerConflictError) Error() string {
 // same one and the loser holds none. Like Apply, it writes nothing until the
 // cluster serves every kind of objs.
 func (e *Engine) Claim(ctx context.Context, label, owner string, objs []*unstructured.Unstructured) error {
-	_, err := e.ClaimCreating(ctx, label, owner, objs)
+	_, err := e.ClaimCreating(ctx, label, owner, objs, nil)
 	return err
 }
 
 // ClaimCreating is Claim, and also returns the objects it created, so that
-// a create that fails before its first apply can remove them again.
-func (e *Engine) ClaimCreating(ctx context.Context, label, owner string, objs []*unstructured.Unstructured) ([]Ref, error) {
+// a create that fails before its first apply can remove them again. adopt,
+// if not nil, judges an object that exists without the label before it is
+// labelled (the object to claim, the live one): its error refuses the claim
+// as an OwnerConflictError does. It sees the read the claim makes anyway.
+func (e *Engine) ClaimCreating(ctx context.Context, label, owner string, objs []*unstructured.Unstructured, adopt func(obj, live *unstructured.Unstructured) error) ([]Ref, error) {
 	kc, err := e.kubeClients()
 	if err != nil {
 		return nil, err
@@ -67,7 +70,7 @@ func (e *Engine) ClaimCreating(ctx context.Context, label, owner string, objs []
 				fault(ctx, FaultClaimHalf, RefOf(obj).String())
 			}
 		}
-		made, err := e.claim(ctx, label, owner, obj)
+		made, err := e.claim(ctx, label, owner, obj, adopt)
 		if made {
 			created = append(created, RefOf(obj))
 		}
@@ -86,16 +89,18 @@ func claimKey(o *unstructured.Unstructured) string {
 }
 
 // claim claims one object and reports whether it created it.
-func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructured.Unstructured) (bool, error) {
+func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructured.Unstructured, adopt func(obj, live *unstructured.Unstructured) error) (bool, error) {
 	ref := RefOf(obj)
 	ri, err := e.resource(ctx, ref, true)
 	if err != nil {
 		return false, err
 	}
 	for attempt := 0; ; attempt++ {
-		live, err := e.Get(ctx, ref)
-		if err != nil {
-			return false, err
+		live, known := takeRead(ctx, ref) // Foreign's, in a create (reads.go)
+		if !known || attempt > 0 {
+			if live, err = e.Get(ctx, ref); err != nil {
+				return false, err
+			}
 		}
 		if live != nil {
 			if have, ok := live.GetLabels()[label]; ok {
@@ -103,6 +108,11 @@ func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructur
 					return false, &OwnerConflictError{Ref: ref, Label: label, Owner: have}
 				}
 				return false, nil
+			}
+			if adopt != nil {
+				if err := adopt(obj, live); err != nil {
+					return false, err
+				}
 			}
 			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 				"labels":          map[string]string{label: owner},
@@ -151,6 +161,9 @@ func (e *Engine) claim(ctx context.Context, label, owner string, obj *unstructur
 // object, or the annotation, is absent, or the object is being deleted.
 func (e *Engine) CreatedMark(ctx context.Context, ref Ref, key string) (string, error) {
 	live, err := e.Get(ctx, ref)
+	if err == nil {
+		rememberRead(ctx, ref, live) // for Foreign, next in a create (reads.go)
+	}
 	if err != nil || live == nil || live.GetDeletionTimestamp() != nil {
 		return "", err
 	}
@@ -199,7 +212,14 @@ func (e *Engine) Foreign(ctx context.Context, refs []Ref, labels ...string) ([]R
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			found[i], errs[i] = e.Get(ctx, ref)
+			if live, ok := takeRead(ctx, ref); ok {
+				found[i] = live // CreatedMark's read of the anchor
+			} else {
+				found[i], errs[i] = e.Get(ctx, ref)
+			}
+			if errs[i] == nil {
+				rememberRead(ctx, ref, found[i])
+			}
 		})
 	}
 	wg.Wait()

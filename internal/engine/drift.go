@@ -61,6 +61,11 @@ type Known struct {
 	// and the live one (nil when missing), e.g. to keep immutable fields
 	// as they are live. Checks are made on what it returns.
 	Compared func(desired, live *unstructured.Unstructured) *unstructured.Unstructured
+	// Applied: desired was just applied by this process. An object whose
+	// check is the one its apply made is in sync without a read: a check is
+	// a fact about content (verified.go), and a later Diff reads and
+	// compares. Not with Compared, which needs the live object.
+	Applied bool
 }
 
 // diffConcurrency bounds the requests one DiffKnown has in flight; tofu
@@ -99,6 +104,11 @@ func (e *Engine) DiffKnown(ctx context.Context, known Known, desired ...*unstruc
 
 func (e *Engine) diff(ctx context.Context, known Known, desired *unstructured.Unstructured) (Status, *Check, error) {
 	ref := RefOf(desired)
+	if known.Applied && known.Compared == nil {
+		if ch, ok := e.verified.appliedCheck(desired); ok {
+			return Status{Ref: ref, State: InSync}, &ch, nil
+		}
+	}
 	live, prefetched := known.Live[ref]
 	obj := desired
 	// A controller may write the object between our read and the dry run

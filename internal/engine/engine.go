@@ -9,6 +9,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,7 @@ func newKubeClients(cfg *rest.Config) (*kubeClients, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	cfg.UserAgent = FieldManager
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return traceRequests{rt} })
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client: %w", err)

@@ -43,7 +43,7 @@ import (
 func (e *Engine) takeOver(ctx context.Context, ri dynamic.ResourceInterface, obj, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	out, err := e.takeOverOnce(ctx, ri, obj, live)
 	if err == nil {
-		e.verified.put(RefOf(obj), checkOf(obj, out))
+		e.verified.putApplied(obj, out)
 	}
 	return out, err
 }

@@ -46,6 +46,36 @@ type Verified map[string]Check
 type verifiedCache struct {
 	mu sync.Mutex
 	m  map[Ref]Check
+	// applied: for an object this process applied, a digest of the whole
+	// object applied, Secret values included (kept in memory only), so that
+	// Known.Applied can tell the same object from one that only shares
+	// the check's desired digest.
+	applied map[Ref]string
+}
+
+// putApplied records the check of an apply of obj that returned live.
+func (c *verifiedCache) putApplied(obj, live *unstructured.Unstructured) {
+	ref, ch, whole := RefOf(obj), checkOf(obj, live), digest(obj.Object)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m, c.applied = map[Ref]Check{}, map[Ref]string{}
+	}
+	c.m[ref], c.applied[ref] = ch, whole
+}
+
+// appliedCheck returns the check of this process's last apply of exactly
+// obj, if that apply is the last check recorded for it.
+func (c *verifiedCache) appliedCheck(obj *unstructured.Unstructured) (Check, bool) {
+	ref := RefOf(obj)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	whole, ok := c.applied[ref]
+	if !ok || whole == "" || whole != digest(obj.Object) {
+		return Check{}, false
+	}
+	ch, ok := c.m[ref]
+	return ch, ok && ch.Live != "" && ch.Desired != ""
 }
 
 func (c *verifiedCache) get(ref Ref) (Check, bool) {
@@ -59,9 +89,10 @@ func (c *verifiedCache) put(ref Ref, ch Check) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[Ref]Check{}
+		c.m, c.applied = map[Ref]Check{}, map[Ref]string{}
 	}
 	c.m[ref] = ch
+	delete(c.applied, ref) // a dry run's check, not an apply's
 }
 
 // checkOf digests a desired object and the live object found in sync with it.

@@ -67,6 +67,8 @@ type comparesLive interface {
 func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creating bool, priv privateData, diags *diag.Diagnostics) []*unstructured.Unstructured {
 	typeName, importID, anchor := lc.identity()
 	if creating {
+		// Each check starts from the read before it (engine.WithReads).
+		ctx = engine.WithReads(ctx)
 		refuseManaged(ctx, eng, anchor, typeName, importID, diags)
 		if diags.HasError() {
 			return nil
@@ -118,7 +120,9 @@ func applyLifecycle(ctx context.Context, eng *engine.Engine, lc lifecycle, creat
 		return nil
 	}
 	markCreated(ctx, eng, anchor, diags)
-	known := engine.Known{}
+	// Applied: what the sync just applied needs no read to be recorded
+	// (engine.Known; ignored with Compared, which needs the live object).
+	known := engine.Known{Applied: true}
 	if c, ok := lc.(comparesLive); ok {
 		known.Compared = c.compared
 	}

@@ -74,6 +74,10 @@ func applyFloor(ctx context.Context, stateFile, prefix string) error {
 		return err
 	}
 	if err := waitRolledOut(ctx, dyn, rest); err != nil {
+		// Its pods would hold the kwok nodes' capacity for every later run.
+		if derr := deleteNamespaces(ctx, dyn, namespaces); derr != nil {
+			return fmt.Errorf("%w (and deleting the floor's namespaces: %v)", err, derr)
+		}
 		return err
 	}
 	fmt.Printf("%d %.3f\n", len(namespaces)+len(rest), time.Since(start).Seconds())

@@ -7,6 +7,8 @@
 //	bench metrics              the API server's request counters (for a later diff)
 //	bench metrics-diff A B     what the API server did between two `metrics` snapshots
 //	bench rss <pid>            peak resident memory of the provider processes under pid
+//	bench requests <log> <objects>
+//	                           the provider's API requests in a TF_LOG_PROVIDER=TRACE log, per object
 package main
 
 import (
@@ -53,6 +55,11 @@ func main() {
 			usage()
 		}
 		err = metricsDiff(os.Args[2], os.Args[3])
+	case "requests":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		err = requests(os.Args[2], os.Args[3])
 	case "rss":
 		if len(os.Args) != 3 {
 			usage()
@@ -68,7 +75,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: bench floor <state.json> | apply-floor <state.json> <prefix> | metrics | metrics-diff <a> <b> | rss <pid>")
+	fmt.Fprintln(os.Stderr, "usage: bench floor <state.json> | apply-floor <state.json> <prefix> | metrics | metrics-diff <a> <b> | rss <pid> | requests <log> <objects>")
 	os.Exit(2)
 }
 
@@ -368,4 +375,45 @@ func vmHWM(pid int) int {
 		}
 	}
 	return 0
+}
+
+// requests counts the API requests the provider logged (engine/trace.go)
+// by method, and prints them per object.
+func requests(logPath, objectsArg string) error {
+	objects, err := strconv.Atoi(objectsArg)
+	if err != nil || objects <= 0 {
+		return fmt.Errorf("objects: %q", objectsArg)
+	}
+	f, err := os.Open(logPath) // #nosec G304 -- a path the bench script passes
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	byMethod := map[string]int{}
+	total := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, "kubernetes request:") {
+			continue
+		}
+		for _, field := range strings.Fields(line) {
+			if m, ok := strings.CutPrefix(field, "method="); ok {
+				byMethod[m]++
+				total++
+			}
+		}
+	}
+	methods := make([]string, 0, len(byMethod))
+	for m := range byMethod {
+		methods = append(methods, m)
+	}
+	sort.Strings(methods)
+	parts := make([]string, len(methods))
+	for i, m := range methods {
+		parts[i] = fmt.Sprintf("%s %d (%.2f)", m, byMethod[m], float64(byMethod[m])/float64(objects))
+	}
+	fmt.Printf("%d requests for %d objects, %.2f per object: %s\n", total, objects, float64(total)/float64(objects), strings.Join(parts, ", "))
+	return sc.Err()
 }
