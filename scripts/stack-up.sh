@@ -301,7 +301,7 @@ for i in $(seq 0 $((NODE_COUNT - 1))); do
 	n=kwok-node-$i
 	zones=(a b c)
 	zone=zone-${zones[i % 3]}
-	res='{"cpu":"64","memory":"256Gi","pods":"250","ephemeral-storage":"1Ti"}'
+	res='{"cpu":"64","memory":"256Gi","pods":"1500","ephemeral-storage":"1Ti"}'
 	body=$(
 		cat <<EOF
 {"apiVersion":"v1","kind":"Node","metadata":{"name":"$n",
