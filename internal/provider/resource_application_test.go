@@ -272,7 +272,9 @@ data "idp_application" "app" {
 					if len(webhookSecret) < 32 {
 						return fmt.Errorf("webhook secret is %d characters", len(webhookSecret))
 					}
-					wfs, err := dyn.Resource(workflowGVR).Namespace(project).List(ctx, metav1.ListOptions{})
+					// The catch-up CronWorkflow ticks every minute and may
+					// start a run of its own during the apply: not a build.
+					wfs, err := dyn.Resource(workflowGVR).Namespace(project).List(ctx, metav1.ListOptions{LabelSelector: "!workflows.argoproj.io/cron-workflow"})
 					if err != nil {
 						return err
 					}
