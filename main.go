@@ -21,6 +21,7 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "start the provider with support for debuggers like delve")
 	flag.Parse()
 
+	provider.QuietUnreadLogs()
 	stopProfile, err := provider.StartProfile()
 	if err != nil {
 		log.Fatal(err)

@@ -66,6 +66,47 @@ type kindSnapshot struct {
 
 type objectKey struct{ namespace, name string }
 
+// Prefetch starts, in the background, the LISTs of the kinds of refs that
+// no refresh read has listed yet, so that the reads of a resource wait for
+// one round of LISTs at most instead of one per kind in turn. Outside a
+// refresh it does nothing.
+func (e *Engine) Prefetch(ctx context.Context, refs ...Ref) {
+	if e.readSelector == "" || !isRefresh(ctx) {
+		return
+	}
+	for _, ref := range refs {
+		e.kindSnapshot(ctx, ref)
+	}
+}
+
+// kindSnapshot returns the snapshot of ref's kind, starting its LIST if no
+// refresh read has yet. The LIST outlives the read that started it (the
+// others of that kind wait for it), within that read's deadline.
+func (e *Engine) kindSnapshot(ctx context.Context, ref Ref) *kindSnapshot {
+	kind := ref.APIVersion + "/" + ref.Kind
+	e.snap.mu.Lock()
+	defer e.snap.mu.Unlock()
+	if e.snap.kinds == nil {
+		e.snap.kinds = map[string]*kindSnapshot{}
+	}
+	if ks, listed := e.snap.kinds[kind]; listed {
+		return ks
+	}
+	ks := &kindSnapshot{ready: make(chan struct{})}
+	e.snap.kinds[kind] = ks
+	e.snap.lists++
+	listCtx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if deadline, ok := ctx.Deadline(); ok {
+		listCtx, cancel = context.WithDeadline(listCtx, deadline)
+	}
+	go func() {
+		defer cancel()
+		ks.objs = e.listForSnapshot(listCtx, ref)
+		close(ks.ready)
+	}()
+	return ks
+}
+
 // fromSnapshot returns the object from the kind's snapshot, listing the
 // kind first if no refresh read has yet; ok is false when the snapshot
 // cannot answer and the caller must GET.
@@ -73,22 +114,7 @@ func (e *Engine) fromSnapshot(ctx context.Context, ref Ref) (obj *unstructured.U
 	if e.readSelector == "" || !isRefresh(ctx) {
 		return nil, false
 	}
-	kind := ref.APIVersion + "/" + ref.Kind
-	e.snap.mu.Lock()
-	if e.snap.kinds == nil {
-		e.snap.kinds = map[string]*kindSnapshot{}
-	}
-	ks, listed := e.snap.kinds[kind]
-	if !listed {
-		ks = &kindSnapshot{ready: make(chan struct{})}
-		e.snap.kinds[kind] = ks
-		e.snap.lists++
-	}
-	e.snap.mu.Unlock()
-	if !listed {
-		ks.objs = e.listForSnapshot(ctx, ref)
-		close(ks.ready)
-	}
+	ks := e.kindSnapshot(ctx, ref)
 	select {
 	case <-ks.ready:
 	case <-ctx.Done():

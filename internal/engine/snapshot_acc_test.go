@@ -105,3 +105,58 @@ func TestRefreshSnapshot(t *testing.T) {
 		t.Errorf("a read outside a refresh got %q from the snapshot, want the live %q", v, "again")
 	}
 }
+
+// TestRefreshPrefetch: Prefetch lists each kind once, up front, and only
+// in a refresh; the reads that follow are answered from those LISTs and
+// get what a GET returns.
+func TestRefreshPrefetch(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t, "prefetch")
+	ctx := testCtx(t, 90*time.Second)
+	const label = "idpkit.io/prefetch-test"
+	opts := stack.EngineOptions(t)
+	opts.ReadSelector = label + "=" + ns
+	e := engine.New(opts)
+	writer := stack.Engine(t)
+
+	objs := []*unstructured.Unstructured{
+		configMap(ns, "cfg-0", map[string]any{"key": "a"}),
+		configMap(ns, "cfg-1", map[string]any{"key": "b"}),
+		{Object: map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "sa", "namespace": ns}}},
+	}
+	var refs []engine.Ref
+	for _, o := range objs {
+		o.SetLabels(map[string]string{label: ns})
+		refs = append(refs, engine.RefOf(o))
+	}
+	if _, err := writer.Apply(ctx, objs...); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+
+	e.Prefetch(ctx, refs...)
+	if n := e.SnapshotLists(); n != 0 {
+		t.Errorf("Prefetch outside a refresh listed %d kinds, want none", n)
+	}
+	refresh := engine.ForRefresh(ctx)
+	e.Prefetch(refresh, refs...)
+	if n := e.SnapshotLists(); n != 2 {
+		t.Errorf("Prefetch of 2 kinds started %d LISTs, want 2", n)
+	}
+	for _, ref := range refs {
+		got, err := e.Get(refresh, ref)
+		if err != nil || got == nil {
+			t.Fatalf("refresh read of %s: %v, %v", ref, got, err)
+		}
+		live, err := writer.Get(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Object, live.Object) {
+			t.Errorf("refresh read of %s differs from a GET:\n%v\n%v", ref, got.Object, live.Object)
+		}
+	}
+	e.Prefetch(refresh, refs...)
+	if n := e.SnapshotLists(); n != 2 {
+		t.Errorf("reads and a second Prefetch after the first made %d LISTs in all, want 2", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -56,6 +57,20 @@ func (k *KV) Read(ctx context.Context, path string) (*Secret, error) {
 // ReadVersion returns one version of path (0: the latest), or nil if that
 // version does not exist or was deleted or destroyed.
 func (k *KV) ReadVersion(ctx context.Context, path string, version int) (*Secret, error) {
+	if version == 0 {
+		if r := k.takeAhead(ctx, path); r != nil {
+			select {
+			case <-r.done:
+				return r.secret, r.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+	}
+	return k.readVersion(ctx, path, version)
+}
+
+func (k *KV) readVersion(ctx context.Context, path string, version int) (*Secret, error) {
 	var s *vaultapi.KVSecret
 	var err error
 	if version == 0 {
@@ -168,4 +183,60 @@ func (k *KV) Ensure(ctx context.Context, path string, generate func() (Values, e
 		return &Secret{Values: values, Version: version}, nil
 	}
 	return nil, fmt.Errorf("Vault secret %s/%s keeps changing while we create it", k.mount, path)
+}
+
+// Reads started ahead.
+//
+// A refresh reads a resource's Vault secrets after its Kubernetes objects
+// (their versions go into what it compares), one after the other: two
+// round trips of its own per resource. ReadAhead starts them with the
+// Kubernetes reads instead; the read of the latest version of a path then
+// waits for the one started ahead, once, and reads as before after that.
+// Each is taken milliseconds before the read it stands in for, within one
+// resource's refresh, which a later write could not tell from the read
+// itself.
+
+type aheadKey struct{}
+
+type ahead struct {
+	kv *KV
+	mu sync.Mutex
+	m  map[string]*aheadRead
+}
+
+type aheadRead struct {
+	done   chan struct{}
+	secret *Secret
+	err    error
+}
+
+// ReadAhead starts reading the latest versions of paths and returns ctx
+// carrying the reads, for ReadVersion to take.
+func (k *KV) ReadAhead(ctx context.Context, paths ...string) context.Context {
+	a := &ahead{kv: k, m: make(map[string]*aheadRead, len(paths))}
+	for _, p := range paths {
+		if _, dup := a.m[p]; dup || p == "" {
+			continue
+		}
+		r := &aheadRead{done: make(chan struct{})}
+		a.m[p] = r
+		go func() {
+			defer close(r.done)
+			r.secret, r.err = k.readVersion(ctx, p, 0)
+		}()
+	}
+	return context.WithValue(ctx, aheadKey{}, a)
+}
+
+// takeAhead returns, once, the read of path started ahead in ctx, if any.
+func (k *KV) takeAhead(ctx context.Context, path string) *aheadRead {
+	a, ok := ctx.Value(aheadKey{}).(*ahead)
+	if !ok || a.kv != k {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.m[path]
+	delete(a.m, path)
+	return r
 }

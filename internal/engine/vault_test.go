@@ -106,3 +106,44 @@ func TestKV(t *testing.T) {
 		t.Errorf("Write cas 0 after Destroy = %d, %v; want 1", v, err)
 	}
 }
+
+// TestKVReadAhead: a read started ahead stands in for the next read of the
+// latest version of its path, once; later reads, other versions and other
+// paths read Vault as before.
+func TestKVReadAhead(t *testing.T) {
+	t.Parallel()
+	e := stack.Engine(t)
+	vault, _ := stack.Vault(t)
+	ctx := testCtx(t, 30*time.Second)
+	kv, err := e.KV()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, absent := "engine-test/"+suffix(), "engine-test/absent-"+suffix()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = vault.DeleteMetadata(ctx, path)
+	})
+	if _, err := kv.Write(ctx, path, engine.Values{"k": "one"}, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	ahead := kv.ReadAhead(ctx, path, absent)
+	if s, err := kv.Read(ahead, path); err != nil || s == nil || s.Version != 1 || s.Values["k"] != "one" {
+		t.Fatalf("first Read after ReadAhead = %v, %v; want version 1", s, err)
+	}
+	if s, err := kv.Read(ahead, absent); s != nil || err != nil {
+		t.Errorf("Read of an absent path read ahead = %v, %v; want nil, nil", s, err)
+	}
+	if _, err := kv.Write(ctx, path, engine.Values{"k": "two"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := kv.Read(ahead, path); err != nil || s == nil || s.Version != 2 || s.Values["k"] != "two" {
+		t.Errorf("second Read = %v, %v; want the live version 2 (a read ahead is taken once)", s, err)
+	}
+	ahead = kv.ReadAhead(ctx, path)
+	if s, err := kv.ReadVersion(ahead, path, 1); err != nil || s == nil || s.Version != 1 {
+		t.Errorf("ReadVersion 1 after ReadAhead = %v, %v; want version 1", s, err)
+	}
+}

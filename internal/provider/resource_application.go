@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -156,6 +157,13 @@ func (r *applicationResource) Read(ctx context.Context, req resource.ReadRequest
 
 	eng := r.data.Engine
 	p, a := state.Project.ValueString(), state.Name.ValueString()
+	// Every kind it reads is listed at once (engine.Prefetch), beside its
+	// Vault reads.
+	eng.Prefetch(ctx, toRefs(render.InventoryOfApplication(p, a, knownStrings(state.Domains)).All())...)
+	var diags diag.Diagnostics // desired reports them
+	if spec, _ := state.spec(ctx, &diags); !diags.HasError() {
+		ctx = r.data.readVaultAhead(ctx, spec.AppSecret.Path, spec.WebhookSecret.Path)
+	}
 	es, err := eng.Get(ctx, toRef(render.EventSourceID(p, a)))
 	if err != nil {
 		resp.Diagnostics.AddError("Reading application", err.Error())

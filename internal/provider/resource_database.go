@@ -182,7 +182,11 @@ func (r *databaseResource) Read(ctx context.Context, req resource.ReadRequest, r
 	spec.Password.Mount = kv.Mount()
 	live := map[engine.Ref]*unstructured.Unstructured{}
 	exists := false
-	for _, id := range render.InventoryOfDatabase(spec.Project, spec.Name) {
+	// Its kinds listed at once (engine.Prefetch), beside its Vault read.
+	inventory := render.InventoryOfDatabase(spec.Project, spec.Name)
+	eng.Prefetch(ctx, toRefs(inventory)...)
+	ctx = kv.ReadAhead(ctx, spec.Password.Path)
+	for _, id := range inventory {
 		ref := toRef(id)
 		if live[ref], err = eng.Get(ctx, ref); err != nil {
 			resp.Diagnostics.AddError("Reading database", err.Error())

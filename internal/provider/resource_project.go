@@ -126,6 +126,7 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 	ctx = engine.ForRefresh(ctx) // reads from one LIST per kind (engine/snapshot.go)
 
 	eng := r.data.Engine
+	ctx = r.readAhead(ctx, &state)
 	nsRef := toRef(render.NamespaceID(state.Name.ValueString()))
 	ns, err := eng.Get(ctx, nsRef)
 	if err != nil {
@@ -158,6 +159,20 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 	state.Objects = types.MapValueMust(types.StringType, entries)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 	resp.Diagnostics.Append(setProjectIdentity(ctx, resp.Identity, state.Name)...)
+}
+
+// readAhead starts, all at once, the LISTs of the kinds a refresh of m
+// reads (engine.Prefetch, from the names the configuration renders) and
+// its Vault reads.
+func (r *projectResource) readAhead(ctx context.Context, m *projectModel) context.Context {
+	var diags diag.Diagnostics // the read reports them
+	spec, _ := m.spec(ctx, &diags)
+	if r.data.addPlatformIsolation(&spec) == nil {
+		if shape, err := render.RenderProject(spec); err == nil {
+			r.data.Engine.Prefetch(ctx, toRefs(shape.IDs())...)
+		}
+	}
+	return r.data.readVaultAhead(ctx, spec.GitHubAccess.Path, spec.Registry.Path)
 }
 
 func (r *projectResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

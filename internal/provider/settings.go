@@ -411,3 +411,24 @@ func faultSpec() string {
 // (IDP_CPU_PROFILE, suffixed with the process id; see StartProfile). Not a
 // provider setting: make bench and people profiling set it.
 func cpuProfilePath() string { return os.Getenv("IDP_CPU_PROFILE") }
+
+// QuietUnreadLogs turns this process's logs off when nothing will read
+// them. Tofu shows or writes a provider's logs only with TF_LOG,
+// TF_LOG_PROVIDER or TF_LOG_PATH set (TF_ACC_LOG in tests), and the
+// provider inherits tofu's environment; without any of them the plugin
+// SDK still formats its trace lines (its default level, several per
+// attribute and call) for tofu to parse and drop: a quarter of the
+// provider's CPU in a plan. Any TF_LOG* variable leaves every level as
+// the SDK sets it. main calls it, before serving; in-process tests do not.
+func QuietUnreadLogs() {
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "TF_LOG") || strings.HasPrefix(kv, "TF_ACC_LOG") {
+			return
+		}
+	}
+	// The levels the SDK reads at start: its own, its protocol and
+	// framework subsystems', and this provider's (TF_LOG_PROVIDER_<NAME>).
+	for _, name := range []string{"TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_PROVIDER_IDP"} {
+		_ = os.Setenv(name, "off")
+	}
+}

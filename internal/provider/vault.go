@@ -33,6 +33,17 @@ func (d *ProviderData) vaultSecret(ctx context.Context, p string, version int) (
 	return src, nil
 }
 
+// readVaultAhead starts a refresh's reads of the latest versions of paths
+// (relative to vault.kv_mount), to run beside its Kubernetes reads
+// (engine.KV.ReadAhead); vaultSecret takes them through the returned ctx.
+func (d *ProviderData) readVaultAhead(ctx context.Context, paths ...string) context.Context {
+	kv, err := d.Engine.KV()
+	if err != nil {
+		return ctx // vaultSecret reports it
+	}
+	return kv.ReadAhead(ctx, paths...)
+}
+
 // vaultNotConfigured is a provider setting missing for Vault: its message
 // already names the setting and its environment variable.
 type vaultNotConfigured struct{ error }
