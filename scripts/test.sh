@@ -89,7 +89,7 @@ pids=()
 go_test_json kwok -- "${pkgs[@]}" "$provider" -skip '^TestAccE2E_' -timeout 60m &
 pids+=($!)
 go_test_json e2e-deploy -- "$provider" -run '^TestAccE2E_(pushToDeploy|forcePushTagAndDeletion)$' -timeout 60m &
-pids+=($!)
+deploy_pid=$!
 go_test_json e2e-data -- "$provider" -run '^TestAccE2E_' -skip '^TestAccE2E_(pushToDeploy|forcePushTagAndDeletion)$' -timeout 60m &
 pids+=($!)
 {
@@ -102,13 +102,9 @@ set +e
 wait "${pids[@]}"
 wait "$tools_pid"
 tools_rc=$?
-((tools_rc == 0)) || { cat .stack/test-tools.log; echo "building make test's tools failed" >&2; }
-go run ./scripts/testreport kwok=.stack/test-kwok.json e2e-deploy=.stack/test-e2e-deploy.json \
-	e2e-data=.stack/test-e2e-data.json terraform=.stack/test-terraform.json
-rc=$?
 set -e
-echo "== acceptance tests: $((SECONDS - t1))s"
-((rc == 0 && tools_rc == 0))
+((tools_rc == 0)) || { cat .stack/test-tools.log; echo "building make test's tools failed" >&2; exit 1; }
+echo "== kwok, e2e-data and terraform ended: $((SECONDS - t1))s"
 
 echo "== lint (.golangci.yml)"
 scripts/lint.sh
@@ -128,18 +124,25 @@ if grep -q IDP_FAULT "$release_bin"; then
 fi
 rm -f "$release_bin"
 
-# The fault suite after them: it breaks private instances of the services
-# and applies 50 projects, which would slow the end-to-end tests' timed
-# waits if both ran at once. Its tests mostly wait (for pods, restarts,
+# The fault suite starts once only the longest end-to-end run is left
+# (pushToDeploy, then forcePush): it breaks private instances of the
+# services and applies 50 projects, which beside all four runs would slow
+# their timed waits. Its tests mostly wait (for pods, restarts,
 # deadlines), so three run at a time.
-echo "== fault suite"
-t1=$SECONDS
+echo "== fault suite (beside e2e-deploy)"
+t2=$SECONDS
+go_test_json faults -- ./internal/faults -parallel 3 -timeout 30m &
+faults_pid=$!
 set +e
-go_test_json faults -- ./internal/faults -parallel 3 -timeout 30m
-go run ./scripts/testreport faults=.stack/test-faults.json
+wait "$deploy_pid"
+echo "== e2e-deploy ended: $((SECONDS - t1))s"
+wait "$faults_pid"
+echo "== fault suite: $((SECONDS - t2))s"
+go run ./scripts/testreport kwok=.stack/test-kwok.json e2e-deploy=.stack/test-e2e-deploy.json \
+	e2e-data=.stack/test-e2e-data.json terraform=.stack/test-terraform.json faults=.stack/test-faults.json
 rc=$?
 set -e
-echo "== fault suite: $((SECONDS - t1))s"
+echo "== acceptance tests and fault suite: $((SECONDS - t1))s"
 ((rc == 0))
 if compgen -G ".stack/summary/*.tsv" >/dev/null; then
 	echo "== summary"
