@@ -19,8 +19,13 @@ import (
 // cluster; in Vault only what delete_data says stays (the passwords of
 // databases with delete_data = false, and the credentials the platform team
 // wrote, which are theirs).
+//
+// Not parallel: go test runs it alone, before the parallel tests. Its 50
+// EventBuses, EventSources and Sensors fill the one Argo Events
+// controller's queue for minutes (controller-runtime's client: 20
+// requests a second); beside it, the real-node tests' EventBuses and CI
+// came up minutes late (two full runs on 2026-12-06).
 func TestFaultScale_cleanup(t *testing.T) {
-	t.Parallel()
 	const projects, every = 50, 5
 	prefix := stack.Name("f-scale")
 	var names []string

@@ -43,10 +43,19 @@ func newCIApp(t *testing.T, prefix string) *ciApp {
 	return c
 }
 
+// realNodeSlots bounds how many timing tests run CI on the real node at
+// once. Three at once (with -parallel 3) overloaded its 2 cores: pod
+// starts took minutes and the tests' bounds (a push to serving, the
+// catch-up) ran out (2026-12-06, two runs in three).
+var realNodeSlots = make(chan struct{}, 2)
+
 // newCIProject is newCIApp without the application's repository.
 func newCIProject(t *testing.T, prefix string) *ciApp {
 	t.Helper()
 	stack.RealNode(t)
+	realNodeSlots <- struct{}{}
+	// Registered first, so it runs last: after the destroy.
+	t.Cleanup(func() { <-realNodeSlots })
 	gh, err := fakegithub.Start(stack.HostIP()) // not NewGitHubOn: it sets the environment, which parallel tests may not
 	if err != nil {
 		t.Fatal(err)
