@@ -128,7 +128,8 @@ rm -f "$release_bin"
 # (pushToDeploy, then forcePush): it breaks private instances of the
 # services and applies 50 projects, which beside all four runs would slow
 # their timed waits. Its tests mostly wait (for pods, restarts,
-# deadlines), so three run at a time.
+# deadlines), so three run at a time, at most two of them on the real
+# node (internal/faults/timing_test.go).
 echo "== fault suite (beside e2e-deploy)"
 t2=$SECONDS
 go_test_json faults -- ./internal/faults -parallel 3 -timeout 30m &
